@@ -1,0 +1,51 @@
+# blobstash — run `make help` for the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+TOOLS_PATH := $(shell bash e2e/tools/install.sh --print-path)
+export PATH := $(CURDIR)/bin:$(CURDIR)/node_modules/.bin:$(TOOLS_PATH):$(PATH)
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+tools: ## Build/install pinned tools (Kubernetes, etcd, restic, helm, Node 24) into ~/.cache/blobstash
+	@bash e2e/tools/install.sh
+
+node_modules/.installed: package.json package-lock.json | tools
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+deps: node_modules/.installed ## Install npm dependencies from the lockfile
+
+build: deps ## Compile TypeScript to dist/
+	@npm run --silent build
+
+lint: deps ## Type-check and lint
+	@npm run --silent typecheck
+	@npm run --silent lint
+
+unit: deps ## Unit tests (pure functions, no cluster)
+	@npm run --silent test:unit
+
+e2e: deps ## Tests against a local cluster they start themselves (real apiserver, Azurite, restic)
+	@npm run --silent test:e2e
+
+test: tools deps lint unit e2e ## The whole test suite (what CI runs)
+
+up: tools deps ## Start the local cluster, Azurite and the operator; writes .local/env
+	@node e2e/cluster/cli.ts up
+
+down: ## Stop every process `make up` started
+	@node e2e/cluster/cli.ts down
+
+demo: up ## Run the demo on the local cluster
+	@node e2e/demo.ts
+
+bench: up ## Run the benchmarks under bench/ and print their figures
+	@for b in bench/*.bench.ts; do node "$$b" || exit 1; done
+
+image: ## Build the container image (needs Docker)
+	@command -v docker >/dev/null && docker info >/dev/null 2>&1 || { echo "make image needs a running Docker engine; none found on this machine" >&2; exit 2; }
+	docker build -t blobstash:dev .
+
+.PHONY: help tools deps build lint unit e2e test up down demo bench image

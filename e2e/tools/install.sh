@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Installs every tool the tests and the demo need, built from the registries this project may use,
+# into a cache outside the checkout keyed by name and version. A warm run only checks that the
+# binaries exist. Prints the bin directories to add to PATH on its last line of stdout when asked
+# with --print-path.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=versions.env
+. "$here/versions.env"
+
+CACHE=${BLOBSTASH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/blobstash}
+TOOLS="$CACHE/tools"
+mkdir -p "$TOOLS"
+export GOFLAGS=${GOFLAGS:--mod=mod}
+export GOTOOLCHAIN=${GOTOOLCHAIN:-auto}
+GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
+
+kube_dir="$TOOLS/kubernetes-$KUBERNETES_VERSION"
+etcd_dir="$TOOLS/etcd-$ETCD_VERSION"
+restic_dir="$TOOLS/restic-$RESTIC_VERSION"
+helm_dir="$TOOLS/helm-$HELM_VERSION"
+node_dir="$TOOLS/node-$NODE_VERSION"
+
+path_line() {
+  echo "$node_dir/bin:$kube_dir/bin:$etcd_dir/bin:$restic_dir/bin:$helm_dir/bin"
+}
+if [ "${1:-}" = "--print-path" ]; then path_line; exit 0; fi
+
+log() { printf '[tools] %s\n' "$*" >&2; }
+
+# A tool directory is only complete once its `.done` marker exists, so an interrupted build is redone.
+done_or_build() {
+  local dir=$1 name=$2; shift 2
+  if [ -f "$dir/.done" ]; then log "$name: cached in $dir"; return 0; fi
+  log "$name: building into $dir"
+  rm -rf "$dir.tmp"; mkdir -p "$dir.tmp/bin"
+  local start=$SECONDS
+  "$@" "$dir.tmp"
+  touch "$dir.tmp/.done"
+  rm -rf "$dir"; mv "$dir.tmp" "$dir"
+  log "$name: done in $((SECONDS - start)) s"
+}
+
+# k8s.io/kubernetes cannot be `go install`ed: its go.mod points the staging modules at local paths.
+# A throwaway module that requires it and maps each staging module to its published v0.X.Y builds it.
+build_kubernetes() {
+  local out=$1 work staging minor
+  work=$(mktemp -d)
+  staging="v0.${KUBERNETES_VERSION#v1.}"
+  minor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2)
+  {
+    echo "module blobstash.local/kubebuild"
+    echo "go 1.26.0"
+    echo "require k8s.io/kubernetes $KUBERNETES_VERSION"
+    echo "replace ("
+    curl -fsS "${GOPROXY_URL:-https://proxy.golang.org}/k8s.io/kubernetes/@v/$KUBERNETES_VERSION.mod" \
+      | sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' \
+      | while read -r m; do echo "  $m => $m $staging"; done
+    echo ")"
+  } > "$work/go.mod"
+  printf 'package tools\nimport (\n _ "k8s.io/kubernetes/cmd/kube-apiserver/app"\n _ "k8s.io/kubernetes/cmd/kube-controller-manager/app"\n _ "k8s.io/kubectl/pkg/cmd"\n)\n' > "$work/tools.go"
+  (cd "$work" && log "kubernetes: resolving modules" && "$GO" mod tidy >&2)
+  local ld="-s -w -X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/client-go/pkg/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
+  for cmd in kube-apiserver kube-controller-manager kubectl; do
+    log "kubernetes: compiling $cmd (a cold build takes several minutes on two cores)"
+    (cd "$work" && "$GO" build -trimpath -ldflags "$ld" -o "$out/bin/$cmd" "k8s.io/kubernetes/cmd/$cmd" >&2)
+  done
+  rm -rf "$work"
+}
+
+# Builds one main package of a module through a throwaway module that requires it. `go install
+# pkg@version` would be simpler but refuses modules with replace directives (etcd's) and asks the
+# proxy's version list for deprecations, which the proxy refuses for some modules (restic's).
+build_module_cmd() {
+  local out=$1 module=$2 version=$3 pkg=$4 name=$5 ldflags=${6:-} work
+  work=$(mktemp -d)
+  printf 'module blobstash.local/build\ngo 1.24\nrequire %s %s\n' "$module" "$version" > "$work/go.mod"
+  printf 'package main\nimport _ "%s"\nfunc main() {}\n' "$pkg" > "$work/tools.go"
+  (cd "$work" && "$GO" mod tidy >&2 && "$GO" build -trimpath -ldflags "-s -w $ldflags" -o "$out/bin/$name" "$pkg" >&2)
+  rm -rf "$work"
+}
+
+build_etcd() { build_module_cmd "$1" go.etcd.io/etcd/server/v3 "$ETCD_VERSION" go.etcd.io/etcd/server/v3 etcd; }
+build_restic() { build_module_cmd "$1" github.com/restic/restic "$RESTIC_VERSION" github.com/restic/restic/cmd/restic restic; }
+build_helm() {
+  build_module_cmd "$1" helm.sh/helm/v3 "$HELM_VERSION" helm.sh/helm/v3/cmd/helm helm "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+}
+
+# Node 24 comes from the npm registry's platform package, which ships the official binary.
+build_node() {
+  local out=$1 work arch
+  work=$(mktemp -d)
+  case "$(uname -m)" in x86_64) arch=x64;; aarch64) arch=arm64;; *) arch=$(uname -m);; esac
+  (cd "$work" && npm pack --silent "node-linux-$arch@$NODE_VERSION" >/dev/null && tar xzf ./*.tgz)
+  cp "$work/package/bin/node" "$out/bin/node"
+  # npm and npx are scripts; keep using the system's npm, run by this node.
+  rm -rf "$work"
+}
+
+which_tools=${TOOLS_ONLY:-node restic helm etcd kubernetes}
+for t in $which_tools; do
+  case $t in
+    node) done_or_build "$node_dir" "node $NODE_VERSION" build_node ;;
+    restic) done_or_build "$restic_dir" "restic $RESTIC_VERSION" build_restic ;;
+    helm) done_or_build "$helm_dir" "helm $HELM_VERSION" build_helm ;;
+    etcd) done_or_build "$etcd_dir" "etcd $ETCD_VERSION" build_etcd ;;
+    kubernetes) done_or_build "$kube_dir" "kubernetes $KUBERNETES_VERSION" build_kubernetes ;;
+  esac
+done
+log "all tools ready; PATH prefix: $(path_line)"

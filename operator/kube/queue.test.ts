@@ -1,0 +1,55 @@
+import assert from "node:assert/strict";
+import { WorkQueue } from "./queue.ts";
+
+describe("WorkQueue", () => {
+  it("de-duplicates keys waiting in the queue", async () => {
+    const q = new WorkQueue();
+    q.add("a");
+    q.add("a");
+    q.add("b");
+    assert.equal(q.length, 2);
+    assert.equal(await q.get(), "a");
+    assert.equal(await q.get(), "b");
+  });
+
+  it("never hands out a key that is in flight; re-adds it once done", async () => {
+    const q = new WorkQueue();
+    q.add("a");
+    const first = await q.get();
+    q.add("a");
+    assert.equal(q.length, 0, "in-flight key is held back");
+    q.done(first!);
+    assert.equal(q.length, 1);
+    assert.equal(await q.get(), "a");
+  });
+
+  it("wakes a waiting worker", async () => {
+    const q = new WorkQueue();
+    const pending = q.get();
+    q.add("x");
+    assert.equal(await pending, "x");
+  });
+
+  it("backs off exponentially per key and forgets on success", () => {
+    const q = new WorkQueue({ baseDelayMs: 100, maxDelayMs: 1000 });
+    assert.deepEqual([1, 2, 3, 4, 5].map(() => q.addRateLimited("k")), [100, 200, 400, 800, 1000]);
+    q.forget("k");
+    assert.equal(q.failureCount("k"), 0);
+    q.shutdown();
+  });
+
+  it("addAfter keeps the earliest schedule and delivers the key", async () => {
+    const q = new WorkQueue();
+    q.addAfter("k", 60_000);
+    q.addAfter("k", 5);
+    assert.equal(await q.get(), "k");
+    q.shutdown();
+  });
+
+  it("releases waiters on shutdown", async () => {
+    const q = new WorkQueue();
+    const pending = q.get();
+    q.shutdown();
+    assert.equal(await pending, undefined);
+  });
+});
