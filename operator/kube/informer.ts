@@ -103,3 +103,49 @@ export class ResilientInformer<T extends KubernetesObject> {
     }
   }
 }
+
+/**
+ * One informer per watched namespace, or a single cluster-wide one, behind one interface: the
+ * operator can run with a ClusterRole or with Roles in listed namespaces only.
+ */
+export class InformerSet<T extends KubernetesObject> {
+  private readonly members: ResilientInformer<T>[];
+
+  constructor(
+    base: Omit<ResilientInformerOptions<T>, "path" | "list">,
+    namespaces: string[],
+    pathFor: (namespace?: string) => string,
+    listFor: (namespace?: string) => ListPromise<T>,
+  ) {
+    const scopes = namespaces.length ? namespaces : [undefined];
+    this.members = scopes.map((ns) => new ResilientInformer<T>({ ...base, path: pathFor(ns), list: listFor(ns) }));
+  }
+
+  on(event: "add" | "update" | "delete", handler: (obj: T) => void): void {
+    for (const m of this.members) m.on(event, handler);
+  }
+
+  get(name: string, namespace: string): T | undefined {
+    for (const m of this.members) {
+      const hit = m.get(name, namespace);
+      if (hit) return hit;
+    }
+    return undefined;
+  }
+
+  list(namespace?: string): T[] {
+    return this.members.flatMap((m) => m.list(namespace));
+  }
+
+  get synced(): Promise<void> {
+    return Promise.all(this.members.map((m) => m.synced)).then(() => undefined);
+  }
+
+  async start(): Promise<void> {
+    await Promise.all(this.members.map((m) => m.start()));
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.members.map((m) => m.stop()));
+  }
+}

@@ -1,0 +1,26 @@
+import assert from "node:assert/strict";
+import { OptionsError, parseOperatorOptions } from "./options.ts";
+
+describe("parseOperatorOptions", () => {
+  it("uses defaults", () => {
+    const o = parseOperatorOptions([], {});
+    assert.equal(o.revalidatePeriodMs, 60_000);
+    assert.equal(o.defaultEndpointSuffix, "core.windows.net");
+    assert.equal(o.leaderElect, true);
+    assert.deepEqual(o.watchNamespaces, []);
+  });
+
+  it("prefers flags over env over defaults", () => {
+    const o = parseOperatorOptions(["--revalidate-period", "5m"], { BLOBSTASH_REVALIDATE_PERIOD: "10s", BLOBSTASH_WATCH_NAMESPACES: "a, b" });
+    assert.equal(o.revalidatePeriodMs, 300_000);
+    assert.deepEqual(o.watchNamespaces, ["a", "b"]);
+    assert.equal(parseOperatorOptions([], { BLOBSTASH_REVALIDATE_PERIOD: "10s" }).revalidatePeriodMs, 10_000);
+  });
+
+  it("names the flag that is wrong", () => {
+    assert.throws(() => parseOperatorOptions(["--revalidate-period", "soon"], {}), (e: unknown) => e instanceof OptionsError && /--revalidate-period/.test(e.message));
+    assert.throws(() => parseOperatorOptions(["--concurrency", "0"], {}), /--concurrency/);
+    assert.throws(() => parseOperatorOptions(["--leader-elect", "maybe"], {}), /--leader-elect/);
+    assert.throws(() => parseOperatorOptions(["--no-such-flag"], {}));
+  });
+});

@@ -1,0 +1,99 @@
+import { parseArgs } from "node:util";
+import { hostname } from "node:os";
+import { parseDuration } from "./duration.ts";
+
+export interface OperatorOptions {
+  kubeconfig?: string;
+  metricsAddress: string;
+  revalidatePeriodMs: number;
+  sasWarnBeforeMs: number;
+  defaultEndpointSuffix: string;
+  logLevel: string;
+  concurrency: number;
+  leaderElect: boolean;
+  leaderElectionNamespace: string;
+  leaderElectionId: string;
+  identity: string;
+  /** Empty: every namespace (ClusterRole). Otherwise only these (Roles per namespace). */
+  watchNamespaces: string[];
+  /** Image the backup and restore Jobs run (the same image, wrapper role). */
+  jobImage: string;
+  /** Command the Job container runs: `blobstash` in the image and under the local node agent. */
+  jobCommand: string;
+  /** Per-Job credentials live this long after the Job's deadline. */
+  jobCredentialSlackMs: number;
+}
+
+const FLAGS = {
+  kubeconfig: { type: "string", env: "KUBECONFIG", help: "kubeconfig file (default: in-cluster)" },
+  "metrics-address": { type: "string", env: "BLOBSTASH_METRICS_ADDRESS", default: ":8080", help: "address for /metrics, /healthz, /readyz" },
+  "revalidate-period": { type: "string", env: "BLOBSTASH_REVALIDATE_PERIOD", default: "60s", help: "how often a Ready Repository is probed again" },
+  "sas-warn-before": { type: "string", env: "BLOBSTASH_SAS_WARN_BEFORE", default: "168h", help: "warn (SasExpiringSoon) this long before a SAS expires" },
+  "default-endpoint-suffix": { type: "string", env: "BLOBSTASH_DEFAULT_ENDPOINT_SUFFIX", default: "core.windows.net", help: "Azure endpoint suffix when the Secret has none" },
+  "log-level": { type: "string", env: "BLOBSTASH_LOG_LEVEL", default: "info", help: "error, warn, info or debug" },
+  concurrency: { type: "string", env: "BLOBSTASH_CONCURRENCY", default: "8", help: "reconciles in parallel per controller" },
+  "leader-elect": { type: "string", env: "BLOBSTASH_LEADER_ELECT", default: "true", help: "use a Lease so only one replica acts" },
+  "leader-election-namespace": { type: "string", env: "POD_NAMESPACE", default: "blobstash-system", help: "namespace of the Lease" },
+  "leader-election-id": { type: "string", env: "BLOBSTASH_LEADER_ELECTION_ID", default: "blobstash-operator", help: "name of the Lease" },
+  identity: { type: "string", env: "POD_NAME", help: "this replica's identity in the Lease (default: hostname + pid)" },
+  "watch-namespaces": { type: "string", env: "BLOBSTASH_WATCH_NAMESPACES", default: "", help: "comma-separated namespaces to watch (default: all)" },
+  "job-image": { type: "string", env: "BLOBSTASH_JOB_IMAGE", default: "ghcr.io/blobstash/blobstash:latest", help: "image for backup and restore Jobs" },
+  "job-command": { type: "string", env: "BLOBSTASH_JOB_COMMAND", default: "blobstash", help: "command the Job container runs" },
+  "job-credential-slack": { type: "string", env: "BLOBSTASH_JOB_CREDENTIAL_SLACK", default: "15m", help: "minted SAS lifetime beyond the Job deadline" },
+} as const;
+
+export class OptionsError extends Error {}
+
+export function usage(): string {
+  return Object.entries(FLAGS)
+    .map(([name, f]) => `  --${name.padEnd(26)} ${f.help}${"default" in f ? ` (default ${JSON.stringify(f.default)})` : ""} [env ${f.env}]`)
+    .join("\n");
+}
+
+/** Flags win over environment variables, which win over defaults. Throws OptionsError with the flag named. */
+export function parseOperatorOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): OperatorOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: Object.fromEntries(Object.keys(FLAGS).map((k) => [k, { type: "string" as const }])),
+    strict: true,
+  });
+  const get = (name: keyof typeof FLAGS): string | undefined => {
+    const f = FLAGS[name];
+    const v = values[name];
+    if (typeof v === "string") return v;
+    const e = env[f.env];
+    if (e !== undefined && e !== "") return e;
+    return "default" in f ? f.default : undefined;
+  };
+  const duration = (name: keyof typeof FLAGS): number => {
+    const text = get(name) ?? "";
+    const ms = parseDuration(text);
+    if (ms === undefined) throw new OptionsError(`--${name}: "${text}" is not a duration (e.g. 60s, 5m, 1h30m)`);
+    return ms;
+  };
+  const bool = (name: keyof typeof FLAGS): boolean => {
+    const text = (get(name) ?? "").toLowerCase();
+    if (["true", "1", "yes"].includes(text)) return true;
+    if (["false", "0", "no"].includes(text)) return false;
+    throw new OptionsError(`--${name}: "${text}" is not true or false`);
+  };
+  const concurrency = Number(get("concurrency"));
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new OptionsError(`--concurrency: "${get("concurrency")}" must be a whole number ≥ 1`);
+  return {
+    kubeconfig: get("kubeconfig"),
+    metricsAddress: get("metrics-address") ?? ":8080",
+    revalidatePeriodMs: duration("revalidate-period"),
+    sasWarnBeforeMs: duration("sas-warn-before"),
+    defaultEndpointSuffix: get("default-endpoint-suffix") ?? "core.windows.net",
+    logLevel: get("log-level") ?? "info",
+    concurrency,
+    leaderElect: bool("leader-elect"),
+    leaderElectionNamespace: get("leader-election-namespace") ?? "blobstash-system",
+    leaderElectionId: get("leader-election-id") ?? "blobstash-operator",
+    identity: get("identity") ?? `${hostname()}-${process.pid}`,
+    watchNamespaces: (get("watch-namespaces") ?? "").split(",").map((s) => s.trim()).filter(Boolean),
+    jobImage: get("job-image") ?? "",
+    jobCommand: get("job-command") ?? "blobstash",
+    jobCredentialSlackMs: duration("job-credential-slack"),
+  };
+}
