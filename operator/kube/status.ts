@@ -13,9 +13,12 @@ export interface CustomResourceRef {
 const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 /**
- * Writes `status` with a JSON merge patch on the status subresource, but only when it differs from
- * `current`: a reconcile that finds nothing new must not write, or every write would trigger the
- * next reconcile. Returns whether it wrote. Secret values are scrubbed before anything leaves.
+ * Writes the fields of `desired` into status with a JSON merge patch on the status subresource, but
+ * only when one of them differs from `current`: a reconcile that finds nothing new must not write,
+ * or every write would trigger the next reconcile. Fields absent from `desired` belong to someone
+ * else (the Repository controller owns conditions, the session controllers own backup figures) and
+ * are left alone; a field set to `undefined` is removed. Returns whether it wrote. Secret values are
+ * scrubbed before anything leaves.
  */
 export async function patchStatusIfChanged(
   kc: KubeConfig,
@@ -24,23 +27,23 @@ export async function patchStatusIfChanged(
   desired: Record<string, unknown>,
 ): Promise<boolean> {
   const clean = redactDeep(desired);
-  if (isDeepStrictEqual(normalize(current), normalize(clean))) return false;
+  const existing = (current && typeof current === "object" ? current : {}) as Record<string, unknown>;
+  const changed = Object.keys(clean).some((k) => !isDeepStrictEqual(normalize(existing[k]), normalize(clean[k])));
+  if (!changed) return false;
   const api = kc.makeApiClient(CustomObjectsApi);
-  await api.patchNamespacedCustomObjectStatus({ ...ref, body: { status: withNulls(current, clean) } }, mergePatch);
+  await api.patchNamespacedCustomObjectStatus({ ...ref, body: { status: withNulls(clean) } }, mergePatch);
   return true;
 }
 
 /** JSON round trip drops undefined, so comparison sees what the API server would store. */
 function normalize(v: unknown): unknown {
-  return v === undefined ? {} : JSON.parse(JSON.stringify(v));
+  return v === undefined ? null : JSON.parse(JSON.stringify(v));
 }
 
-/** A merge patch removes a field only when it says null; keys gone from `desired` become null. */
-function withNulls(current: unknown, desired: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...desired };
-  if (current && typeof current === "object") {
-    for (const k of Object.keys(current)) if (!(k in desired) || desired[k] === undefined) out[k] = null;
-  }
+/** A merge patch removes a field only when it says null. */
+function withNulls(desired: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(desired)) out[k] = v === undefined ? null : v;
   return out;
 }
 
