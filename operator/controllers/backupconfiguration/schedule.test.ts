@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { decideSchedule, scheduledSessionName, sessionsBeyondHistoryLimit, ScheduleError, validateSchedule } from "./schedule.ts";
+
+const at = (iso: string): Date => new Date(iso);
+
+describe("decideSchedule", () => {
+  it("is not due before the first scheduled time", () => {
+    const d = decideSchedule("*/5 * * * *", at("2026-01-01T00:00:00Z"), at("2026-01-01T00:04:59Z"), "UTC");
+    assert.equal(d.due, undefined);
+    assert.deepEqual(d.next, at("2026-01-01T00:05:00Z"));
+  });
+
+  it("is due at the scheduled time, and the next run is one period later", () => {
+    const d = decideSchedule("*/5 * * * *", at("2026-01-01T00:00:00Z"), at("2026-01-01T00:05:00Z"), "UTC");
+    assert.deepEqual(d.due, at("2026-01-01T00:05:00Z"));
+    assert.deepEqual(d.next, at("2026-01-01T00:10:00Z"));
+    assert.equal(d.missed, 0);
+  });
+
+  it("runs only the latest of several missed times", () => {
+    const d = decideSchedule("0 * * * *", at("2026-01-01T00:00:00Z"), at("2026-01-01T05:30:00Z"), "UTC");
+    assert.deepEqual(d.due, at("2026-01-01T05:00:00Z"));
+    assert.equal(d.missed, 4);
+    assert.deepEqual(d.next, at("2026-01-01T06:00:00Z"));
+  });
+
+  it("does not run a time already handled", () => {
+    const d = decideSchedule("0 * * * *", at("2026-01-01T05:00:00Z"), at("2026-01-01T05:30:00Z"), "UTC");
+    assert.equal(d.due, undefined);
+  });
+
+  it("rejects nonsense with the expression named", () => {
+    assert.throws(() => decideSchedule("every day", new Date(), new Date()), (e: unknown) => e instanceof ScheduleError && e.message.includes('"every day"'));
+    assert.match(validateSchedule("61 * * * *") ?? "", /not a valid cron/);
+    assert.equal(validateSchedule("@daily"), undefined);
+  });
+});
+
+describe("scheduledSessionName", () => {
+  it("is deterministic and fits a Kubernetes name", () => {
+    assert.equal(scheduledSessionName("nightly", at("2026-01-01T00:00:00Z")), "nightly-1767225600");
+    const long = scheduledSessionName("x".repeat(80), at("2026-01-01T00:00:00Z"));
+    assert.ok(long.length <= 63);
+    assert.ok(long.endsWith("-1767225600"));
+  });
+});
+
+describe("sessionsBeyondHistoryLimit", () => {
+  it("keeps the newest finished sessions and every running one", () => {
+    const s = (name: string, minute: number, finished = true) => ({ name, created: new Date(Date.UTC(2026, 0, 1, 0, minute)), finished });
+    const sessions = [s("a", 1), s("b", 2), s("c", 3, false), s("d", 4), s("e", 5)];
+    assert.deepEqual(sessionsBeyondHistoryLimit(sessions, 2), ["a", "b"]);
+    assert.deepEqual(sessionsBeyondHistoryLimit(sessions, 0), ["a", "b", "d", "e"]);
+    assert.deepEqual(sessionsBeyondHistoryLimit(sessions, 10), []);
+  });
+});
