@@ -1,0 +1,105 @@
+import assert from "node:assert/strict";
+import { decodeSecretData, parseStorageSecret, sensitiveValues } from "./credentials.ts";
+
+const KEY = Buffer.alloc(64, 9).toString("base64");
+const SAS = "sv=2025-11-05&sr=c&sp=racwdl&se=2030-01-01T00:00:00Z&sig=c2lnbmF0dXJl";
+const base = { RESTIC_PASSWORD: "pw", AZURE_ACCOUNT_NAME: "myaccount" };
+const opts = { secretName: "azure-secret", defaultEndpointSuffix: "core.windows.net" };
+const SECRET_VALUES = ["pw", KEY, SAS, "client-secret-value"];
+
+function assertNoSecretIn(text: string): void {
+  for (const v of SECRET_VALUES) assert.ok(!text.includes(v), `message leaks a secret value: ${text}`);
+}
+
+describe("parseStorageSecret", () => {
+  it("recognizes Stash's account key Secret", () => {
+    const r = parseStorageSecret({ ...base, AZURE_ACCOUNT_KEY: KEY }, opts);
+    assert.ok(r.ok);
+    assert.equal(r.credentials.mode, "accountKey");
+    assert.equal(r.credentials.accountName, "myaccount");
+    assert.equal(r.credentials.endpointSuffix, "core.windows.net");
+    assert.equal(r.resticPassword, "pw");
+    assert.deepEqual(r.notes, []);
+  });
+
+  it("recognizes a SAS Secret and parses its expiry", () => {
+    const r = parseStorageSecret({ ...base, AZURE_ACCOUNT_SAS: SAS }, opts);
+    assert.ok(r.ok && r.credentials.mode === "sas");
+    assert.equal(r.credentials.sas.expiresOn.toISOString(), "2030-01-01T00:00:00.000Z");
+  });
+
+  it("recognizes a service principal", () => {
+    const r = parseStorageSecret(
+      { ...base, AZURE_TENANT_ID: "contoso.onmicrosoft.com", AZURE_CLIENT_ID: "00000000-1111-2222-3333-444444444444", AZURE_CLIENT_SECRET: "client-secret-value" },
+      opts,
+    );
+    assert.ok(r.ok && r.credentials.mode === "servicePrincipal");
+  });
+
+  it("falls back to workload identity when only the account is named", () => {
+    const r = parseStorageSecret(base, opts);
+    assert.ok(r.ok && r.credentials.mode === "workloadIdentity");
+  });
+
+  it("prefers the account key like restic, and says which keys it ignores", () => {
+    const r = parseStorageSecret({ ...base, AZURE_ACCOUNT_KEY: KEY, AZURE_ACCOUNT_SAS: SAS }, opts);
+    assert.ok(r.ok && r.credentials.mode === "accountKey");
+    assert.match(r.notes.join(" "), /AZURE_ACCOUNT_SAS ignored because AZURE_ACCOUNT_KEY is set/);
+  });
+
+  it("trims trailing newlines (kubectl --from-file of an echo'd file) and says so", () => {
+    const r = parseStorageSecret({ RESTIC_PASSWORD: "pw\n", AZURE_ACCOUNT_NAME: "myaccount\r\n", AZURE_ACCOUNT_KEY: `${KEY}\n` }, opts);
+    assert.ok(r.ok && r.credentials.mode === "accountKey");
+    assert.equal(r.resticPassword, "pw");
+    assert.equal(r.credentials.accountKey, KEY);
+    assert.equal(r.credentials.accountName, "myaccount");
+    assert.match(r.notes[0]!, /trailing newline was removed from RESTIC_PASSWORD, AZURE_ACCOUNT_NAME and AZURE_ACCOUNT_KEY/);
+  });
+
+  it("keeps spaces that may belong to a password", () => {
+    const r = parseStorageSecret({ ...base, RESTIC_PASSWORD: " pw ", AZURE_ACCOUNT_KEY: KEY }, opts);
+    assert.ok(r.ok);
+    assert.equal(r.resticPassword, " pw ");
+  });
+
+  it("takes the endpoint suffix from the Secret, else the operator default", () => {
+    const own = parseStorageSecret({ ...base, AZURE_ACCOUNT_KEY: KEY, AZURE_ENDPOINT_SUFFIX: "localhost:10000" }, opts);
+    assert.ok(own.ok && own.credentials.endpointSuffix === "localhost:10000");
+    const def = parseStorageSecret({ ...base, AZURE_ACCOUNT_KEY: KEY }, { secretName: "s", defaultEndpointSuffix: "core.chinacloudapi.cn" });
+    assert.ok(def.ok && def.credentials.endpointSuffix === "core.chinacloudapi.cn");
+    const none = parseStorageSecret({ ...base, AZURE_ACCOUNT_KEY: KEY }, { secretName: "s" });
+    assert.ok(none.ok && none.credentials.endpointSuffix === "core.windows.net");
+  });
+
+  const failures: Array<[string, Record<string, string>, string, RegExp]> = [
+    ["RESTIC_PASSWORD missing", { AZURE_ACCOUNT_NAME: "myaccount", AZURE_ACCOUNT_KEY: KEY }, "SecretKeyMissing", /no RESTIC_PASSWORD .*it has AZURE_ACCOUNT_KEY and AZURE_ACCOUNT_NAME/],
+    ["RESTIC_PASSWORD empty", { ...base, RESTIC_PASSWORD: "\n", AZURE_ACCOUNT_KEY: KEY }, "SecretKeyMissing", /RESTIC_PASSWORD/],
+    ["account name missing", { RESTIC_PASSWORD: "pw", AZURE_ACCOUNT_KEY: KEY }, "SecretKeyMissing", /no AZURE_ACCOUNT_NAME/],
+    ["everything missing", {}, "SecretKeyMissing", /no RESTIC_PASSWORD and AZURE_ACCOUNT_NAME .*no keys/],
+    ["account name with capitals", { ...base, AZURE_ACCOUNT_NAME: "MyAccount", AZURE_ACCOUNT_KEY: KEY }, "SecretValueMalformed", /AZURE_ACCOUNT_NAME must be 3 to 24 lowercase/],
+    ["key not base64", { ...base, AZURE_ACCOUNT_KEY: "not base64!" }, "SecretValueMalformed", /AZURE_ACCOUNT_KEY is not base64/],
+    ["key empty", { ...base, AZURE_ACCOUNT_KEY: "" }, "SecretValueMalformed", /AZURE_ACCOUNT_KEY is empty/],
+    ["SAS without sig", { ...base, AZURE_ACCOUNT_SAS: "sp=r&se=2030-01-01" }, "SecretValueMalformed", /AZURE_ACCOUNT_SAS lacks "sig"/],
+    ["partial service principal", { ...base, AZURE_CLIENT_ID: "00000000-1111-2222-3333-444444444444" }, "SecretKeyMissing", /no AZURE_TENANT_ID and AZURE_CLIENT_SECRET/],
+    ["client id not a GUID", { ...base, AZURE_TENANT_ID: "t.example.com", AZURE_CLIENT_ID: "app", AZURE_CLIENT_SECRET: "client-secret-value" }, "SecretValueMalformed", /AZURE_CLIENT_ID must be/],
+    ["suffix given as a URL", { ...base, AZURE_ACCOUNT_KEY: KEY, AZURE_ENDPOINT_SUFFIX: "https://core.windows.net" }, "SecretValueMalformed", /AZURE_ENDPOINT_SUFFIX must be a host name/],
+  ];
+  for (const [what, data, reason, message] of failures) {
+    it(`reports ${what} as ${reason}, naming the key and not the value`, () => {
+      const r = parseStorageSecret(data, opts);
+      assert.ok(!r.ok, "expected a problem");
+      assert.equal(r.reason, reason);
+      assert.match(r.message, message);
+      assert.match(r.message, /Secret azure-secret/);
+      assertNoSecretIn(r.message);
+    });
+  }
+});
+
+describe("decodeSecretData / sensitiveValues", () => {
+  it("decodes V1Secret.data and lists the values to redact", () => {
+    const data = decodeSecretData({ RESTIC_PASSWORD: Buffer.from("pw\n").toString("base64"), AZURE_ACCOUNT_NAME: Buffer.from("acct").toString("base64") });
+    assert.deepEqual(data, { RESTIC_PASSWORD: "pw\n", AZURE_ACCOUNT_NAME: "acct" });
+    assert.deepEqual(sensitiveValues({ ...data, AZURE_ACCOUNT_KEY: KEY }), ["pw\n", KEY]);
+  });
+});

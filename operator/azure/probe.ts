@@ -1,0 +1,122 @@
+// What the operator asks Azure about a Repository, without writing anything:
+//   list   – list blobs under the prefix (one result): container exists, credential accepted, "l"
+//   write  – Put Blob of an empty `<prefix>/.blobstash-probe` with If-Match on an ETag no blob can
+//            have: Azure authorizes before it evaluates preconditions, so a credential allowed to
+//            write gets 412 (or 404) and nothing is written; one that is not gets 403
+//   delete – Delete of that same, absent, name: 404 proves delete permission (restic deletes its
+//            lock files), 403 refuses it
+//   read   – HEAD `<prefix>/config`: the repository is initialized, and "r" is granted
+// Four small requests per Repository per revalidation, no garbage left behind.
+
+import type { ContainerClient } from "@azure/storage-blob";
+import { repositoryPath } from "../api/repository.ts";
+import type { AzureClient } from "./clients.ts";
+import { type AzureFailure, classifyAzureError } from "./errors.ts";
+
+export const PROBE_BLOB_NAME = ".blobstash-probe";
+/** An ETag Azure never issues (real ones are 0x8D… timestamps), so the conditional write cannot succeed. */
+const IMPOSSIBLE_ETAG = "\"0x0000000000000000-blobstash-probe\"";
+
+export interface ProbeTarget {
+  container: string;
+  /** As written in the Repository; normalized here the way restic does. */
+  prefix?: string;
+}
+
+export type ProbeStep = "list" | "write" | "delete" | "read";
+
+export type BackendProbe =
+  | { ok: true; initialized: boolean }
+  | { ok: false; step: ProbeStep; failure: AzureFailure };
+
+export const PERMISSION_FOR_STEP: Record<ProbeStep, string> = { list: "list (l)", write: "write (w)", delete: "delete (d)", read: "read (r)" };
+
+export async function probeBackend(client: AzureClient, target: ProbeTarget): Promise<BackendProbe> {
+  const container = client.service.getContainerClient(target.container);
+  const listPrefix = repositoryPath(target.prefix, "");
+  try {
+    await container.listBlobsFlat({ prefix: listPrefix ? `${listPrefix}/` : undefined }).byPage({ maxPageSize: 1 }).next();
+  } catch (err) {
+    return { ok: false, step: "list", failure: classifyAzureError(err) };
+  }
+  const probe = container.getBlockBlobClient(repositoryPath(target.prefix, PROBE_BLOB_NAME));
+  const writeFailure = await expectRefusedByPrecondition(() => probe.upload("", 0, { conditions: { ifMatch: IMPOSSIBLE_ETAG } }));
+  if (writeFailure) return { ok: false, step: "write", failure: writeFailure };
+  const deleteFailure = await expectRefusedByPrecondition(() => probe.delete());
+  if (deleteFailure) return { ok: false, step: "delete", failure: deleteFailure };
+  try {
+    const initialized = await container.getBlobClient(repositoryPath(target.prefix, "config")).exists();
+    return { ok: true, initialized };
+  } catch (err) {
+    return { ok: false, step: "read", failure: classifyAzureError(err, { authenticated: true }) };
+  }
+}
+
+/** Undefined when the service authorized the request (then refused it for the precondition or absence). */
+async function expectRefusedByPrecondition(request: () => Promise<unknown>): Promise<AzureFailure | undefined> {
+  try {
+    await request();
+    return undefined; // succeeded: permitted (only possible for delete, if a stale probe blob existed)
+  } catch (err) {
+    const status = (err as { statusCode?: unknown }).statusCode;
+    if (status === 412 || status === 404 || status === 409) return undefined;
+    return classifyAzureError(err, { authenticated: true });
+  }
+}
+
+/** Names of restic key files (`<prefix>/keys/<id>`), at most `max`, as restic tries at most 20. */
+export async function listKeyFiles(client: AzureClient, target: ProbeTarget, max = 20): Promise<Array<{ name: string; blob: string; size: number }>> {
+  const container = client.service.getContainerClient(target.container);
+  const prefix = `${repositoryPath(target.prefix, "keys")}/`;
+  const out: Array<{ name: string; blob: string; size: number }> = [];
+  for await (const item of container.listBlobsFlat({ prefix })) {
+    const name = item.name.slice(prefix.length);
+    if (!/^[0-9a-f]{64}$/.test(name)) continue; // restic ignores other names too
+    out.push({ name, blob: item.name, size: item.properties.contentLength ?? 0 });
+    if (out.length >= max) break;
+  }
+  return out;
+}
+
+/** Key files are a few hundred bytes; anything much larger is not one and is not downloaded. */
+export const MAX_KEY_FILE_BYTES = 64 * 1024;
+
+export async function downloadKeyFile(client: AzureClient, target: ProbeTarget, blob: string): Promise<Buffer> {
+  return client.service.getContainerClient(target.container).getBlobClient(blob).downloadToBuffer(0, MAX_KEY_FILE_BYTES);
+}
+
+/** Top-level entries of restic's repository layout. Only these are deleted, so other data sharing the prefix survives. */
+export const RESTIC_LAYOUT = ["config", "keys/", "data/", "index/", "snapshots/", "locks/", PROBE_BLOB_NAME] as const;
+
+/**
+ * Deletes the restic repository under the prefix: the files restic's layout defines and nothing
+ * else (a nested repository under the same prefix, or unrelated blobs, stay). Returns the count.
+ */
+export async function deleteRepositoryData(client: AzureClient, target: ProbeTarget, options: { concurrency?: number } = {}): Promise<number> {
+  const container = client.service.getContainerClient(target.container);
+  const concurrency = options.concurrency ?? 16;
+  let deleted = 0;
+  for (const entry of RESTIC_LAYOUT) {
+    const name = repositoryPath(target.prefix, entry.replace(/\/$/, ""));
+    if (!entry.endsWith("/")) {
+      if (await deleteIfExists(container, name)) deleted++;
+      continue;
+    }
+    const batch: string[] = [];
+    const flush = async (): Promise<void> => {
+      const results = await Promise.all(batch.splice(0).map((n) => deleteIfExists(container, n)));
+      deleted += results.filter(Boolean).length;
+    };
+    for await (const item of container.listBlobsFlat({ prefix: `${name}/` })) {
+      batch.push(item.name);
+      if (batch.length >= concurrency) await flush();
+    }
+    await flush();
+  }
+  return deleted;
+}
+
+async function deleteIfExists(container: ContainerClient, name: string): Promise<boolean> {
+  const res = await container.getBlobClient(name).deleteIfExists({ deleteSnapshots: "include" });
+  return res.succeeded;
+}
