@@ -93,7 +93,7 @@ export async function startNode(
   } catch (err) {
     log(`node: cannot read the server version (${describeError(err)}); reporting ${kubeletVersion}`);
   }
-  const since = new Date();
+  let since = new Date();
   let uid: string | undefined;
 
   const ensureNode = async (): Promise<void> => {
@@ -112,6 +112,9 @@ export async function startNode(
       await kube.patchNode(id.name, { metadata: { labels: nodeLabels(id.name) } });
     }
     uid = node.metadata?.uid;
+    // A restarted agent continues the node's Ready period rather than starting a new one.
+    const ready = node.status?.conditions?.find((c) => c.type === "Ready");
+    if (ready?.status === "True" && ready.lastTransitionTime) since = new Date(ready.lastTransitionTime);
   };
 
   const postStatus = async (): Promise<void> => {

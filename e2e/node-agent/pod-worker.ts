@@ -8,7 +8,7 @@ import { referencedObjects, resolveContainerEnv, type EnvObjects, type NodeFacts
 import { describeError, statusCode, type Kube } from "./kube.ts";
 import { containerMappings } from "./mounts.ts";
 import { makePathRewriter } from "./paths.ts";
-import { processStartTicks, readTerminationMessage, startProcess, type ContainerProcess } from "./process.ts";
+import { processInfo, readTerminationMessage, startProcess, type ContainerProcess } from "./process.ts";
 import { buildProcessSpec } from "./process-spec.ts";
 import { readPodState, writePodState, killRecordedProcesses, podDirName, type PodState } from "./state.ts";
 import {
@@ -467,7 +467,7 @@ export class PodWorker {
           if (this.stopping) void proc.stop(this.stopGraceMs);
           const containerID = `process://${proc.pid}`;
           if (!this.state.started.includes(c.name)) this.state.started.push(c.name);
-          const startTicks = await processStartTicks(proc.pid);
+          const startTicks = (await processInfo(proc.pid))?.startTicks;
           this.state.processes[c.name] = { pid: proc.pid, ...(startTicks ? { startTicks } : {}) };
           await this.saveState();
           cm.containerID = containerID;

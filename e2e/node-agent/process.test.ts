@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { processStartTicks, readTerminationMessage, startProcess } from "./process.ts";
+import { processInfo, readTerminationMessage, startProcess } from "./process.ts";
 
 function alive(pid: number): boolean {
   try {
@@ -75,8 +75,10 @@ describe("node-agent processes", () => {
     assert.equal(await readTerminationMessage(msgFile, { policy: "FallbackToLogsOnError", exitCode: 0, logFile }), "");
   });
 
-  it("reads a process start time from /proc", async () => {
-    assert.match((await processStartTicks(process.pid)) ?? "", /^\d+$/);
-    assert.equal(await processStartTicks(2 ** 30), undefined);
+  it("reads a process state and start time from /proc", async () => {
+    const info = await processInfo(process.pid);
+    assert.match(info?.startTicks ?? "", /^\d+$/);
+    assert.match(info?.state ?? "", /^[RSD]$/);
+    assert.equal(await processInfo(2 ** 30), undefined);
   });
 });

@@ -115,12 +115,16 @@ export async function readTerminationMessage(
   }
 }
 
-/** Field 22 of /proc/<pid>/stat: the process start time, to tell a recorded PID from a reused one. */
-export async function processStartTicks(pid: number): Promise<string | undefined> {
+/**
+ * Fields 3 and 22 of /proc/<pid>/stat: the process state and start time. The start time tells a
+ * recorded PID from a reused one; state Z is a zombie, already dead.
+ */
+export async function processInfo(pid: number): Promise<{ state: string; startTicks: string } | undefined> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return fields[19];
+    const [state, startTicks] = [fields[0], fields[19]];
+    return state && startTicks ? { state, startTicks } : undefined;
   } catch {
     return undefined;
   }

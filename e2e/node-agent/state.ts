@@ -2,7 +2,7 @@
 // was running (they are marked Failed, not re-run) and can kill processes a crash left behind.
 import { readdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { processStartTicks } from "./process.ts";
+import { processInfo } from "./process.ts";
 
 export interface PodState {
   uid: string;
@@ -56,8 +56,8 @@ export async function scanPodStates(podsDir: string): Promise<Array<{ dir: strin
 export async function killRecordedProcesses(state: PodState): Promise<number> {
   let killed = 0;
   for (const p of Object.values(state.processes)) {
-    const ticks = await processStartTicks(p.pid);
-    if (ticks === undefined || (p.startTicks !== undefined && ticks !== p.startTicks)) continue;
+    const info = await processInfo(p.pid);
+    if (!info || info.state === "Z" || (p.startTicks !== undefined && info.startTicks !== p.startTicks)) continue;
     try {
       process.kill(-p.pid, "SIGKILL");
       killed++;
