@@ -2,15 +2,15 @@ import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { processInfo, readTerminationMessage, startProcess } from "./process.ts";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { fileURLToPath } from "node:url";
+import { processInfo, readTerminationMessage, resolveExecutable, startProcess } from "./process.ts";
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+/** Alive and not a zombie (an orphan's zombie waits for PID 1, which may reap it late). */
+async function alive(pid: number): Promise<boolean> {
+  const info = await processInfo(pid);
+  return info !== undefined && info.state !== "Z";
 }
 
 describe("node-agent processes", () => {
@@ -31,6 +31,33 @@ describe("node-agent processes", () => {
     const exit = await r.proc.exited;
     assert.equal(exit.exitCode, 3);
     assert.equal(await readFile(log, "utf8"), "out\nerr\n");
+  });
+
+  it("resolves commands like execvp", async () => {
+    assert.equal(await resolveExecutable("sh", "/nonexistent:/bin:/usr/bin", dir), "/bin/sh");
+    assert.equal(await resolveExecutable("/bin/sh", "", dir), "/bin/sh");
+    assert.equal(await resolveExecutable("no-such-binary-xyz", process.env.PATH, dir), undefined);
+    // A directory or a non-executable file is not a command.
+    assert.equal(await resolveExecutable("tmp", "/", dir), undefined);
+    await writeFile(path.join(dir, "script"), "#!/bin/sh\n", { mode: 0o644 });
+    assert.equal(await resolveExecutable("./script", "", dir), undefined);
+  });
+
+  it("kills a container's process when the agent dies without cleaning up", async () => {
+    assert.ok(await resolveExecutable("setpriv", process.env.PATH, dir), "setpriv (util-linux) is needed on the host");
+    const here = path.dirname(fileURLToPath(import.meta.url));
+    const script = `
+      const { startProcess } = await import(${JSON.stringify(path.join(here, "process.ts"))});
+      const r = await startProcess({ file: "sleep", args: ["300"], env: { PATH: process.env.PATH }, cwd: ${JSON.stringify(dir)} }, ${JSON.stringify(path.join(dir, "c.log"))});
+      console.log(r.proc.pid);
+      setInterval(() => {}, 1000);`;
+    const agent = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+    const [line] = (await once(agent.stdout, "data")) as [Buffer];
+    const pid = Number(line.toString().trim());
+    assert.ok(pid > 0 && (await alive(pid)));
+    agent.kill("SIGKILL");
+    for (let i = 0; i < 100 && (await alive(pid)); i++) await new Promise((res) => setTimeout(res, 20));
+    assert.equal(await alive(pid), false, `pid ${pid} survived its agent`);
   });
 
   it("reports a missing executable like a container runtime", async () => {
@@ -55,9 +82,9 @@ describe("node-agent processes", () => {
     const exit = await r.proc.stop(200);
     assert.equal(exit.exitCode, 137);
     assert.equal(exit.signal, 9);
-    assert.equal(alive(r.proc.pid), false);
-    for (let i = 0; i < 100 && alive(childPid); i++) await new Promise((res) => setTimeout(res, 20));
-    assert.equal(alive(childPid), false);
+    assert.equal(await alive(r.proc.pid), false);
+    for (let i = 0; i < 100 && (await alive(childPid)); i++) await new Promise((res) => setTimeout(res, 20));
+    assert.equal(await alive(childPid), false);
   });
 
   it("reads the termination message, capped, or falls back to the log on error", async () => {

@@ -1,8 +1,10 @@
 // One container as a host process. It runs in its own process group (detached) so that stopping the
 // container stops everything it started, the way a container runtime kills the container's cgroup.
 import { spawn } from "node:child_process";
-import { open, readFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, open, readFile, stat } from "node:fs/promises";
 import os from "node:os";
+import path from "node:path";
 import type { ProcessSpec } from "./process-spec.ts";
 
 export interface Exit {
@@ -29,10 +31,49 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
+async function isExecutableFile(p: string): Promise<boolean> {
+  try {
+    await access(p, constants.X_OK);
+    return (await stat(p)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Looks a command up the way execvp does: as a path when it has a slash, else along PATH. */
+export async function resolveExecutable(file: string, pathVar: string | undefined, cwd: string): Promise<string | undefined> {
+  if (file.includes("/")) {
+    const p = path.resolve(cwd, file);
+    return (await isExecutableFile(p)) ? p : undefined;
+  }
+  for (const dir of (pathVar ?? "").split(":")) {
+    const p = path.resolve(cwd, dir || ".", file);
+    if (await isExecutableFile(p)) return p;
+  }
+  return undefined;
+}
+
+/** What a container gets when neither the node nor the container sets PATH (Docker's default). */
+const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+// When the agent itself is SIGKILLed it cannot stop its containers. setpriv (util-linux) asks the
+// kernel to SIGKILL the container's main process when the agent dies, then execs it (same PID).
+let setpriv: Promise<string | undefined> | undefined;
+function findSetpriv(): Promise<string | undefined> {
+  setpriv ??= resolveExecutable("setpriv", process.env.PATH ?? "/usr/bin:/bin", "/");
+  return setpriv;
+}
+
 export async function startProcess(spec: ProcessSpec, logFile: string): Promise<StartResult> {
+  const executable = await resolveExecutable(spec.file, spec.env.PATH ?? DEFAULT_PATH, spec.cwd);
+  if (!executable) return { ok: false, message: `exec: "${spec.file}": executable file not found in $PATH` };
+  const wrapper = await findSetpriv();
+  const [file, args] = wrapper
+    ? [wrapper, ["--pdeathsig", "KILL", "--", executable, ...spec.args]]
+    : [executable, spec.args];
   const log = await open(logFile, "a", 0o640);
   try {
-    const child = spawn(spec.file, spec.args, {
+    const child = spawn(file, args, {
       cwd: spec.cwd,
       env: spec.env,
       detached: true,
