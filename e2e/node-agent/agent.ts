@@ -6,6 +6,7 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import type { V1Pod } from "@kubernetes/client-node";
 import type { NodeFacts } from "./env.ts";
+import { eventSink } from "./events.ts";
 import { describeError, Kube, statusCode } from "./kube.ts";
 import { nodeIdentity, nodeLabels, startNode } from "./node.ts";
 import { PodWorker, type WorkerContext } from "./pod-worker.ts";
@@ -82,6 +83,7 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<{ stop(): 
     nodeEnv: opts.nodeEnv,
     maxGraceMs: (opts.maxGraceSeconds ?? 5) * 1000,
     log,
+    event: eventSink(kube.core, opts.nodeName),
   };
   const workers = new Map<string, PodWorker>();
   const binding = new Set<string>();
@@ -100,7 +102,10 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<{ stop(): 
     }
     binding.add(uid);
     kube.bindPod(pod, opts.nodeName).then(
-      () => log(`${key}: bound to ${opts.nodeName}`),
+      () => {
+        log(`${key}: bound to ${opts.nodeName}`);
+        ctx.event(pod, "Normal", "Scheduled", `Successfully assigned ${key} to ${opts.nodeName}`);
+      },
       (err: unknown) => {
         const code = statusCode(err);
         if (code === 409 || code === 404) return; // already bound, or gone

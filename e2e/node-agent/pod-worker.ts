@@ -5,6 +5,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { V1Container, V1ContainerStatus, V1Pod } from "@kubernetes/client-node";
 import { referencedObjects, resolveContainerEnv, type EnvObjects, type NodeFacts, type ObjectData } from "./env.ts";
+import type { EventSink } from "./events.ts";
 import { describeError, statusCode, type Kube } from "./kube.ts";
 import { containerMappings } from "./mounts.ts";
 import { makePathRewriter } from "./paths.ts";
@@ -34,6 +35,7 @@ export interface WorkerContext {
   /** Upper bound on any termination grace period, so tests never wait 30 s for a SIGKILL. */
   maxGraceMs: number;
   log(msg: string): void;
+  event: EventSink;
 }
 
 /**
@@ -46,6 +48,7 @@ type StopKind = "deleted" | "deadline" | "gone" | "shutdown" | "external";
 const DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline";
 const RESTARTED_MESSAGE = "the blobstash node agent restarted while this pod was running; its processes were killed";
 const MAX_BACKOFF_MS = 10_000;
+const FIRST_RETRY_MS = 500;
 
 function isTerminalPhase(phase: string | undefined): boolean {
   return phase === "Succeeded" || phase === "Failed";
@@ -165,7 +168,10 @@ export class PodWorker {
     this.stopGraceMs = graceMs;
     this.stopController.abort();
     if (this.procs.size > 0) this.ctx.log(`${this.key}: stopping containers (${kind}, grace ${graceMs} ms)`);
-    for (const p of this.procs.values()) void p.stop(graceMs);
+    for (const [name, p] of this.procs) {
+      if (kind === "deleted" || kind === "deadline") this.ctx.event(this.pod, "Normal", "Killing", `Stopping container ${name}`, name);
+      void p.stop(graceMs);
+    }
   }
 
   private armDeadline(): void {
@@ -176,6 +182,7 @@ export class PodWorker {
     this.deadlineTimer = setTimeout(() => {
       if (this.stopping || this.containersDone) return;
       this.ctx.log(`${this.key}: activeDeadlineSeconds ${ads} exceeded`);
+      this.ctx.event(this.pod, "Normal", "DeadlineExceeded", DEADLINE_MESSAGE);
       this.requestStop("deadline", this.graceMs());
     }, Math.max(0, remaining));
   }
@@ -352,14 +359,17 @@ export class PodWorker {
   }
 
   private async setUpVolumes(): Promise<Map<string, string> | undefined> {
-    let backoff = 1000;
+    let backoff = FIRST_RETRY_MS;
     let lastMessage = "";
     while (!this.stopping) {
       try {
         return await setUpVolumes(this.pod, this.ctx.kube, { pvcRoot: this.ctx.pvcRoot, podDir: this.dir, facts: this.ctx.facts });
       } catch (err) {
         const message = err instanceof MountError ? err.message : `volume setup: ${describeError(err)}`;
-        if (message !== lastMessage) this.ctx.log(`${this.key}: ${message}; retrying`);
+        if (message !== lastMessage) {
+          this.ctx.log(`${this.key}: ${message}; retrying`);
+          this.ctx.event(this.pod, "Warning", "FailedMount", message);
+        }
         lastMessage = message;
         for (const cm of [...this.model.initContainers, ...this.model.containers]) {
           cm.state = waiting("ContainerCreating", message);
@@ -400,7 +410,7 @@ export class PodWorker {
     volumeDirs: ReadonlyMap<string, string>,
   ): Promise<number | undefined> {
     let restartBackoff = 1000;
-    let configBackoff = 1000;
+    let configBackoff = FIRST_RETRY_MS;
     let exitCode: number | undefined;
     while (!this.stopping) {
       if (isInit && c.restartPolicy === "Always") {
@@ -426,6 +436,7 @@ export class PodWorker {
       if (!plain.ok) {
         if (!("waiting" in cm.state) || cm.state.waiting.message !== plain.message) {
           this.ctx.log(`${this.key}/${c.name}: ${plain.reason}: ${plain.message}`);
+          this.ctx.event(this.pod, "Warning", "Failed", `Error: ${plain.message}`, c.name);
         }
         cm.state = waiting(plain.reason, plain.message);
         this.markDirty();
@@ -456,11 +467,13 @@ export class PodWorker {
       const startedAt = new Date();
       if (!spec.ok) {
         terminated = { exitCode: 128, reason: spec.reason, message: spec.message, startedAt: rfc3339(startedAt), finishedAt: rfc3339(new Date()) };
+        this.ctx.event(this.pod, "Warning", "Failed", `Error: ${spec.message}`, c.name);
       } else {
         await mkdir(spec.spec.cwd, { recursive: true });
         const started = await startProcess(spec.spec, logFile);
         if (!started.ok) {
           terminated = { exitCode: 128, reason: "StartError", message: started.message, startedAt: rfc3339(startedAt), finishedAt: rfc3339(new Date()) };
+          this.ctx.event(this.pod, "Warning", "Failed", `Error: ${started.message}`, c.name);
         } else {
           const proc = started.proc;
           this.procs.set(c.name, proc);
@@ -473,6 +486,7 @@ export class PodWorker {
           cm.containerID = containerID;
           cm.state = { running: { startedAt: rfc3339(proc.startedAt) } };
           this.ctx.log(`${this.key}/${c.name}: started pid ${proc.pid}: ${spec.spec.file}`);
+          this.ctx.event(this.pod, "Normal", "Started", `Started container ${c.name} (pid ${proc.pid})`, c.name);
           this.markDirty();
           const exit = await proc.exited;
           this.procs.delete(c.name);
@@ -501,6 +515,7 @@ export class PodWorker {
       if (!restart) return exitCode;
       cm.lastState = cm.state;
       cm.restartCount++;
+      this.ctx.event(this.pod, "Warning", "BackOff", "Back-off restarting failed container", c.name);
       cm.state = waiting(
         "CrashLoopBackOff",
         `back-off ${restartBackoff / 1000}s restarting failed container=${c.name} pod=${this.name}_${this.namespace}(${this.uid})`,
