@@ -1,0 +1,145 @@
+// The backup Job for a BackupSession: a pure function of the session, its BackupConfiguration, the
+// Repository, the name of the credentials Secret the operator made for this Job, and the image.
+
+import type { V1Job } from "@kubernetes/client-node";
+import {
+  BACKUP_SESSION_KIND,
+  DEFAULT_SNAPSHOT_HOST,
+  V1BETA1_API_VERSION,
+  type BackupConfiguration,
+  type BackupSession,
+  type RetentionPolicy,
+} from "../../api/backup.ts";
+import type { Repository } from "../../api/repository.ts";
+import { backupExcludeArg, relativeArg, volumePath } from "../jobs/paths.ts";
+import {
+  CACHE_DIR,
+  TERMINATION_LOG,
+  VOLUME_MOUNT_PATH,
+  deadlineSeconds,
+  jobLabels,
+  jobName,
+  jobSkeleton,
+  ownerReference,
+  pvcVolume,
+  repositoryArgs,
+  scratchVolume,
+  wrapperEnv,
+  type JobOptions,
+  type SessionIdentity,
+} from "../jobs/pod.ts";
+import { unsupportedBackupFields, type Refusal } from "../jobs/unsupported.ts";
+
+export interface BackupJobInput {
+  session: BackupSession;
+  /** The session's invoker. */
+  config: BackupConfiguration;
+  repository: Repository;
+  /** The per-Job Secret holding CREDENTIAL_KEYS (see jobs/pod.ts). */
+  credentialsSecretName: string;
+  image: string;
+  options?: JobOptions;
+}
+
+export type JobBuild = { ok: true; job: V1Job } | { ok: false; refusals: Refusal[] };
+
+export function backupJobName(sessionName: string): string {
+  return jobName(sessionName, "backup");
+}
+
+/**
+ * The restic tag every snapshot of a BackupConfiguration gets. Retention and parent selection
+ * group by host and tags, so configurations sharing a repository never prune each other's snapshots.
+ */
+export function backupTag(configNamespace: string, configName: string): string {
+  return `${configNamespace}/${configName}`;
+}
+
+export function buildBackupJob(input: BackupJobInput): JobBuild {
+  const { session, config, repository, options = {} } = input;
+  const namespace = session.metadata?.namespace;
+  const name = session.metadata?.name;
+  const uid = session.metadata?.uid;
+  const configName = config.metadata?.name;
+  if (!namespace || !name || !uid || !configName) {
+    return { ok: false, refusals: [{ field: "metadata", message: "session and BackupConfiguration need a name, namespace and uid" }] };
+  }
+  const spec = config.spec;
+  const refusals = unsupportedBackupFields(spec, namespace, session.spec);
+  const repoArgs = repositoryArgs(repository);
+  if (!repoArgs) refusals.push({ field: "spec.repository", message: `Repository "${repository.metadata?.name}" has no Azure backend` });
+  if (!spec?.target || refusals.length > 0 || !repoArgs) return { ok: false, refusals };
+  const target = spec.target;
+
+  const paths: string[] = [];
+  for (const p of target.paths?.length ? target.paths : ["/"]) {
+    const r = volumePath(p, target.volumeMounts);
+    if (r.ok) paths.push("--path", relativeArg(r.path));
+  }
+  const excludes: string[] = [];
+  for (const p of target.exclude ?? []) {
+    const r = backupExcludeArg(p, target.volumeMounts, VOLUME_MOUNT_PATH);
+    if (r.ok) excludes.push("--exclude", r.path);
+  }
+
+  const args = [
+    "backup",
+    ...repoArgs,
+    "--source",
+    VOLUME_MOUNT_PATH,
+    ...paths,
+    ...excludes,
+    "--host",
+    target.alias || DEFAULT_SNAPSHOT_HOST,
+    "--tag",
+    backupTag(config.metadata?.namespace ?? namespace, configName),
+    ...retentionArgs(spec.retentionPolicy),
+    ...(spec.tempDir?.disableCaching ? ["--no-cache"] : ["--cache-dir", CACHE_DIR]),
+    "--result-file",
+    TERMINATION_LOG,
+    ...(spec.timeOut ? ["--timeout", spec.timeOut] : []),
+    ...(options.progressInterval ? ["--progress-interval", options.progressInterval] : []),
+  ];
+
+  const identity: SessionIdentity = { kind: BACKUP_SESSION_KIND, apiVersion: V1BETA1_API_VERSION, name, namespace, uid };
+  const repoRef = { name: repository.metadata?.name ?? spec.repository.name, namespace: repository.metadata?.namespace ?? namespace };
+  const labels = { ...options.labels, ...jobLabels(identity, "backup", repoRef) };
+  const job = jobSkeleton({
+    name: backupJobName(name),
+    namespace,
+    labels,
+    owner: ownerReference(identity),
+    deadline: deadlineSeconds(spec.timeOut),
+    runtime: spec.runtimeSettings,
+    options,
+    image: input.image,
+    args,
+    env: wrapperEnv(input.credentialsSecretName, options.extraEnv),
+    volumes: [pvcVolume(target.ref.name, true), scratchVolume(spec.tempDir)],
+    volumeReadOnly: true,
+  });
+  return { ok: true, job };
+}
+
+/** The wrapper's retention flags; none when the policy has no keep rule (restic would remove nothing). */
+export function retentionArgs(policy: RetentionPolicy | undefined): string[] {
+  if (!policy) return [];
+  const out: string[] = [];
+  const counts: Array<[keyof RetentionPolicy, string]> = [
+    ["keepLast", "--keep-last"],
+    ["keepHourly", "--keep-hourly"],
+    ["keepDaily", "--keep-daily"],
+    ["keepWeekly", "--keep-weekly"],
+    ["keepMonthly", "--keep-monthly"],
+    ["keepYearly", "--keep-yearly"],
+  ];
+  for (const [key, flag] of counts) {
+    const n = policy[key];
+    if (typeof n === "number" && n > 0) out.push(flag, String(n));
+  }
+  for (const tag of policy.keepTags ?? []) out.push("--keep-tag", tag);
+  if (out.length === 0) return [];
+  if (policy.prune) out.push("--prune");
+  if (policy.dryRun) out.push("--dry-run");
+  return out;
+}

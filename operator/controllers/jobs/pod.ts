@@ -1,0 +1,248 @@
+// What backup and restore Jobs share: names, labels, the pod's security settings, volumes, and how
+// credentials reach the wrapper. Everything here is pure; the session builders assemble it.
+//
+// Paths the wrapper gets are always spelled out in args or literal env values that start with a
+// volume's mountPath (and the termination log path), never derived from the image's filesystem: the
+// local node agent runs containers as host processes and rewrites exactly those strings to the host
+// directories that back the mounts.
+
+import type { V1EnvVar, V1Job, V1OwnerReference, V1PodSecurityContext, V1ResourceRequirements, V1SecurityContext, V1Volume } from "@kubernetes/client-node";
+import type { RuntimeSettings, TempDir } from "../../api/backup.ts";
+import {
+  LABEL_COMPONENT,
+  LABEL_MANAGED_BY,
+  LABEL_NAME,
+  LABEL_REPOSITORY,
+  LABEL_REPOSITORY_NAMESPACE,
+  LABEL_SESSION,
+  LABEL_SESSION_KIND,
+  MANAGED_BY,
+  labelValue,
+  shortHash,
+} from "../../api/labels.ts";
+import { DEFAULT_MAX_CONNECTIONS, resticRepositoryUrl, type Repository } from "../../api/repository.ts";
+import { parseDuration } from "../../config/duration.ts";
+
+/** Where the target PVC is mounted in a Job pod. Distinct top-level names keep path rewriting unambiguous. */
+export const VOLUME_MOUNT_PATH = "/blobstash/volume";
+/** An emptyDir for restic's cache and temporary files (the root filesystem is read-only). */
+export const SCRATCH_MOUNT_PATH = "/blobstash/scratch";
+export const CACHE_DIR = `${SCRATCH_MOUNT_PATH}/cache`;
+export const TMP_DIR = `${SCRATCH_MOUNT_PATH}/tmp`;
+export const TERMINATION_LOG = "/dev/termination-log";
+
+export const VOLUME_NAME = "target";
+export const SCRATCH_NAME = "scratch";
+export const CONTAINER_NAME = "restic";
+
+/** Non-root uid/gid of the image's user (distroless "nonroot"). */
+export const DEFAULT_UID = 65532;
+
+/** Keys of the per-Job credentials Secret, which are also the env var names the wrapper and restic read. */
+export const CREDENTIAL_KEYS = ["RESTIC_PASSWORD", "AZURE_ACCOUNT_NAME", "AZURE_ACCOUNT_SAS", "AZURE_ENDPOINT_SUFFIX"] as const;
+export type CredentialKey = (typeof CREDENTIAL_KEYS)[number];
+
+/**
+ * Data keys of the Secret the operator creates for one Job (values: the repository password and a
+ * SAS the operator minted or passed on, never an account key). Every key must be present; the
+ * endpoint suffix is the Repository's or the operator-wide default.
+ */
+export function jobSecretKeys(): readonly CredentialKey[] {
+  return CREDENTIAL_KEYS;
+}
+
+/** Deterministic name of a Job's credentials Secret. */
+export function jobSecretName(jobName: string): string {
+  return `${jobName}-credentials`;
+}
+
+const NAME_MAX = 63;
+
+/**
+ * `<session>-<suffix>`, or when that is no valid DNS label (too long, dots), a readable prefix and a
+ * hash of the session name: deterministic, so a restarted operator finds the Job it already made.
+ * 63 characters at most, so the Job name fits in the `job-name` label its Pods get.
+ */
+export function jobName(sessionName: string, suffix: string): string {
+  const plain = `${sessionName}-${suffix}`;
+  if (plain.length <= NAME_MAX && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(plain)) return plain;
+  const hash = shortHash(sessionName);
+  const room = NAME_MAX - hash.length - suffix.length - 2;
+  const head = sessionName
+    .toLowerCase()
+    .replace(/[^-a-z0-9]/g, "-")
+    .slice(0, room)
+    .replace(/^-+|-+$/g, "");
+  return head ? `${head}-${hash}-${suffix}` : `${hash}-${suffix}`;
+}
+
+export interface SessionIdentity {
+  kind: "BackupSession" | "RestoreSession";
+  apiVersion: string;
+  name: string;
+  namespace: string;
+  uid: string;
+}
+
+export function jobLabels(session: SessionIdentity, component: "backup" | "restore", repository: { name: string; namespace: string }): Record<string, string> {
+  return {
+    [LABEL_NAME]: "blobstash",
+    [LABEL_MANAGED_BY]: MANAGED_BY,
+    [LABEL_COMPONENT]: component,
+    [LABEL_SESSION_KIND]: session.kind,
+    [LABEL_SESSION]: labelValue(session.name),
+    [LABEL_REPOSITORY]: labelValue(repository.name),
+    [LABEL_REPOSITORY_NAMESPACE]: repository.namespace,
+  };
+}
+
+export function ownerReference(session: SessionIdentity): V1OwnerReference {
+  return { apiVersion: session.apiVersion, kind: session.kind, name: session.name, uid: session.uid, controller: true, blockOwnerDeletion: true };
+}
+
+/** Options the operator sets for every Job (from its flags / Helm values), not per session. */
+export interface JobOptions {
+  /** Resources when the session's runtimeSettings.container.resources says nothing. */
+  resources?: V1ResourceRequirements;
+  imagePullPolicy?: "Always" | "IfNotPresent" | "Never";
+  /** Extra non-secret env for the wrapper and restic (HTTPS_PROXY, RESTIC_CACERT, …). Never secret values. */
+  extraEnv?: V1EnvVar[];
+  /** Command that starts the wrapper; default ["blobstash"]. */
+  command?: string[];
+  /** How often the wrapper logs progress (Go duration); default the wrapper's. */
+  progressInterval?: string;
+  /** Pod uid/gid when runtimeSettings say nothing; default 65532. */
+  runAsUser?: number;
+  runAsGroup?: number;
+  fsGroup?: number;
+  /** Extra labels on the Job and its Pod. */
+  labels?: Record<string, string>;
+}
+
+export function podSecurityContext(runtime: RuntimeSettings | undefined, options: JobOptions): V1PodSecurityContext {
+  const sc = runtime?.pod?.securityContext ?? {};
+  const out: V1PodSecurityContext = {
+    runAsNonRoot: true,
+    runAsUser: sc.runAsUser ?? options.runAsUser ?? DEFAULT_UID,
+    runAsGroup: sc.runAsGroup ?? options.runAsGroup ?? DEFAULT_UID,
+    seccompProfile: { type: "RuntimeDefault" },
+  };
+  const fsGroup = sc.fsGroup ?? options.fsGroup;
+  if (fsGroup !== undefined) out.fsGroup = fsGroup;
+  if (sc.supplementalGroups?.length) out.supplementalGroups = sc.supplementalGroups;
+  return out;
+}
+
+export function containerSecurityContext(): V1SecurityContext {
+  return {
+    runAsNonRoot: true,
+    readOnlyRootFilesystem: true,
+    allowPrivilegeEscalation: false,
+    capabilities: { drop: ["ALL"] },
+  };
+}
+
+export function scratchVolume(tempDir: TempDir | undefined): V1Volume {
+  const emptyDir: NonNullable<V1Volume["emptyDir"]> = {};
+  if (tempDir?.medium) emptyDir.medium = tempDir.medium;
+  if (tempDir?.sizeLimit) emptyDir.sizeLimit = tempDir.sizeLimit;
+  return { name: SCRATCH_NAME, emptyDir };
+}
+
+export function pvcVolume(claimName: string, readOnly: boolean): V1Volume {
+  return { name: VOLUME_NAME, persistentVolumeClaim: readOnly ? { claimName, readOnly: true } : { claimName } };
+}
+
+/**
+ * Env of the wrapper container: credentials from the per-Job Secret by reference (the Job spec never
+ * holds a value), scratch locations for the read-only root filesystem, then the operator's extras.
+ */
+export function wrapperEnv(secretName: string, extraEnv: readonly V1EnvVar[] | undefined): V1EnvVar[] {
+  const env: V1EnvVar[] = CREDENTIAL_KEYS.map((key) => ({ name: key, valueFrom: { secretKeyRef: { name: secretName, key } } }));
+  env.push({ name: "TMPDIR", value: TMP_DIR }, { name: "HOME", value: SCRATCH_MOUNT_PATH });
+  const taken = new Set(env.map((e) => e.name));
+  for (const e of extraEnv ?? []) if (!taken.has(e.name)) env.push(e);
+  return env;
+}
+
+/** restic repository string and options for an Azure Repository. */
+export function repositoryArgs(repository: Repository): string[] | undefined {
+  const azure = repository.spec?.backend?.azure;
+  if (!azure) return undefined;
+  return ["--repo", resticRepositoryUrl(azure), "--option", `azure.connections=${azure.maxConnections ?? DEFAULT_MAX_CONNECTIONS}`];
+}
+
+/** Whole seconds for activeDeadlineSeconds, or undefined when no timeOut is set. */
+export function deadlineSeconds(timeOut: string | undefined): number | undefined {
+  if (timeOut === undefined) return undefined;
+  const ms = parseDuration(timeOut);
+  return ms === undefined || ms < 1000 ? undefined : Math.ceil(ms / 1000);
+}
+
+/** The Job skeleton both builders fill: one container, never restarted, no API access. */
+export function jobSkeleton(parts: {
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+  owner: V1OwnerReference;
+  deadline: number | undefined;
+  runtime: RuntimeSettings | undefined;
+  options: JobOptions;
+  image: string;
+  args: string[];
+  env: V1EnvVar[];
+  volumes: V1Volume[];
+  volumeReadOnly: boolean;
+}): V1Job {
+  const { runtime, options } = parts;
+  const pod = runtime?.pod;
+  const resources = runtime?.container?.resources ?? options.resources;
+  const job: V1Job = {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: { name: parts.name, namespace: parts.namespace, labels: parts.labels, ownerReferences: [parts.owner] },
+    spec: {
+      backoffLimit: 0,
+      template: {
+        metadata: { labels: parts.labels },
+        spec: {
+          restartPolicy: "Never",
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          securityContext: podSecurityContext(runtime, options),
+          containers: [
+            {
+              name: CONTAINER_NAME,
+              image: parts.image,
+              command: options.command ?? ["blobstash"],
+              args: parts.args,
+              env: parts.env,
+              securityContext: containerSecurityContext(),
+              terminationMessagePath: TERMINATION_LOG,
+              // When the wrapper died before writing its result, the log tail tells why.
+              terminationMessagePolicy: "FallbackToLogsOnError",
+              volumeMounts: [
+                parts.volumeReadOnly
+                  ? { name: VOLUME_NAME, mountPath: VOLUME_MOUNT_PATH, readOnly: true }
+                  : { name: VOLUME_NAME, mountPath: VOLUME_MOUNT_PATH },
+                { name: SCRATCH_NAME, mountPath: SCRATCH_MOUNT_PATH },
+              ],
+            },
+          ],
+          volumes: parts.volumes,
+        },
+      },
+    },
+  };
+  const container = job.spec!.template.spec!.containers[0]!;
+  const podSpec = job.spec!.template.spec!;
+  if (parts.deadline !== undefined) job.spec!.activeDeadlineSeconds = parts.deadline;
+  if (options.imagePullPolicy) container.imagePullPolicy = options.imagePullPolicy;
+  if (resources) container.resources = resources;
+  if (pod?.nodeSelector) podSpec.nodeSelector = pod.nodeSelector;
+  if (pod?.tolerations) podSpec.tolerations = pod.tolerations;
+  if (pod?.affinity) podSpec.affinity = pod.affinity;
+  if (pod?.priorityClassName) podSpec.priorityClassName = pod.priorityClassName;
+  if (pod?.imagePullSecrets) podSpec.imagePullSecrets = pod.imagePullSecrets;
+  return job;
+}

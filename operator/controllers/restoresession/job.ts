@@ -1,0 +1,116 @@
+// The restore Job for a RestoreSession: a pure function of the session, the Repository, the name of
+// the credentials Secret the operator made for this Job (a read+list SAS), and the image. The
+// snapshot's content (PVC-relative, see jobs/paths.ts) is restored into the root of the target PVC.
+
+import {
+  RESTORE_SESSION_KIND,
+  V1BETA1_API_VERSION,
+  type RestoreRule,
+  type RestoreSession,
+  type TargetVolumeMount,
+} from "../../api/backup.ts";
+import type { Repository } from "../../api/repository.ts";
+import type { JobBuild } from "../backupsession/job.ts";
+import { snapshotPattern, volumePath } from "../jobs/paths.ts";
+import {
+  CACHE_DIR,
+  TERMINATION_LOG,
+  VOLUME_MOUNT_PATH,
+  deadlineSeconds,
+  jobLabels,
+  jobName,
+  jobSkeleton,
+  ownerReference,
+  pvcVolume,
+  repositoryArgs,
+  scratchVolume,
+  wrapperEnv,
+  type JobOptions,
+  type SessionIdentity,
+} from "../jobs/pod.ts";
+import { unsupportedRestoreFields } from "../jobs/unsupported.ts";
+
+export type { JobBuild } from "../backupsession/job.ts";
+
+export interface RestoreJobInput {
+  session: RestoreSession;
+  repository: Repository;
+  credentialsSecretName: string;
+  image: string;
+  options?: JobOptions;
+}
+
+export function restoreJobName(sessionName: string): string {
+  return jobName(sessionName, "restore");
+}
+
+export function buildRestoreJob(input: RestoreJobInput): JobBuild {
+  const { session, repository, options = {} } = input;
+  const namespace = session.metadata?.namespace;
+  const name = session.metadata?.name;
+  const uid = session.metadata?.uid;
+  if (!namespace || !name || !uid) {
+    return { ok: false, refusals: [{ field: "metadata", message: "the RestoreSession needs a name, namespace and uid" }] };
+  }
+  const spec = session.spec;
+  const refusals = unsupportedRestoreFields(spec, namespace);
+  const repoArgs = repositoryArgs(repository);
+  if (!repoArgs) refusals.push({ field: "spec.repository", message: `Repository "${repository.metadata?.name}" has no Azure backend` });
+  if (!spec?.target || refusals.length > 0 || !repoArgs) return { ok: false, refusals };
+  const target = spec.target;
+  const rule = target.rules?.[0] ?? {};
+
+  const args = [
+    "restore",
+    ...repoArgs,
+    ...ruleArgs(rule, target.volumeMounts),
+    "--target",
+    VOLUME_MOUNT_PATH,
+    ...(spec.tempDir?.disableCaching ? ["--no-cache"] : ["--cache-dir", CACHE_DIR]),
+    "--result-file",
+    TERMINATION_LOG,
+    ...(spec.timeOut ? ["--timeout", spec.timeOut] : []),
+    ...(options.progressInterval ? ["--progress-interval", options.progressInterval] : []),
+  ];
+
+  const identity: SessionIdentity = { kind: RESTORE_SESSION_KIND, apiVersion: V1BETA1_API_VERSION, name, namespace, uid };
+  const repoRef = { name: repository.metadata?.name ?? spec.repository.name, namespace: repository.metadata?.namespace ?? namespace };
+  const labels = { ...options.labels, ...jobLabels(identity, "restore", repoRef) };
+  const job = jobSkeleton({
+    name: restoreJobName(name),
+    namespace,
+    labels,
+    owner: ownerReference(identity),
+    deadline: deadlineSeconds(spec.timeOut),
+    runtime: spec.runtimeSettings,
+    options,
+    image: input.image,
+    args,
+    env: wrapperEnv(input.credentialsSecretName, options.extraEnv),
+    volumes: [pvcVolume(target.ref.name, false), scratchVolume(spec.tempDir)],
+    volumeReadOnly: false,
+  });
+  return { ok: true, job };
+}
+
+/** Snapshot selection and filters of one rule, as wrapper flags. `paths` become anchored includes. */
+export function ruleArgs(rule: RestoreRule, mounts: readonly TargetVolumeMount[] | undefined): string[] {
+  const out = ["--snapshot", rule.snapshots?.[0] ?? "latest"];
+  if (rule.sourceHost) out.push("--snapshot-host", rule.sourceHost);
+  const includes: string[] = [];
+  for (const p of rule.paths ?? []) {
+    const r = volumePath(p, mounts);
+    // The whole volume: no filter at all.
+    if (r.ok && r.path !== "") includes.push(`/${r.path}`);
+  }
+  for (const p of rule.include ?? []) {
+    const r = snapshotPattern(p, mounts);
+    if (r.ok) includes.push(r.path);
+  }
+  for (const p of includes) out.push("--include", p);
+  for (const p of rule.exclude ?? []) {
+    const r = snapshotPattern(p, mounts);
+    if (r.ok) out.push("--exclude", r.path);
+  }
+  return out;
+}

@@ -1,0 +1,233 @@
+// The wrapper's command line. The Job builders (controllers/*/job.ts) write it; people running the
+// wrapper by hand can too. Every path comes in as a flag (never from the image's layout), because
+// the local node agent rewrites mount paths only where the Pod spec spells them out.
+
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
+import { DEFAULT_SNAPSHOT_HOST } from "../api/backup.ts";
+import { parseDuration } from "../config/duration.ts";
+import type { RetentionRules } from "./forget.ts";
+
+export const DEFAULT_RESULT_FILE = "/dev/termination-log";
+export const DEFAULT_PROGRESS_INTERVAL_MS = 10_000;
+
+export const USAGE = `usage:
+  blobstash backup  --repo REPO --source DIR [--path REL]... [--exclude PATTERN]... [--host NAME] [--tag TAG]...
+                    [--keep-last N] [--keep-hourly N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N]
+                    [--keep-yearly N] [--keep-tag TAG]... [--prune] [--dry-run] [common flags]
+  blobstash restore --repo REPO --target DIR [--snapshot ID|latest] [--snapshot-host NAME]
+                    [--include PATTERN]... [--exclude PATTERN]... [common flags]
+common flags:
+  --option KEY=VALUE      restic -o (e.g. azure.connections=5), repeatable
+  --cache-dir DIR | --no-cache
+  --result-file FILE      where the JSON result goes (default $BLOBSTASH_RESULT_FILE or ${DEFAULT_RESULT_FILE})
+  --timeout DURATION      the Job's timeOut: restic is stopped a little before it, so a result is written
+  --progress-interval DURATION   (default 10s)
+  --restic PATH           restic binary (default $BLOBSTASH_RESTIC or "restic" on PATH)
+environment: RESTIC_PASSWORD, and for Azure AZURE_ACCOUNT_NAME, AZURE_ACCOUNT_SAS, AZURE_ENDPOINT_SUFFIX`;
+
+interface CommonPlan {
+  restic: string;
+  repository: string;
+  options: string[];
+  cacheDir?: string;
+  noCache: boolean;
+  resultFile: string;
+  timeoutMs?: number;
+  progressIntervalMs: number;
+}
+
+export interface BackupPlan extends CommonPlan {
+  action: "backup";
+  /** Absolute directory the paths are relative to: the volume's mount. */
+  source: string;
+  /** Relative paths ("." for everything). */
+  paths: string[];
+  excludes: string[];
+  host: string;
+  tags: string[];
+  /** Present when the policy has at least one keep rule. */
+  retention?: RetentionRules;
+}
+
+export interface RestorePlan extends CommonPlan {
+  action: "restore";
+  snapshot: string;
+  snapshotHost?: string;
+  target: string;
+  includes: string[];
+  excludes: string[];
+}
+
+export type WrapperPlan = BackupPlan | RestorePlan;
+
+export type ParsedWrapperArgs =
+  | { ok: true; plan: WrapperPlan }
+  | { ok: false; error: string; action?: "backup" | "restore"; resultFile: string };
+
+const COMMON = {
+  repo: { type: "string" },
+  option: { type: "string", multiple: true },
+  "cache-dir": { type: "string" },
+  "no-cache": { type: "boolean" },
+  "result-file": { type: "string" },
+  timeout: { type: "string" },
+  "progress-interval": { type: "string" },
+  restic: { type: "string" },
+  exclude: { type: "string", multiple: true },
+} as const;
+
+const BACKUP = {
+  ...COMMON,
+  source: { type: "string" },
+  path: { type: "string", multiple: true },
+  host: { type: "string" },
+  tag: { type: "string", multiple: true },
+  "keep-last": { type: "string" },
+  "keep-hourly": { type: "string" },
+  "keep-daily": { type: "string" },
+  "keep-weekly": { type: "string" },
+  "keep-monthly": { type: "string" },
+  "keep-yearly": { type: "string" },
+  "keep-tag": { type: "string", multiple: true },
+  prune: { type: "boolean" },
+  "dry-run": { type: "boolean" },
+} as const;
+
+const RESTORE = {
+  ...COMMON,
+  snapshot: { type: "string" },
+  "snapshot-host": { type: "string" },
+  target: { type: "string" },
+  include: { type: "string", multiple: true },
+} as const;
+
+class FlagError extends Error {}
+
+/** Parses `backup …` / `restore …` (argv[0] is the action). Pure: env is passed in. */
+export function parseWrapperArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ParsedWrapperArgs {
+  const [action, ...rest] = argv;
+  const resultFile = findFlag(rest, "--result-file") ?? env.BLOBSTASH_RESULT_FILE ?? DEFAULT_RESULT_FILE;
+  if (action !== "backup" && action !== "restore") return { ok: false, error: `unknown action "${action ?? ""}"; expected backup or restore`, resultFile };
+  try {
+    return { ok: true, plan: action === "backup" ? backupPlan(rest, env, resultFile) : restorePlan(rest, env, resultFile) };
+  } catch (err) {
+    const message = err instanceof FlagError ? err.message : err instanceof Error ? err.message : String(err);
+    return { ok: false, error: message, action, resultFile };
+  }
+}
+
+function common(values: Record<string, unknown>, env: Readonly<Record<string, string | undefined>>, resultFile: string): CommonPlan {
+  const repository = str(values.repo);
+  if (!repository) throw new FlagError("--repo is required");
+  const options = (values.option as string[] | undefined) ?? [];
+  for (const o of options) if (!/^[^=\s]+=/.test(o)) throw new FlagError(`--option "${o}" is not KEY=VALUE`);
+  const plan: CommonPlan = {
+    restic: str(values.restic) ?? env.BLOBSTASH_RESTIC ?? "restic",
+    repository,
+    options,
+    noCache: values["no-cache"] === true,
+    resultFile,
+    progressIntervalMs: duration(values["progress-interval"], "--progress-interval") ?? DEFAULT_PROGRESS_INTERVAL_MS,
+  };
+  const cacheDir = str(values["cache-dir"]);
+  if (cacheDir) plan.cacheDir = absolute(cacheDir, "--cache-dir");
+  const timeoutMs = duration(values.timeout, "--timeout");
+  if (timeoutMs !== undefined) plan.timeoutMs = timeoutMs;
+  return plan;
+}
+
+function backupPlan(args: string[], env: Readonly<Record<string, string | undefined>>, resultFile: string): BackupPlan {
+  const { values } = parse(args, BACKUP);
+  const source = str(values.source);
+  if (!source) throw new FlagError("--source is required (the directory to back up from)");
+  const paths = (values.path ?? ["."]).map((p) => {
+    if (p.startsWith("/") || p.split("/").includes("..")) throw new FlagError(`--path "${p}" must be relative to --source and must not contain ".."`);
+    return p;
+  });
+  const host = str(values.host) ?? DEFAULT_SNAPSHOT_HOST;
+  const tags = values.tag ?? [];
+  for (const s of [host, ...tags]) if (/[,\s]/.test(s) || s === "") throw new FlagError(`host and tags must be non-empty without commas or spaces ("${s}")`);
+  const rules: RetentionRules = { keepTags: values["keep-tag"] ?? [], prune: values.prune === true, dryRun: values["dry-run"] === true };
+  const keeps = [
+    ["keepLast", "keep-last"],
+    ["keepHourly", "keep-hourly"],
+    ["keepDaily", "keep-daily"],
+    ["keepWeekly", "keep-weekly"],
+    ["keepMonthly", "keep-monthly"],
+    ["keepYearly", "keep-yearly"],
+  ] as const;
+  for (const [key, flag] of keeps) {
+    const n = count(values[flag], `--${flag}`);
+    if (n !== undefined) rules[key] = n;
+  }
+  const anyRule = keeps.some(([key]) => rules[key] !== undefined) || rules.keepTags.length > 0;
+  if (!anyRule && (rules.prune || rules.dryRun)) throw new FlagError("--prune and --dry-run need at least one --keep-* rule");
+  const plan: BackupPlan = {
+    action: "backup",
+    ...common(values, env, resultFile),
+    source: absolute(source, "--source"),
+    paths,
+    excludes: values.exclude ?? [],
+    host,
+    tags,
+  };
+  if (anyRule) plan.retention = rules;
+  return plan;
+}
+
+function restorePlan(args: string[], env: Readonly<Record<string, string | undefined>>, resultFile: string): RestorePlan {
+  const { values } = parse(args, RESTORE);
+  const target = str(values.target);
+  if (!target) throw new FlagError("--target is required (the directory to restore into)");
+  const snapshot = str(values.snapshot) ?? "latest";
+  if (snapshot !== "latest" && !/^[0-9a-f]{4,64}$/.test(snapshot)) throw new FlagError(`--snapshot "${snapshot}" is neither "latest" nor a snapshot id`);
+  const includes = values.include ?? [];
+  const excludes = values.exclude ?? [];
+  if (includes.length > 0 && excludes.length > 0) throw new FlagError("restic cannot restore with both --include and --exclude");
+  const plan: RestorePlan = { action: "restore", ...common(values, env, resultFile), snapshot, target: absolute(target, "--target"), includes, excludes };
+  const host = str(values["snapshot-host"]);
+  if (host) plan.snapshotHost = host;
+  return plan;
+}
+
+function parse<T extends ParseArgsOptionsConfig>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: false });
+  } catch (err) {
+    throw new FlagError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+/** The value of a flag before full parsing, so even a bad command line gets its result written. */
+function findFlag(args: readonly string[], flag: string): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === flag) return args[i + 1];
+    if (a.startsWith(`${flag}=`)) return a.slice(flag.length + 1);
+  }
+  return undefined;
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === "string" && v !== "" ? v : undefined;
+}
+
+function absolute(p: string, flag: string): string {
+  if (!p.startsWith("/")) throw new FlagError(`${flag} "${p}" must be an absolute path`);
+  return p;
+}
+
+function duration(v: unknown, flag: string): number | undefined {
+  const s = str(v);
+  if (s === undefined) return undefined;
+  const ms = parseDuration(s);
+  if (ms === undefined || ms <= 0) throw new FlagError(`${flag} "${s}" is not a duration such as 30s, 30m or 1h30m`);
+  return ms;
+}
+
+function count(v: unknown, flag: string): number | undefined {
+  const s = str(v);
+  if (s === undefined) return undefined;
+  if (!/^\d+$/.test(s) || Number(s) < 1) throw new FlagError(`${flag} "${s}" must be a positive whole number`);
+  return Number(s);
+}

@@ -1,0 +1,105 @@
+import assert from "node:assert/strict";
+import { fixture, fixtureLines } from "./fixtures.ts";
+import { LineSplitter, parseResticLine, type BackupStatus } from "./messages.ts";
+
+describe("restic --json messages (restic 0.19 fixtures)", () => {
+  it("parses a backup's status and summary", () => {
+    const msgs = fixtureLines("backup-first.jsonl").map((l) => parseResticLine(l, "backup"));
+    assert.deepEqual(msgs[0], {
+      type: "backup-status",
+      secondsElapsed: 0,
+      percentDone: 1,
+      totalFiles: 4,
+      filesDone: 3,
+      totalBytes: 3000011,
+      bytesDone: 3000011,
+      errorCount: 0,
+    });
+    const summary = msgs.at(-1);
+    assert.equal(summary?.type, "backup-summary");
+    if (summary?.type !== "backup-summary") return;
+    assert.equal(summary.snapshotId, "b448294a78ca019bb3f5bc13b4c871ce1c6db37f23e41b4ca5db0a99e4e74d23");
+    assert.equal(summary.filesNew, 4);
+    assert.equal(summary.totalBytesProcessed, 3000011);
+    assert.equal(summary.dataAddedPacked, 3001727);
+    assert.equal(summary.backupStart, "2026-11-23T01:41:03.62094131Z");
+  });
+
+  it("reads elapsed and remaining seconds while a long backup runs", () => {
+    const statuses = fixtureLines("backup-progress.jsonl")
+      .map((l) => parseResticLine(l))
+      .filter((m): m is BackupStatus => m.type === "backup-status");
+    assert.ok(statuses.length >= 3);
+    assert.ok(statuses.some((s) => s.secondsRemaining !== undefined && s.secondsRemaining > 0));
+    assert.ok(statuses.some((s) => s.secondsRemaining === undefined), "restic drops the estimate near the end");
+    const pct = statuses.map((s) => s.percentDone);
+    assert.deepEqual([...pct].sort((a, b) => a - b), pct, "percent only grows");
+  });
+
+  it("parses per-file errors and the exit error of a partial backup", () => {
+    const msgs = fixtureLines("backup-partial.stderr").map((l) => parseResticLine(l, "backup"));
+    const err = msgs.find((m) => m.type === "error");
+    assert.ok(err?.type === "error");
+    assert.match(err.message, /unreadable\.txt: open a\/unreadable\.txt: permission denied$/);
+    assert.equal(err.during, "archival");
+    assert.match(err.item ?? "", /\/src\/a\/unreadable\.txt$/);
+    assert.deepEqual(msgs.at(-1), { type: "exit-error", code: 3, message: "Warning: at least one source file could not be read" });
+    const summary = fixtureLines("backup-partial.jsonl").map((l) => parseResticLine(l, "backup")).at(-1);
+    assert.ok(summary?.type === "backup-summary" && summary.snapshotId, "a partial backup still makes a snapshot");
+  });
+
+  it("keeps plain-text warnings as text", () => {
+    const msgs = fixtureLines("backup-missing-path.stderr").map((l) => parseResticLine(l));
+    assert.deepEqual(msgs[0], { type: "text", text: "missing does not exist, skipping" });
+    assert.equal(msgs[1]?.type, "exit-error");
+  });
+
+  it("parses restore status and summary, including the all-zero summary", () => {
+    const summary = parseResticLine(fixtureLines("restore.jsonl").at(-1)!, "restore");
+    assert.deepEqual(summary, {
+      type: "restore-summary",
+      secondsElapsed: 0,
+      totalFiles: 8,
+      filesRestored: 8,
+      filesSkipped: 0,
+      filesDeleted: 0,
+      totalBytes: 3000021,
+      bytesRestored: 3000021,
+      bytesSkipped: 0,
+    });
+    const empty = parseResticLine(fixture("restore-nothing.jsonl").trim(), "restore");
+    assert.equal(empty.type, "restore-summary");
+    // Without knowing the command, the restore shape is recognised by its fields.
+    assert.equal(parseResticLine(fixtureLines("restore.jsonl").at(-1)!).type, "restore-summary");
+  });
+
+  it("parses init's message and exit errors", () => {
+    assert.deepEqual(parseResticLine(fixture("init.json")), {
+      type: "initialized",
+      id: "08cd46707dc3dfbe281d39c6f74bc585ffc6aa48e15bba57051a24ed088a11e9",
+      repository: "./repo",
+    });
+    const wrong = parseResticLine(fixture("wrong-password.stderr"));
+    assert.deepEqual(wrong, { type: "exit-error", code: 12, message: "Fatal: wrong password or no key found" });
+  });
+
+  it("never throws on garbage", () => {
+    for (const line of ["", "{", "{]", "[1]", "null", '{"message_type":42}', '{"message_type":"status","percent_done":"x"}', "\u0000\u0001"]) {
+      const m = parseResticLine(line);
+      assert.ok(m.type === "text" || m.type === "backup-status", line);
+    }
+    const odd = parseResticLine('{"message_type":"status","percent_done":"x"}');
+    assert.ok(odd.type === "backup-status" && odd.percentDone === 0);
+  });
+});
+
+describe("LineSplitter", () => {
+  it("joins lines split across chunks, including inside a multi-byte character", () => {
+    const bytes = Buffer.from('{"a":"ünï"}\nsecond line\r\nthird', "utf8");
+    const s = new LineSplitter();
+    const lines: string[] = [];
+    for (let i = 0; i < bytes.length; i += 3) lines.push(...s.push(bytes.subarray(i, i + 3)));
+    lines.push(...s.end());
+    assert.deepEqual(lines, ['{"a":"ünï"}', "second line", "third"]);
+  });
+});

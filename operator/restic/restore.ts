@@ -1,0 +1,47 @@
+// `restic restore --json <id> --target DIR`, always with --no-lock: restore Jobs get a SAS that can
+// read and list but not write, and a lock is a write.
+
+import type { ItemError, RestoreStatus, RestoreSummary } from "./messages.ts";
+import { ERROR_SAMPLES } from "./backup.ts";
+import { runRestic, type ResticContext, type ResticRun } from "./runner.ts";
+
+export interface RestoreArgs {
+  /** A full snapshot id (the wrapper resolves `latest` and prefixes first). */
+  snapshot: string;
+  target: string;
+  includes: string[];
+  excludes: string[];
+}
+
+export function restoreArgs(a: RestoreArgs): string[] {
+  const out = ["restore", a.snapshot, "--target", a.target];
+  for (const p of a.includes) out.push("--include", p);
+  for (const p of a.excludes) out.push("--exclude", p);
+  return out;
+}
+
+export interface RestoreOutcome {
+  run: ResticRun;
+  summary?: RestoreSummary;
+  errorCount: number;
+  errorSamples: ItemError[];
+}
+
+export async function runRestore(ctx: ResticContext, a: RestoreArgs, onStatus: (s: RestoreStatus) => void): Promise<RestoreOutcome> {
+  let summary: RestoreSummary | undefined;
+  let errorCount = 0;
+  const errorSamples: ItemError[] = [];
+  const run = await runRestic(ctx, restoreArgs(a), {
+    noLock: true,
+    command: "restore",
+    onMessage: (m) => {
+      if (m.type === "restore-status") onStatus(m);
+      else if (m.type === "restore-summary") summary = m;
+      else if (m.type === "error") {
+        errorCount++;
+        if (errorSamples.length < ERROR_SAMPLES) errorSamples.push(m);
+      }
+    },
+  });
+  return summary ? { run, summary, errorCount, errorSamples } : { run, errorCount, errorSamples };
+}

@@ -1,0 +1,82 @@
+// `restic snapshots --json`: the whole list (count, oldest and newest for Repository status), or
+// one snapshot resolved from an id prefix or `latest` before a restore.
+
+import { isRecord, parseDocument, stringArray, type Parsed } from "./json-doc.ts";
+import { runRestic, type ResticContext, type ResticRun } from "./runner.ts";
+
+export interface Snapshot {
+  id: string;
+  shortId: string;
+  time: string;
+  hostname: string;
+  tags: string[];
+  paths: string[];
+  parent?: string;
+}
+
+export interface SnapshotsFilter {
+  /** Snapshot ids, id prefixes or `latest`; all snapshots when empty. */
+  ids?: string[];
+  host?: string;
+  tags?: string[];
+}
+
+export function snapshotsArgs(f: SnapshotsFilter = {}): string[] {
+  const out = ["snapshots"];
+  if (f.host) out.push("--host", f.host);
+  for (const t of f.tags ?? []) out.push("--tag", t);
+  out.push(...(f.ids ?? []));
+  return out;
+}
+
+/** Parses `snapshots --json` output; entries without an id or time are skipped. */
+export function parseSnapshots(stdout: string): Parsed<Snapshot[]> {
+  const doc = parseDocument(stdout, "snapshots");
+  if (!doc.ok) return doc;
+  if (!Array.isArray(doc.value)) return { ok: false, error: "snapshots: expected a JSON array" };
+  const out: Snapshot[] = [];
+  for (const s of doc.value) {
+    if (!isRecord(s) || typeof s.id !== "string" || typeof s.time !== "string") continue;
+    const snap: Snapshot = {
+      id: s.id,
+      shortId: typeof s.short_id === "string" ? s.short_id : s.id.slice(0, 8),
+      time: s.time,
+      hostname: typeof s.hostname === "string" ? s.hostname : "",
+      tags: stringArray(s.tags),
+      paths: stringArray(s.paths),
+    };
+    if (typeof s.parent === "string") snap.parent = s.parent;
+    out.push(snap);
+  }
+  return { ok: true, value: out };
+}
+
+export interface SnapshotsOverview {
+  count: number;
+  oldest?: string;
+  newest?: string;
+}
+
+export function overview(snapshots: readonly Snapshot[]): SnapshotsOverview {
+  const times = snapshots.map((s) => s.time).sort((a, b) => Date.parse(a) - Date.parse(b));
+  const out: SnapshotsOverview = { count: snapshots.length };
+  if (times.length > 0) {
+    out.oldest = times[0]!;
+    out.newest = times[times.length - 1]!;
+  }
+  return out;
+}
+
+export interface SnapshotsOutcome {
+  run: ResticRun;
+  snapshots?: Snapshot[];
+  parseError?: string;
+}
+
+/** Read-only, so without a lock: no lock file written and deleted on the backend. */
+export async function runSnapshots(ctx: ResticContext, f: SnapshotsFilter = {}): Promise<SnapshotsOutcome> {
+  const run = await runRestic(ctx, snapshotsArgs(f), { noLock: true, collectStdout: true });
+  if (run.exitCode !== 0) return { run };
+  const parsed = parseSnapshots(run.stdout);
+  return parsed.ok ? { run, snapshots: parsed.value } : { run, parseError: parsed.error };
+}
