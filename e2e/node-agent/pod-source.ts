@@ -14,6 +14,7 @@ export interface PodEvents {
 }
 
 const MIN_RELIST_MS = 1000;
+const LIST_TIMEOUT_MS = 30_000;
 const MAX_BACKOFF_MS = 30_000;
 
 export function watchPods(kube: Kube, handler: PodEvents, log: (msg: string) => void): { stop(): void } {
@@ -44,7 +45,14 @@ export function watchPods(kube: Kube, handler: PodEvents, log: (msg: string) => 
     while (!stopped) {
       const started = Date.now();
       try {
-        const list = await kube.listPods();
+        // A list that hangs (a half-open connection) must not stall the agent forever.
+        let timer: NodeJS.Timeout | undefined;
+        const list = await Promise.race([
+          kube.listPods(),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`pod list timed out after ${LIST_TIMEOUT_MS} ms`)), LIST_TIMEOUT_MS);
+          }),
+        ]).finally(() => clearTimeout(timer));
         if (stopped) return;
         safely("sync", () => handler.sync(list.items));
         let rv = list.resourceVersion;
