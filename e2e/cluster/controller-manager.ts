@@ -1,0 +1,58 @@
+import type { Pki } from "./certs.ts";
+import { probeGet } from "./https-probe.ts";
+import { exitedWithLog, startProcess, type ProcessRecord } from "./supervisor.ts";
+import { tool } from "./tools.ts";
+import { waitFor } from "./wait.ts";
+import { readFileSync } from "node:fs";
+
+export interface ControllerManagerConfig {
+  dir: string;
+  pki: Pki;
+  kubeconfig: string;
+  port: number;
+  dieWithParent?: boolean;
+}
+
+/** What Jobs, owner references, namespaces and service accounts need; nothing that wants a kubelet or cloud. */
+export const controllers = [
+  "job-controller",
+  "garbage-collector-controller",
+  "namespace-controller",
+  "serviceaccount-controller",
+  "serviceaccount-token-controller",
+  "ttl-after-finished-controller",
+  "root-ca-certificate-publisher-controller",
+  "pod-garbage-collector-controller",
+];
+
+export function controllerManagerArgs(cfg: Pick<ControllerManagerConfig, "pki" | "kubeconfig" | "port">): string[] {
+  return [
+    "--kubeconfig", cfg.kubeconfig,
+    "--controllers", controllers.join(","),
+    "--service-account-private-key-file", cfg.pki.serviceAccountKey,
+    "--root-ca-file", cfg.pki.caCert,
+    // Each controller acts as its own ServiceAccount (system:controller:*), as in kubeadm clusters: the
+    // bootstrap RBAC grants job, GC, root-CA publisher etc. only to those, not to the manager's own user.
+    "--use-service-account-credentials=true",
+    "--leader-elect=false",
+    "--bind-address", "127.0.0.1",
+    "--secure-port", String(cfg.port),
+    "--tls-cert-file", cfg.pki.apiserverCert,
+    "--tls-private-key-file", cfg.pki.apiserverKey,
+    // /healthz is always allowed; without delegated authn/authz it needs no extra kubeconfig round trips.
+    "--authentication-skip-lookup",
+    "-v", "1",
+  ];
+}
+
+export async function startControllerManager(cfg: ControllerManagerConfig): Promise<ProcessRecord> {
+  const record = startProcess(cfg.dir, "kube-controller-manager", tool("kube-controller-manager"), controllerManagerArgs(cfg), {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME },
+    dieWithParent: cfg.dieWithParent,
+  });
+  const ca = readFileSync(cfg.pki.caCert);
+  await waitFor("kube-controller-manager /healthz", async () => (await probeGet(`https://127.0.0.1:${cfg.port}/healthz`, { ca })).status === 200, {
+    timeoutMs: 60_000, intervalMs: 200, abortIf: exitedWithLog(cfg.dir, record),
+  });
+  return record;
+}

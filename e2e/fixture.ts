@@ -1,0 +1,61 @@
+// Mocha root-hook plugin (.mocharc.e2e.json "require"): one local cluster per test run, in a fresh
+// temp dir on free ports, shared by every e2e test. Two runs at once never collide: separate dirs,
+// separate ports, separate CA. Set BLOBSTASH_E2E_KEEP=1 to keep the state dir (logs) after a green run.
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import type { Context } from "mocha";
+import { startCluster, type Cluster } from "./cluster/cluster.ts";
+import { useClusterInThisProcess } from "./cluster/in-process.ts";
+import { isRunning, killAllNow, readRecords } from "./cluster/supervisor.ts";
+
+let current: Cluster | undefined;
+let dir: string | undefined;
+let anyFailed = false;
+
+/** The cluster this test run shares. */
+export function cluster(): Cluster {
+  if (!current) throw new Error("no e2e cluster: run through .mocharc.e2e.json, which requires e2e/fixture.ts");
+  return current;
+}
+
+const verbose = !!process.env.BLOBSTASH_E2E_VERBOSE;
+
+export const mochaHooks = {
+  async beforeAll(this: Context) {
+    this.timeout(180_000);
+    dir = await mkdtemp(path.join(os.tmpdir(), "blobstash-e2e-"));
+    const stateDir = dir;
+    // Nothing can be awaited in 'exit'; SIGKILL is what is left if the run ends without afterAll.
+    process.once("exit", () => killAllNow(stateDir));
+    const t0 = Date.now();
+    try {
+      current = await startCluster({ dir, dieWithParent: true, log: (line) => verbose && console.log(`    [cluster] ${line}`) });
+    } catch (err) {
+      anyFailed = true;
+      console.log(`  e2e cluster failed to start; logs kept in ${dir}/logs`);
+      throw err;
+    }
+    useClusterInThisProcess(current);
+    console.log(`  e2e cluster up in ${((Date.now() - t0) / 1000).toFixed(1)} s (${dir})`);
+  },
+  afterEach(this: Context) {
+    if (this.currentTest?.state === "failed") anyFailed = true;
+  },
+  async afterAll(this: Context) {
+    this.timeout(60_000);
+    if (!dir) return;
+    const records = readRecords(dir);
+    const t0 = Date.now();
+    await current?.stop();
+    current = undefined;
+    const survivors = records.filter(isRunning);
+    if (survivors.length > 0) throw new Error(`cluster processes survived stop(): ${survivors.map((r) => `${r.name} ${r.pid}`).join(", ")}`);
+    if (anyFailed || process.env.BLOBSTASH_E2E_KEEP) {
+      console.log(`  e2e cluster stopped; state and logs kept in ${dir}`);
+    } else {
+      await rm(dir, { recursive: true, force: true });
+      console.log(`  e2e cluster stopped in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    }
+  },
+};
