@@ -22,6 +22,8 @@ describe("classifyAzureError", () => {
     ["missing container", rest(404, "ContainerNotFound"), "ContainerNotFound", false],
     ["unknown account (Azurite)", rest(404, "ResourceNotFound"), "AccountNotFound", false],
     ["server busy", rest(503, "ServerBusy"), "BackendError", true],
+    ["wrong key (Azurite with OAuth on)", rest(400, "InvalidAuthenticationInfo"), "AuthenticationFailed", false],
+    ["a proxy's Bad Gateway (upstream down)", rest(502, undefined), "EndpointUnreachable", true],
     ["AAD refuses the client secret", Object.assign(new Error("AADSTS7000215"), { name: "AuthenticationError", statusCode: 401, errorResponse: { error: "invalid_client" } }), "AuthenticationFailed", false],
     ["no workload identity", Object.assign(new Error("x"), { name: "CredentialUnavailableError" }), "AuthenticationFailed", false],
   ];

@@ -58,6 +58,9 @@ const PERMISSION_CODES = new Set([
   "KeyBasedAuthenticationNotPermitted",
 ]);
 
+/** 400s that mean the credential itself is unusable (e.g. a SAS with a bad field, a malformed Authorization header). */
+const AUTH_CODES_400 = new Set(["InvalidAuthenticationInfo", "AuthenticationFailed", "InvalidQueryParameterValue", "InvalidHeaderValue"]);
+
 interface ErrorLike {
   name?: unknown;
   code?: unknown;
@@ -123,8 +126,10 @@ export function classifyAzureError(err: unknown, hint: { authenticated?: boolean
     if (!code && hint.authenticated) return { reason: "PermissionDenied", detail: withStatus(code), transient: false };
     return { reason: "AuthenticationFailed", detail: withStatus(code), transient: false };
   }
-  if (status === 400 && (code === "InvalidQueryParameterValue" || code === "InvalidHeaderValue" || code === "AuthenticationFailed")) {
-    return { reason: "AuthenticationFailed", detail: withStatus(code), transient: false };
+  if (status === 400 && AUTH_CODES_400.has(code)) return { reason: "AuthenticationFailed", detail: withStatus(code), transient: false };
+  // A gateway error without Azure's error code comes from a proxy in between, not from Azure.
+  if ((status === 502 || status === 503 || status === 504) && !code) {
+    return { reason: "EndpointUnreachable", detail: `HTTP ${status} from a proxy between the operator and Azure`, transient: true };
   }
   if (status >= 500 || status === 408 || status === 429) return { reason: "BackendError", detail: withStatus(code), transient: true };
   return { reason: "BackendError", detail: withStatus(code), transient: false };

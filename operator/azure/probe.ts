@@ -81,8 +81,10 @@ export async function listKeyFiles(client: AzureClient, target: ProbeTarget, max
 /** Key files are a few hundred bytes; anything much larger is not one and is not downloaded. */
 export const MAX_KEY_FILE_BYTES = 64 * 1024;
 
-export async function downloadKeyFile(client: AzureClient, target: ProbeTarget, blob: string): Promise<Buffer> {
-  return client.service.getContainerClient(target.container).getBlobClient(blob).downloadToBuffer(0, MAX_KEY_FILE_BYTES);
+/** `size` from the listing: the SDK fails when asked for more bytes than the blob has. */
+export async function downloadKeyFile(client: AzureClient, target: ProbeTarget, key: { blob: string; size: number }): Promise<Buffer> {
+  if (key.size <= 0 || key.size > MAX_KEY_FILE_BYTES) throw new RangeError(`key file of ${key.size} bytes`);
+  return client.service.getContainerClient(target.container).getBlobClient(key.blob).downloadToBuffer(0, key.size);
 }
 
 /** Top-level entries of restic's repository layout. Only these are deleted, so other data sharing the prefix survives. */

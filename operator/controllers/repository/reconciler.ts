@@ -1,0 +1,357 @@
+// The Repository reconcile: read the Repository and its Secret, check the Secret, probe Azure,
+// check the password, decide the conditions, write status only when it changed, record an event
+// when Ready changes, and run the wipeOut finalizer. Level-based and idempotent; the runtime in
+// operator/kube/ calls `reconcile` per key and requeues after `requeueAfterMs`.
+
+import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Secret } from "@kubernetes/client-node";
+import { type Condition, conditionsEqual, findCondition, setConditions, toApiTime } from "../../api/conditions.ts";
+import {
+  isAzureRepository,
+  REPOSITORY_API_VERSION,
+  REPOSITORY_GROUP,
+  REPOSITORY_KIND,
+  REPOSITORY_PLURAL,
+  REPOSITORY_VERSION,
+  type Repository,
+  type RepositoryConditionType,
+  type RepositoryStatus,
+  resticRepositoryUrl,
+  storageSecretNameOf,
+  WIPE_OUT_FINALIZER,
+} from "../../api/repository.ts";
+import { AzureClientCache } from "../../azure/clients.ts";
+import { type AzureCredentials, decodeSecretData, parseStorageSecret, sensitiveValues } from "../../azure/credentials.ts";
+import { classifyAzureError } from "../../azure/errors.ts";
+import { deleteRepositoryData, probeBackend } from "../../azure/probe.ts";
+import { msUntilSasStateChange, sasValidity } from "../../azure/sas.ts";
+import type { EventRecorder, EventType } from "../../kube/events.ts";
+import { isConflict, isNotFound } from "../../kube/client.ts";
+import { mergePatchObject, patchStatusIfChanged } from "../../kube/status.ts";
+import { registerSecret, type Logger } from "../../observability/logger.ts";
+import { forgetRepository, setRepositoryReadiness } from "../../observability/metrics.ts";
+import { decideConditions, type RepositoryObservation, type SecretObservation } from "./decide.ts";
+import { PasswordChecker } from "./password-check.ts";
+
+/** Changing this annotation's value makes the next reconcile probe at once (e.g. after creating a container). */
+export const REVALIDATE_ANNOTATION = "blobstash.io/revalidate";
+
+export interface RepositoryReconcilerDeps {
+  kc: KubeConfig;
+  clock: () => Date;
+  /** How often a Repository is probed again when nothing else triggers it. */
+  revalidateAfterMs: number;
+  /** SasExpiringSoon this long before a SAS expires. */
+  sasWarnBeforeMs: number;
+  defaultEndpointSuffix: string;
+  log: Logger;
+  events?: EventRecorder;
+  /** Informer cache lookups; without them the reconciler reads from the API server. */
+  getRepository?: (namespace: string, name: string) => Repository | undefined;
+  getSecret?: (namespace: string, name: string) => V1Secret | undefined;
+  /** Retry sooner than `revalidateAfterMs` after failures that heal by themselves (network, 5xx). Default 10 s. */
+  transientRetryMs?: number;
+  /**
+   * Rewrite `lastValidationTime` at least this often even when nothing changed. Default 0: never,
+   * so a settled Repository costs no API writes (lastValidationTime is then the time of the check
+   * that produced the current conditions).
+   */
+  statusHeartbeatMs?: number;
+  azureClients?: AzureClientCache;
+  passwordChecker?: PasswordChecker;
+}
+
+interface Memo {
+  /** What, besides time, can change the outcome: generation, Secret version, revalidate annotation. */
+  fingerprint: string;
+  checkedAt: number;
+  nextCheckMs: number;
+  decided: ReturnType<typeof decideConditions>;
+}
+
+export class RepositoryReconciler {
+  private readonly deps: RepositoryReconcilerDeps;
+  private readonly custom: CustomObjectsApi;
+  private readonly core: CoreV1Api;
+  private readonly clients: AzureClientCache;
+  private readonly passwords: PasswordChecker;
+  private readonly memo = new Map<string, Memo>();
+  /** Last good credentials per Repository, so wipeOut still works when the Secret went first (namespace deletion). */
+  private readonly lastCredentials = new Map<string, AzureCredentials>();
+  private readonly lastWipeProblem = new Map<string, string>();
+
+  constructor(deps: RepositoryReconcilerDeps) {
+    this.deps = deps;
+    this.custom = deps.kc.makeApiClient(CustomObjectsApi);
+    this.core = deps.kc.makeApiClient(CoreV1Api);
+    this.clients = deps.azureClients ?? new AzureClientCache();
+    this.passwords = deps.passwordChecker ?? new PasswordChecker();
+  }
+
+  async reconcile(namespace: string, name: string): Promise<{ requeueAfterMs?: number }> {
+    const key = `${namespace}/${name}`;
+    const repo = await this.readRepository(namespace, name);
+    if (!repo) {
+      this.forget(key);
+      return {};
+    }
+    if (!isAzureRepository(repo)) {
+      // Another backend: not ours. Only take back a finalizer we may have added while it was azure.
+      if (repo.metadata?.finalizers?.includes(WIPE_OUT_FINALIZER)) await this.setFinalizer(repo, false);
+      this.forget(key);
+      return {};
+    }
+    if (repo.metadata?.deletionTimestamp) return this.finalize(key, repo);
+    const wantFinalizer = repo.spec?.wipeOut === true;
+    if (wantFinalizer !== (repo.metadata?.finalizers?.includes(WIPE_OUT_FINALIZER) ?? false)) {
+      // The write triggers a watch event and the next reconcile validates.
+      await this.setFinalizer(repo, wantFinalizer);
+      return {};
+    }
+
+    const secretName = storageSecretNameOf(repo);
+    const secret = secretName ? await this.readSecret(namespace, secretName) : undefined;
+    const now = this.deps.clock();
+    const fingerprint = [
+      repo.metadata?.generation ?? "",
+      secret?.metadata?.uid ?? "-",
+      secret?.metadata?.resourceVersion ?? "-",
+      repo.metadata?.annotations?.[REVALIDATE_ANNOTATION] ?? "",
+    ].join("|");
+
+    // Woken by a watch event that cannot change the outcome (our own status write, another
+    // controller's status field): re-assert what we know instead of probing Azure again.
+    const memo = this.memo.get(key);
+    if (memo && memo.fingerprint === fingerprint) {
+      const remaining = memo.checkedAt + memo.nextCheckMs - now.getTime();
+      if (remaining > Math.min(1000, memo.nextCheckMs / 2)) {
+        await this.writeStatus(repo, memo.decided, now);
+        return { requeueAfterMs: remaining };
+      }
+    }
+
+    const { observation, credentials } = await this.observe(repo, secretName, secret, now);
+    if (credentials) this.lastCredentials.set(key, credentials);
+    const decided = decideConditions(observation);
+    await this.writeStatus(repo, decided, now);
+    const nextCheckMs = this.nextCheckMs(observation, now);
+    this.memo.set(key, { fingerprint, checkedAt: now.getTime(), nextCheckMs, decided });
+    return { requeueAfterMs: nextCheckMs };
+  }
+
+  private async observe(
+    repo: Repository,
+    secretName: string | undefined,
+    secret: V1Secret | undefined,
+    now: Date,
+  ): Promise<{ observation: RepositoryObservation; credentials?: AzureCredentials }> {
+    const azure = repo.spec!.backend!.azure!;
+    const namespace = repo.metadata!.namespace!;
+    const base = {
+      namespace,
+      container: azure.container,
+      ...(azure.prefix !== undefined ? { prefix: azure.prefix } : {}),
+      ...(repo.metadata?.generation !== undefined ? { generation: repo.metadata.generation } : {}),
+    };
+    let secretObs: SecretObservation;
+    if (!secretName) secretObs = { state: "unspecified" };
+    else if (!secret) secretObs = { state: "notFound", name: secretName };
+    else {
+      const data = decodeSecretData(secret.data);
+      for (const v of sensitiveValues(data)) registerSecret(v);
+      const parsed = parseStorageSecret(data, { secretName, defaultEndpointSuffix: this.deps.defaultEndpointSuffix });
+      const sas = parsed.ok && parsed.credentials.mode === "sas" ? sasValidity(parsed.credentials.sas, now, this.deps.sasWarnBeforeMs) : undefined;
+      secretObs = { state: "read", name: secretName, parsed, ...(sas ? { sas } : {}) };
+    }
+    if (secretObs.state !== "read" || !secretObs.parsed.ok) return { observation: { ...base, secret: secretObs } };
+    if (secretObs.sas && (secretObs.sas.state === "expired" || secretObs.sas.state === "notYetValid")) {
+      return { observation: { ...base, secret: secretObs } };
+    }
+
+    const { credentials, resticPassword } = secretObs.parsed;
+    const client = this.clients.get(credentials);
+    const target = { container: azure.container, ...(azure.prefix !== undefined ? { prefix: azure.prefix } : {}) };
+    const backend = await probeBackend(client, target);
+    if (!backend.ok || !backend.initialized) return { observation: { ...base, secret: secretObs, backend }, credentials };
+    const password = await this.passwords.check(client, target, resticPassword);
+    return { observation: { ...base, secret: secretObs, backend, password }, credentials };
+  }
+
+  private nextCheckMs(o: RepositoryObservation, now: Date): number {
+    let ms = this.deps.revalidateAfterMs;
+    const transient =
+      (o.backend && !o.backend.ok && o.backend.failure.transient) || (o.password?.result === "error" && o.password.failure.transient);
+    if (transient) ms = Math.min(ms, this.deps.transientRetryMs ?? 10_000);
+    if (o.secret.state === "read" && o.secret.parsed.ok && o.secret.parsed.credentials.mode === "sas") {
+      const change = msUntilSasStateChange(o.secret.parsed.credentials.sas, now, this.deps.sasWarnBeforeMs);
+      if (change !== undefined) ms = Math.min(ms, change + 1000);
+    }
+    return Math.max(ms, 1000);
+  }
+
+  private async writeStatus(repo: Repository, decided: ReturnType<typeof decideConditions>, now: Date): Promise<void> {
+    const { namespace, name } = repo.metadata as { namespace: string; name: string };
+    const status: RepositoryStatus = repo.status ?? {};
+    const current = status.conditions ?? [];
+    const next = setConditions<RepositoryConditionType>(current, decided, now);
+    const generation = repo.metadata?.generation;
+    const heartbeat = this.deps.statusHeartbeatMs ?? 0;
+    const stale =
+      heartbeat > 0 && (!status.lastValidationTime || now.getTime() - Date.parse(status.lastValidationTime) >= heartbeat);
+    const changed = !conditionsEqual(current as Condition[], next as Condition[]) || status.observedGeneration !== generation || stale;
+
+    const ready = findCondition(next, "Ready");
+    if (ready) setRepositoryReadiness(namespace, name, ready.status === "True", ready.reason);
+    if (!changed) return;
+
+    await patchStatusIfChanged(
+      this.deps.kc,
+      { group: REPOSITORY_GROUP, version: REPOSITORY_VERSION, plural: REPOSITORY_PLURAL, namespace, name },
+      status,
+      { observedGeneration: generation, conditions: next, lastValidationTime: toApiTime(now) },
+    );
+    const before = findCondition(current, "Ready");
+    if (ready && (before?.status !== ready.status || before?.reason !== ready.reason)) {
+      const type: EventType = ready.status === "True" && ready.reason !== "SasExpiringSoon" ? "Normal" : "Warning";
+      this.event(repo, type, ready.reason, ready.message);
+      this.deps.log.info("repository readiness changed", {
+        repository: `${namespace}/${name}`,
+        ready: ready.status,
+        reason: ready.reason,
+        previousReason: before?.reason,
+      });
+    }
+  }
+
+  private async finalize(key: string, repo: Repository): Promise<{ requeueAfterMs?: number }> {
+    if (!repo.metadata?.finalizers?.includes(WIPE_OUT_FINALIZER)) return {};
+    if (repo.spec?.wipeOut === true) {
+      const outcome = await this.wipe(key, repo);
+      if (outcome === "retry") return { requeueAfterMs: 30_000 };
+    }
+    await this.setFinalizer(repo, false);
+    this.forget(key);
+    return {};
+  }
+
+  /** Deletes the restic data. "retry" keeps the finalizer; "done" releases it. */
+  private async wipe(key: string, repo: Repository): Promise<"done" | "retry"> {
+    const azure = repo.spec!.backend!.azure!;
+    const namespace = repo.metadata!.namespace!;
+    const url = resticRepositoryUrl(azure);
+    const secretName = storageSecretNameOf(repo);
+    let credentials: AzureCredentials | undefined;
+    let problem: string | undefined;
+    const secret = secretName ? await this.readSecret(namespace, secretName) : undefined;
+    if (secret) {
+      const data = decodeSecretData(secret.data);
+      for (const v of sensitiveValues(data)) registerSecret(v);
+      const parsed = parseStorageSecret(data, { secretName: secretName!, defaultEndpointSuffix: this.deps.defaultEndpointSuffix });
+      if (parsed.ok) credentials = parsed.credentials;
+      else problem = parsed.message;
+    } else {
+      problem = secretName ? `Secret ${secretName} not found in namespace ${namespace}` : "spec.backend.storageSecretName is empty";
+    }
+    credentials ??= this.lastCredentials.get(key);
+    if (!credentials) {
+      if (await this.namespaceTerminating(namespace)) {
+        // The Secret went first with its namespace; holding the Repository would hold the namespace forever.
+        this.event(repo, "Warning", "WipeOutSkipped", `namespace ${namespace} is being deleted and ${problem}: the data at ${url} was NOT deleted; remove it by hand`);
+        return "done";
+      }
+      this.eventOnce(key, repo, "WipeOutBlocked", `cannot delete ${url}: ${problem}. Restore the Secret, or keep the data by removing the finalizer: kubectl patch repository -n ${namespace} ${repo.metadata!.name} --type=json -p '[{"op":"remove","path":"/metadata/finalizers"}]'`);
+      return "retry";
+    }
+    try {
+      const deleted = await deleteRepositoryData(this.clients.get(credentials), azure);
+      this.event(repo, "Normal", "WipedOut", `deleted ${deleted} blob(s) of the restic repository at ${url}`);
+      this.deps.log.info("wiped out repository data", { repository: key, url, deleted });
+      return "done";
+    } catch (err) {
+      const f = classifyAzureError(err);
+      this.eventOnce(key, repo, "WipeOutFailed", `deleting ${url} failed (${f.reason}: ${f.detail}); retrying. To keep the data instead, remove the finalizer ${WIPE_OUT_FINALIZER}`);
+      return "retry";
+    }
+  }
+
+  private async namespaceTerminating(namespace: string): Promise<boolean> {
+    try {
+      const ns = await this.core.readNamespace({ name: namespace });
+      return !!ns.metadata?.deletionTimestamp || ns.status?.phase === "Terminating";
+    } catch {
+      return false; // no permission or gone: do not guess in the destructive direction
+    }
+  }
+
+  private async setFinalizer(repo: Repository, present: boolean): Promise<void> {
+    const current = repo.metadata?.finalizers ?? [];
+    const finalizers = present ? [...current.filter((f) => f !== WIPE_OUT_FINALIZER), WIPE_OUT_FINALIZER] : current.filter((f) => f !== WIPE_OUT_FINALIZER);
+    try {
+      // resourceVersion in a merge patch makes it conditional: another writer's finalizer is never lost.
+      await mergePatchObject(
+        this.deps.kc,
+        { group: REPOSITORY_GROUP, version: REPOSITORY_VERSION, plural: REPOSITORY_PLURAL, namespace: repo.metadata!.namespace!, name: repo.metadata!.name! },
+        { metadata: { finalizers: finalizers.length ? finalizers : null, resourceVersion: repo.metadata?.resourceVersion } },
+      );
+    } catch (err) {
+      if (isNotFound(err)) return;
+      if (isConflict(err)) throw new Error(`Repository ${repo.metadata?.namespace}/${repo.metadata?.name} changed while updating finalizers; retrying`);
+      throw err;
+    }
+  }
+
+  private event(repo: Repository, type: EventType, reason: string, message: string): void {
+    this.deps.events?.record({ apiVersion: REPOSITORY_API_VERSION, kind: REPOSITORY_KIND, metadata: repo.metadata ?? {} }, type, reason, message);
+  }
+
+  private eventOnce(key: string, repo: Repository, reason: string, message: string): void {
+    if (this.lastWipeProblem.get(key) === message) return;
+    this.lastWipeProblem.set(key, message);
+    this.event(repo, "Warning", reason, message);
+    this.deps.log.warn("wipeOut blocked", { repository: key, reason });
+  }
+
+  private forget(key: string): void {
+    this.memo.delete(key);
+    this.lastCredentials.delete(key);
+    this.lastWipeProblem.delete(key);
+    const i = key.indexOf("/");
+    forgetRepository(key.slice(0, i), key.slice(i + 1));
+  }
+
+  private async readRepository(namespace: string, name: string): Promise<Repository | undefined> {
+    if (this.deps.getRepository) return this.deps.getRepository(namespace, name);
+    try {
+      return (await this.custom.getNamespacedCustomObject({
+        group: REPOSITORY_GROUP,
+        version: REPOSITORY_VERSION,
+        plural: REPOSITORY_PLURAL,
+        namespace,
+        name,
+      })) as Repository;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  private async readSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
+    if (this.deps.getSecret) return this.deps.getSecret(namespace, name);
+    try {
+      return await this.core.readNamespacedSecret({ namespace, name });
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+}
+
+/** Keys (namespace/name) of the Repositories that read this Secret: same namespace, same name, azure backend. */
+export function repositoryKeysForSecret(secret: { metadata?: { namespace?: string; name?: string } }, repositories: Iterable<Repository>): string[] {
+  const ns = secret.metadata?.namespace;
+  const name = secret.metadata?.name;
+  const out: string[] = [];
+  for (const r of repositories) {
+    if (r.metadata?.namespace === ns && storageSecretNameOf(r) === name && isAzureRepository(r)) out.push(`${ns}/${r.metadata?.name}`);
+  }
+  return out;
+}
