@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import type { V1Job, V1Pod } from "@kubernetes/client-node";
+import { jobOutcome } from "./outcome.ts";
+import { serializeJobResult, type JobResult } from "../../api/result.ts";
+
+const job = (conditions: Array<{ type: string; reason?: string; message?: string }>): V1Job => ({
+  status: { conditions: conditions.map((c) => ({ status: "True", lastTransitionTime: new Date("2026-01-01T00:01:00Z"), ...c })) },
+});
+const pod = (message: string | undefined, exitCode = 0): V1Pod => ({
+  metadata: { creationTimestamp: new Date("2026-01-01T00:00:00Z") },
+  status: { containerStatuses: [{ name: "restic", image: "x", imageID: "", ready: false, restartCount: 0, state: { terminated: { exitCode, message } } }] },
+});
+const result = (over: Partial<JobResult>): JobResult => ({
+  version: 1,
+  action: "backup",
+  outcome: "Succeeded",
+  reason: "Succeeded",
+  startTime: "2026-01-01T00:00:00Z",
+  endTime: "2026-01-01T00:01:00Z",
+  ...over,
+});
+
+describe("jobOutcome", () => {
+  it("is running while the Job has no terminal condition", () => {
+    assert.equal(jobOutcome(job([]), []).state, "running");
+  });
+
+  it("takes the wrapper's result when there is one", () => {
+    const o = jobOutcome(job([{ type: "Complete" }]), [pod(serializeJobResult(result({ snapshot: { id: "0123abcd" } })))]);
+    assert.equal(o.state, "finished");
+    assert.ok(o.state === "finished" && o.succeeded && o.result?.snapshot?.id === "0123abcd");
+  });
+
+  it("fails with the wrapper's reason", () => {
+    const text = serializeJobResult(result({ outcome: "Failed", reason: "WrongPassword", message: "wrong password" }));
+    const o = jobOutcome(job([{ type: "Failed", reason: "BackoffLimitExceeded" }]), [pod(text, 1)]);
+    assert.deepEqual(o.state === "finished" && [o.succeeded, o.reason, o.message], [false, "WrongPassword", "wrong password"]);
+  });
+
+  it("counts a partial backup as done, keeping the reason", () => {
+    const o = jobOutcome(job([{ type: "Complete" }]), [pod(serializeJobResult(result({ outcome: "Partial", reason: "PartialBackup" })), 3)]);
+    assert.ok(o.state === "finished" && o.succeeded && o.reason === "PartialBackup");
+  });
+
+  it("reports a deadline as Timeout when the wrapper wrote nothing", () => {
+    const o = jobOutcome(job([{ type: "Failed", reason: "DeadlineExceeded", message: "Job was active longer than specified deadline" }]), []);
+    assert.ok(o.state === "finished" && !o.succeeded && o.reason === "Timeout");
+  });
+
+  it("says so when a Job completed without a result", () => {
+    const o = jobOutcome(job([{ type: "Complete" }]), [pod("")]);
+    assert.ok(o.state === "finished" && !o.succeeded && o.reason === "ResultMissing");
+  });
+
+  it("quotes the end of the log when the wrapper crashed", () => {
+    const o = jobOutcome(job([{ type: "Failed", reason: "BackoffLimitExceeded" }]), [pod("line1\nFATAL: boom", 2)]);
+    assert.ok(o.state === "finished" && o.reason === "JobFailed" && /exit code 2/.test(o.message) && /boom/.test(o.message), JSON.stringify(o));
+  });
+});

@@ -1,0 +1,74 @@
+// What a finished (or unfinished) Job says about its session. Pure: the reconcilers fetch the Job and
+// its Pods, this decides.
+
+import type { V1Job, V1Pod } from "@kubernetes/client-node";
+import { parseJobResult, type JobResult } from "../../api/result.ts";
+import { CONTAINER_NAME } from "../jobs/pod.ts";
+
+export type JobOutcome =
+  | { state: "running"; startedAt?: Date }
+  | { state: "finished"; succeeded: boolean; result?: JobResult; reason: string; message: string; finishedAt?: Date };
+
+const JOB_FAILURE_REASONS: Record<string, { reason: string; message: string }> = {
+  DeadlineExceeded: { reason: "Timeout", message: "the Job ran past the session's timeOut and was stopped" },
+  BackoffLimitExceeded: { reason: "JobFailed", message: "the Job's pod failed" },
+};
+
+function jobCondition(job: V1Job, type: string) {
+  return job.status?.conditions?.find((c) => c.type === type && c.status === "True");
+}
+
+/** Terminated state of the wrapper container in the newest pod of the Job, if any. */
+function terminatedWrapper(pods: readonly V1Pod[]) {
+  const sorted = [...pods].sort((a, b) => (b.metadata?.creationTimestamp?.getTime?.() ?? 0) - (a.metadata?.creationTimestamp?.getTime?.() ?? 0));
+  for (const pod of sorted) {
+    const status = pod.status?.containerStatuses?.find((c) => c.name === CONTAINER_NAME) ?? pod.status?.containerStatuses?.[0];
+    const t = status?.state?.terminated;
+    if (t) return t;
+  }
+  return undefined;
+}
+
+/**
+ * The wrapper's JSON result is the source of truth when there is one; the Job's own conditions
+ * speak when the wrapper never got to write it (deadline, eviction, a crash before restic ran).
+ */
+export function jobOutcome(job: V1Job, pods: readonly V1Pod[]): JobOutcome {
+  const complete = jobCondition(job, "Complete") ?? jobCondition(job, "SuccessCriteriaMet");
+  const failed = jobCondition(job, "Failed") ?? jobCondition(job, "FailureTarget");
+  if (!complete && !failed) return { state: "running", startedAt: toDate(job.status?.startTime) };
+
+  const finishedAt = toDate(complete?.lastTransitionTime ?? failed?.lastTransitionTime ?? job.status?.completionTime);
+  const terminated = terminatedWrapper(pods);
+  const parsed = parseJobResult(terminated?.message);
+  if (parsed.ok) {
+    const r = parsed.result;
+    return {
+      state: "finished",
+      succeeded: r.outcome !== "Failed",
+      result: r,
+      reason: r.reason,
+      message: r.message ?? (r.outcome === "Succeeded" ? `${r.action} succeeded` : `${r.action} ${r.outcome.toLowerCase()}`),
+      finishedAt,
+    };
+  }
+  if (complete) {
+    return { state: "finished", succeeded: false, reason: "ResultMissing", message: `the Job completed but its pod reported no result (${parsed.error})`, finishedAt };
+  }
+  const known = JOB_FAILURE_REASONS[failed?.reason ?? ""];
+  const exit = terminated ? ` (exit code ${terminated.exitCode}${terminated.reason ? `, ${terminated.reason}` : ""})` : "";
+  const tail = terminated?.message ? `: ${terminated.message.trim().split("\n").slice(-3).join(" | ").slice(0, 300)}` : "";
+  return {
+    state: "finished",
+    succeeded: false,
+    reason: known?.reason ?? failed?.reason ?? "JobFailed",
+    message: `${known?.message ?? failed?.message ?? "the Job failed"}${exit}${tail}`,
+    finishedAt,
+  };
+}
+
+function toDate(v: Date | string | undefined): Date | undefined {
+  if (!v) return undefined;
+  const d = v instanceof Date ? v : new Date(v);
+  return Number.isNaN(d.getTime()) ? undefined : d;
+}
