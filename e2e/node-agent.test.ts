@@ -2,8 +2,11 @@
 // by the real job controller, deleted through the real garbage collector, their pods run by the agent
 // as host processes. The container's PID is observable as its containerID, `process://<pid>`.
 import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { once } from "node:events";
+import { mkdtemp, open, readFile, rm } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { BatchV1Api, CoreV1Api, KubeConfig, type V1Job, type V1Pod, type V1PodSpec } from "@kubernetes/client-node";
 import { cluster } from "./fixture.ts";
@@ -214,5 +217,66 @@ describe("node agent: Jobs run as host processes", function () {
     assert.equal(failed.status?.reason, "DeadlineExceeded");
     assert.equal(await processAlive(pid), false, `pid ${pid} still runs after the deadline`);
     await jobCondition("deadline", "Failed");
+  });
+
+  it("a restarted agent fails the pods it was running and never re-runs finished ones", async () => {
+    // A second agent, for a node of its own, started as its own process so that it can be SIGKILLed
+    // like a crashed kubelet. --no-scheduler: it must not take unscheduled pods from the shared node.
+    const nodeName = `restart-${randomBytes(3).toString("hex")}`;
+    const workDir = await mkdtemp(path.join(os.tmpdir(), "node-agent-restart-"));
+    const logFile = path.join(workDir, "agent.log");
+    const main = path.join(import.meta.dirname, "node-agent", "main.ts");
+    const startAgent = async (): Promise<ChildProcess> => {
+      const log = await open(logFile, "a");
+      // setpriv: the agent dies with this test process even if mocha is killed hard.
+      const child = spawn(
+        "setpriv",
+        ["--pdeathsig", "KILL", "--", process.execPath, main, "--kubeconfig", cluster().kubeconfig, "--node-name", nodeName,
+          "--pvc-root", cluster().pvcRoot, "--work-dir", workDir, "--no-scheduler"],
+        { stdio: ["ignore", log.fd, log.fd], env: { PATH: process.env.PATH ?? "", HOME: os.homedir() } },
+      );
+      await log.close();
+      return child;
+    };
+    const pod = (name: string, command: string[]): V1Pod => ({
+      metadata: { name, namespace: ns },
+      spec: { nodeName, restartPolicy: "Never", containers: [{ name: "main", image: "busybox", command }] },
+    });
+    const readPod = (name: string) => core.readNamespacedPod({ name, namespace: ns });
+
+    let agent = await startAgent();
+    try {
+      await core.createNamespacedPod({ namespace: ns, body: pod("finished", ["sh", "-c", "echo ran"]) });
+      await core.createNamespacedPod({ namespace: ns, body: pod("running", ["sleep", "300"]) });
+      const finished = await waitFor("pod finished to succeed", async () => {
+        const p = await readPod("finished");
+        return p.status?.phase === "Succeeded" ? p : undefined;
+      });
+      const pid = pidOf(await waitFor("pod running to run", async () => {
+        const p = await readPod("running");
+        return running(p) ? p : undefined;
+      }));
+
+      agent.kill("SIGKILL");
+      await once(agent, "exit");
+      agent = await startAgent();
+
+      const failed = await waitFor("pod running to be failed by the restarted agent", async () => {
+        const p = await readPod("running");
+        return p.status?.phase === "Failed" ? p : undefined;
+      });
+      assert.equal(failed.status?.reason, "NodeAgentRestarted");
+      assert.equal(await processAlive(pid), false, `pid ${pid} outlived the agent that started it`);
+      const after = await readPod("finished");
+      assert.equal(after.status?.phase, "Succeeded");
+      assert.equal(after.status?.containerStatuses?.[0]?.containerID, finished.status?.containerStatuses?.[0]?.containerID);
+      const containerLog = path.join(workDir, "pods", `${ns}_finished_${finished.metadata?.uid}`, "main.log");
+      assert.equal(await readFile(containerLog, "utf8"), "ran\n", "the finished pod ran again");
+    } finally {
+      agent.kill("SIGTERM");
+      if (agent.exitCode === null && agent.signalCode === null) await once(agent, "exit");
+      await core.deleteNode({ name: nodeName }).catch(() => undefined);
+      await rm(workDir, { recursive: true, force: true });
+    }
   });
 });

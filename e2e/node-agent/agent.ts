@@ -25,6 +25,11 @@ export interface NodeAgentOptions {
   log: (msg: string) => void;
   /** Cap on termination grace periods (default 5 s). */
   maxGraceSeconds?: number;
+  /**
+   * Bind unscheduled pods to this node (default true). With more than one agent on a cluster, only
+   * one should; the others run just the pods whose spec.nodeName names them.
+   */
+  schedule?: boolean;
 }
 
 const SHUTDOWN_GRACE_MS = 2000;
@@ -122,7 +127,7 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<{ stop(): 
     const uid = pod.metadata?.uid;
     if (!uid || stopped) return;
     if (!pod.spec?.nodeName) {
-      bind(pod);
+      if (opts.schedule !== false) bind(pod);
       return;
     }
     if (pod.spec.nodeName !== opts.nodeName) return;

@@ -1,4 +1,4 @@
-// CLI: node e2e/node-agent/main.ts --kubeconfig K --node-name N --pvc-root DIR --work-dir DIR
+// CLI: node e2e/node-agent/main.ts --kubeconfig K --node-name N --pvc-root DIR --work-dir DIR [--no-scheduler]
 // SIGTERM or SIGINT stops it: its container processes are killed, then it exits 0.
 import { parseArgs } from "node:util";
 import { startNodeAgent } from "./agent.ts";
@@ -20,12 +20,14 @@ const { values } = parseArgs({
     "node-name": { type: "string" },
     "pvc-root": { type: "string" },
     "work-dir": { type: "string" },
+    // Only run pods whose spec.nodeName is this node; leave unscheduled pods to another agent.
+    "no-scheduler": { type: "boolean" },
   },
   strict: true,
 });
 const missing = (["kubeconfig", "node-name", "pvc-root", "work-dir"] as const).filter((k) => !values[k]);
 if (missing.length > 0) {
-  process.stderr.write(`usage: node e2e/node-agent/main.ts --kubeconfig K --node-name N --pvc-root DIR --work-dir DIR (missing: ${missing.join(", ")})\n`);
+  process.stderr.write(`usage: node e2e/node-agent/main.ts --kubeconfig K --node-name N --pvc-root DIR --work-dir DIR [--no-scheduler] (missing: ${missing.join(", ")})\n`);
   process.exit(2);
 }
 
@@ -65,4 +67,5 @@ agent = await startNodeAgent({
   workDir: values["work-dir"]!,
   nodeEnv,
   log,
+  schedule: !values["no-scheduler"],
 });
