@@ -1,0 +1,152 @@
+// BackupConfiguration: validates the configuration, creates a BackupSession each time the schedule
+// fires (deterministic names, so a restart never doubles a run), and deletes finished sessions
+// beyond backupHistoryLimit (their Jobs go with them through ownerReferences).
+
+import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { isConflict, isNotFound } from "../../kube/client.ts";
+import { patchStatusIfChanged } from "../../kube/status.ts";
+import type { ReconcileResult } from "../../kube/controller.ts";
+import type { EventRecorder } from "../../kube/events.ts";
+import type { InformerSet } from "../../kube/informer.ts";
+import type { Logger } from "../../observability/logger.ts";
+import {
+  BACKUP_CONFIGURATION_KIND,
+  BACKUP_CONFIGURATION_PLURAL,
+  BACKUP_SESSION_KIND,
+  BACKUP_SESSION_PLURAL,
+  STASH_GROUP,
+  V1BETA1,
+  V1BETA1_API_VERSION,
+  type BackupConfiguration,
+  type BackupConfigurationStatus,
+  type BackupSession,
+} from "../../api/backup.ts";
+import { setConditions, toApiTime, type ConditionInput } from "../../api/conditions.ts";
+import { LABEL_MANAGED_BY, MANAGED_BY, STASH_LABEL_INVOKER_NAME, STASH_LABEL_INVOKER_TYPE, labelValue } from "../../api/labels.ts";
+import { unsupportedBackupFields } from "../jobs/unsupported.ts";
+import { decideSchedule, scheduledSessionName, sessionsBeyondHistoryLimit, validateSchedule } from "./schedule.ts";
+
+/** Stash's default for backupHistoryLimit. */
+export const DEFAULT_BACKUP_HISTORY_LIMIT = 1;
+
+export interface BackupConfigurationDeps {
+  kc: KubeConfig;
+  clock: () => Date;
+  log: Logger;
+  events: EventRecorder;
+  sessions: InformerSet<BackupSession>;
+}
+
+export class BackupConfigurationReconciler {
+  private readonly deps: BackupConfigurationDeps;
+  private readonly custom: CustomObjectsApi;
+
+  constructor(deps: BackupConfigurationDeps) {
+    this.deps = deps;
+    this.custom = deps.kc.makeApiClient(CustomObjectsApi);
+  }
+
+  async reconcile(namespace: string, name: string): Promise<ReconcileResult> {
+    let config: BackupConfiguration;
+    try {
+      config = (await this.custom.getNamespacedCustomObject({ group: STASH_GROUP, version: V1BETA1, plural: BACKUP_CONFIGURATION_PLURAL, namespace, name })) as BackupConfiguration;
+    } catch (err) {
+      if (isNotFound(err)) return {};
+      throw err;
+    }
+    if (config.metadata?.deletionTimestamp) return {};
+    const now = this.deps.clock();
+    const spec = config.spec;
+    const generation = config.metadata?.generation;
+    const problems = unsupportedBackupFields(spec, namespace).map((r) => `${r.field}: ${r.message}`);
+    const scheduleProblem = spec?.schedule ? validateSchedule(spec.schedule) : undefined;
+    if (scheduleProblem) problems.push(`spec.schedule: ${scheduleProblem}`);
+
+    const status: BackupConfigurationStatus = { observedGeneration: generation };
+    let requeueAfterMs: number | undefined;
+    const conditions: ConditionInput[] = [];
+    if (problems.length) {
+      status.phase = "Invalid";
+      conditions.push({ type: "Ready", status: "False", reason: "Invalid", message: problems.join("; "), observedGeneration: generation });
+    } else {
+      status.phase = "Ready";
+      conditions.push({ type: "Ready", status: "True", reason: "Valid", message: "the configuration can run", observedGeneration: generation });
+      if (spec?.schedule && spec.paused) {
+        conditions.push({ type: "Scheduled", status: "False", reason: "Paused", message: "spec.paused is true: no sessions are created until it is false", observedGeneration: generation });
+        status.nextScheduleTime = undefined;
+      } else if (spec?.schedule) {
+        const created = config.metadata?.creationTimestamp ? new Date(config.metadata.creationTimestamp) : now;
+        const since = config.status?.lastScheduleTime ? new Date(config.status.lastScheduleTime) : created;
+        const decision = decideSchedule(spec.schedule, since, now);
+        if (decision.due) {
+          const sessionName = await this.createSession(config, decision.due);
+          status.lastScheduleTime = toApiTime(decision.due);
+          status.lastBackupSession = sessionName;
+          const missed = decision.missed ? ` (${decision.missed} earlier scheduled time(s) were missed and skipped)` : "";
+          this.deps.events.record(this.involved(config), "Normal", "SessionCreated", `created BackupSession ${sessionName} for ${status.lastScheduleTime}${missed}`);
+        }
+        status.nextScheduleTime = toApiTime(decision.next);
+        conditions.push({ type: "Scheduled", status: "True", reason: "Scheduled", message: `next backup at ${status.nextScheduleTime}`, observedGeneration: generation });
+        requeueAfterMs = Math.max(50, decision.next.getTime() - this.deps.clock().getTime());
+      } else {
+        conditions.push({ type: "Scheduled", status: "False", reason: "NoSchedule", message: "no spec.schedule: only BackupSessions made by hand run", observedGeneration: generation });
+        status.nextScheduleTime = undefined;
+      }
+    }
+    status.conditions = setConditions(config.status?.conditions, conditions, now);
+    await this.pruneHistory(config);
+    const ref = { group: STASH_GROUP, version: V1BETA1, plural: BACKUP_CONFIGURATION_PLURAL, namespace, name };
+    await patchStatusIfChanged(this.deps.kc, ref, config.status, status as Record<string, unknown>);
+    return requeueAfterMs === undefined ? {} : { requeueAfterMs };
+  }
+
+  private async createSession(config: BackupConfiguration, scheduledAt: Date): Promise<string> {
+    const namespace = config.metadata?.namespace ?? "";
+    const configName = config.metadata?.name ?? "";
+    const name = scheduledSessionName(configName, scheduledAt);
+    const body: BackupSession = {
+      apiVersion: V1BETA1_API_VERSION,
+      kind: BACKUP_SESSION_KIND,
+      metadata: {
+        name,
+        namespace,
+        labels: { [STASH_LABEL_INVOKER_TYPE]: BACKUP_CONFIGURATION_KIND, [STASH_LABEL_INVOKER_NAME]: labelValue(configName), [LABEL_MANAGED_BY]: MANAGED_BY },
+        annotations: { "blobstash.io/scheduled-at": scheduledAt.toISOString() },
+        ownerReferences: [{ apiVersion: V1BETA1_API_VERSION, kind: BACKUP_CONFIGURATION_KIND, name: configName, uid: config.metadata?.uid ?? "", controller: true, blockOwnerDeletion: true }],
+      },
+      spec: { invoker: { apiGroup: STASH_GROUP, kind: BACKUP_CONFIGURATION_KIND, name: configName } },
+    };
+    try {
+      await this.custom.createNamespacedCustomObject({ group: STASH_GROUP, version: V1BETA1, plural: BACKUP_SESSION_PLURAL, namespace, body });
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+    }
+    return name;
+  }
+
+  /** Sessions of this configuration, made by the schedule or by hand (spec.invoker names it). */
+  private async pruneHistory(config: BackupConfiguration): Promise<void> {
+    const namespace = config.metadata?.namespace ?? "";
+    const limit = config.spec?.backupHistoryLimit ?? DEFAULT_BACKUP_HISTORY_LIMIT;
+    const mine = this.deps.sessions
+      .list(namespace)
+      .filter((s) => s.spec?.invoker?.name === config.metadata?.name && !s.metadata?.deletionTimestamp)
+      .map((s) => ({
+        name: s.metadata?.name ?? "",
+        created: new Date(s.metadata?.creationTimestamp ?? 0),
+        finished: s.status?.phase === "Succeeded" || s.status?.phase === "Failed",
+      }));
+    for (const name of sessionsBeyondHistoryLimit(mine, limit)) {
+      try {
+        await this.custom.deleteNamespacedCustomObject({ group: STASH_GROUP, version: V1BETA1, plural: BACKUP_SESSION_PLURAL, namespace, name, propagationPolicy: "Background" });
+        this.deps.log.debug("deleted BackupSession beyond backupHistoryLimit", { namespace, name, limit });
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+  }
+
+  private involved(config: BackupConfiguration) {
+    return { apiVersion: V1BETA1_API_VERSION, kind: BACKUP_CONFIGURATION_KIND, metadata: config.metadata ?? {} };
+  }
+}

@@ -1,0 +1,48 @@
+// Checks a session makes before it may start a Job: the Repository exists, allows this namespace
+// and is Ready; the target PVC exists. Fails early with the specific reason rather than letting a
+// Job find out.
+
+import { findCondition } from "../../api/conditions.ts";
+import type { ObjectRef, TargetRef } from "../../api/backup.ts";
+import { PVC_KIND } from "../../api/backup.ts";
+import type { Repository } from "../../api/repository.ts";
+import type { SessionRuntime } from "./runtime.ts";
+import { usageRefusal } from "./usage-policy.ts";
+
+export type Preflight =
+  | { kind: "ok"; repository: Repository }
+  | { kind: "wait"; reason: string; message: string; repositoryName?: string }
+  | { kind: "fail"; reason: string; message: string };
+
+export async function checkRepository(
+  rt: SessionRuntime,
+  namespace: string,
+  ref: ObjectRef | undefined,
+  target: TargetRef | undefined,
+): Promise<Preflight> {
+  if (!ref?.name) return { kind: "fail", reason: "RepositoryMissing", message: "spec.repository.name must name a Repository" };
+  const repoNs = ref.namespace || namespace;
+  const repository = await rt.getRepository(repoNs, ref.name);
+  if (!repository) return { kind: "fail", reason: "RepositoryNotFound", message: `Repository ${repoNs}/${ref.name} does not exist` };
+  if (!repository.spec?.backend?.azure) {
+    return { kind: "fail", reason: "Unsupported", message: `Repository ${repoNs}/${ref.name} has no azure backend; blobstash runs Azure repositories only` };
+  }
+  if (repoNs !== namespace) {
+    const refusal = usageRefusal(repository, namespace, await rt.namespaceLabels(namespace));
+    if (refusal) return { kind: "fail", reason: "RepositoryNotAllowed", message: refusal };
+  }
+  const ready = findCondition(repository.status?.conditions, "Ready");
+  if (!ready || ready.status === "Unknown") {
+    return { kind: "wait", reason: "WaitingForRepository", message: `Repository ${repoNs}/${ref.name} has not been validated yet`, repositoryName: ref.name };
+  }
+  if (ready.status !== "True") {
+    return { kind: "fail", reason: ready.reason, message: `Repository ${repoNs}/${ref.name} is not ready: ${ready.message}` };
+  }
+  if (target) {
+    if (target.kind !== PVC_KIND) return { kind: "fail", reason: "Unsupported", message: `target kind ${target.kind} is not supported; use a PersistentVolumeClaim` };
+    if (!(await rt.pvcExists(target.namespace || namespace, target.name))) {
+      return { kind: "fail", reason: "TargetNotFound", message: `PersistentVolumeClaim ${target.namespace || namespace}/${target.name} does not exist` };
+    }
+  }
+  return { kind: "ok", repository };
+}

@@ -1,0 +1,181 @@
+// The reconcile both session kinds share: read the session; if its Job exists, observe it; else
+// check the Repository and target, take the Repository's slot, mint the Job's credentials, create
+// the Job; once the Job finished, report the result on the session (and, for backups, on the
+// Repository). What differs per kind is in a SessionKind.
+
+import { CustomObjectsApi, type V1Job } from "@kubernetes/client-node";
+import { isNotFound } from "../../kube/client.ts";
+import { patchStatusIfChanged } from "../../kube/status.ts";
+import type { ReconcileResult } from "../../kube/controller.ts";
+import { PVC_KIND, STASH_GROUP, V1BETA1, V1BETA1_API_VERSION, type ObjectRef, type SessionPhase, type TargetRef } from "../../api/backup.ts";
+import type { Condition } from "../../api/conditions.ts";
+import type { Repository } from "../../api/repository.ts";
+import type { JobResult } from "../../api/result.ts";
+import { LABEL_REPOSITORY, LABEL_REPOSITORY_NAMESPACE } from "../../api/labels.ts";
+import { parseDuration } from "../../config/duration.ts";
+import { jobDuration, sessionsTotal } from "../../observability/metrics.ts";
+import { VOLUME_NAME, jobSecretName } from "../jobs/pod.ts";
+import type { Refusal } from "../jobs/unsupported.ts";
+import { jobOutcome, type JobOutcome } from "./outcome.ts";
+import { sessionState } from "./status.ts";
+import { checkRepository } from "./preflight.ts";
+import { DEFAULT_JOB_LIFETIME_MS, type Problem, type SessionRuntime } from "./runtime.ts";
+
+/** How often a session waiting for its Repository or a queue slot looks again. */
+export const WAIT_POLL_MS = 2_000;
+
+export interface SessionObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string; namespace?: string; uid?: string; creationTimestamp?: Date | string; resourceVersion?: string };
+  status?: { phase?: SessionPhase; conditions?: Condition[]; [k: string]: unknown };
+}
+
+/** What a session needs to run, once its own spec (and a backup's configuration) is read. */
+export type SessionPlan =
+  | { ok: false; problem: Problem }
+  | {
+      ok: true;
+      repository: ObjectRef | undefined;
+      target: TargetRef | undefined;
+      timeOut: string | undefined;
+      build: (repository: Repository, credentialsSecretName: string) => { ok: true; job: V1Job } | { ok: false; refusals: Refusal[] };
+    };
+
+export interface SessionKind<S extends SessionObject> {
+  kind: "BackupSession" | "RestoreSession";
+  plural: string;
+  component: "backup" | "restore";
+  /** SAS permissions the Job gets. */
+  permissions: string;
+  jobName: (sessionName: string) => string;
+  plan: (session: S) => Promise<SessionPlan>;
+  /** Status fields for a finished Job (phase, conditions and the kind's figures). */
+  finishedStatus: (session: S, outcome: Extract<JobOutcome, { state: "finished" }>, target: TargetRef | undefined, now: Date) => Record<string, unknown>;
+  /** Called once per successful result, before the session's status is written. */
+  onSucceeded?: (result: JobResult, session: S, repository: { namespace: string; name: string }) => Promise<void>;
+}
+
+export class SessionReconciler<S extends SessionObject> {
+  private readonly rt: SessionRuntime;
+  private readonly k: SessionKind<S>;
+  private readonly custom: CustomObjectsApi;
+
+  constructor(rt: SessionRuntime, kind: SessionKind<S>) {
+    this.rt = rt;
+    this.k = kind;
+    this.custom = rt.deps.kc.makeApiClient(CustomObjectsApi);
+  }
+
+  async reconcile(namespace: string, name: string): Promise<ReconcileResult> {
+    const { deps } = this.rt;
+    let session: S;
+    try {
+      session = (await this.custom.getNamespacedCustomObject({ group: STASH_GROUP, version: V1BETA1, plural: this.k.plural, namespace, name })) as S;
+    } catch (err) {
+      if (isNotFound(err)) return {};
+      throw err;
+    }
+    const jobName = this.k.jobName(name);
+    const phase = session.status?.phase;
+    if (phase === "Succeeded" || phase === "Failed") {
+      await this.rt.deleteJobCredentials(namespace, jobName);
+      return {};
+    }
+    // A Job already made (by us, maybe before a restart) is observed whatever else changed since.
+    const existing = await this.rt.readJob(namespace, jobName);
+    if (existing) return this.observe(session, existing);
+
+    const now = deps.clock();
+    const plan = await this.k.plan(session);
+    if (!plan.ok) return this.fail(session, plan.problem);
+    const check = await checkRepository(this.rt, namespace, plan.repository, plan.target);
+    if (check.kind === "fail") return this.fail(session, check);
+    if (check.kind === "wait") {
+      await this.writeStatus(session, { ...sessionState(session.status?.conditions, "Pending", check.reason, check.message, now), repository: check.repositoryName });
+      return { requeueAfterMs: WAIT_POLL_MS };
+    }
+    const repository = check.repository;
+    const built = plan.build(repository, jobSecretName(jobName));
+    if (!built.ok) return this.fail(session, { reason: "Unsupported", message: built.refusals.map((r) => `${r.field}: ${r.message}`).join("; ") });
+    const job = built.job;
+    const repoName = repository.metadata?.name ?? "";
+
+    let problem: Problem | undefined;
+    const busy = await this.rt.withRepositorySlot(repository, `${namespace}/${jobName}`, async () => {
+      problem = await this.rt.ensureJobCredentials({
+        namespace,
+        jobName,
+        owner: job.metadata!.ownerReferences![0]!,
+        labels: job.metadata?.labels ?? {},
+        repository,
+        permissions: this.k.permissions,
+        lifetimeMs: parseDuration(plan.timeOut ?? "") ?? DEFAULT_JOB_LIFETIME_MS,
+      });
+      if (!problem) await this.rt.createOrAdoptJob(job);
+    });
+    if (busy) {
+      const message = `waiting for Job ${busy}: one Job per Repository runs at a time`;
+      await this.writeStatus(session, { ...sessionState(session.status?.conditions, "Pending", "Queued", message, now), repository: repoName });
+      return { requeueAfterMs: WAIT_POLL_MS };
+    }
+    if (problem) return this.fail(session, problem);
+    const message = `Job ${jobName} is running the ${this.k.component} of PVC ${plan.target?.name}`;
+    await this.writeStatus(session, { ...sessionState(session.status?.conditions, "Running", "JobStarted", message, now), repository: repoName });
+    deps.events.record(this.involved(session), "Normal", "JobStarted", `started Job ${jobName}`);
+    return {};
+  }
+
+  private async observe(session: S, job: V1Job): Promise<ReconcileResult> {
+    const { deps } = this.rt;
+    const namespace = session.metadata?.namespace ?? "";
+    const now = deps.clock();
+    const outcome = jobOutcome(job, await this.rt.podsOf(job));
+    const repo = { namespace: job.metadata?.labels?.[LABEL_REPOSITORY_NAMESPACE] ?? namespace, name: job.metadata?.labels?.[LABEL_REPOSITORY] ?? "" };
+    if (outcome.state === "running") {
+      if (session.status?.phase !== "Running") {
+        await this.writeStatus(session, { ...sessionState(session.status?.conditions, "Running", "JobStarted", `Job ${job.metadata?.name} is running`, now), repository: repo.name });
+      }
+      return {};
+    }
+    // The Repository first: if we stop between the two writes, the session is observed again.
+    if (outcome.succeeded && outcome.result) await this.k.onSucceeded?.(outcome.result, session, repo);
+    const claim = job.spec?.template?.spec?.volumes?.find((v) => v.name === VOLUME_NAME)?.persistentVolumeClaim?.claimName;
+    const target = claim ? { apiVersion: "v1", kind: PVC_KIND, name: claim } : undefined;
+    const status = { ...this.k.finishedStatus(session, outcome, target, now), repository: repo.name };
+    const wrote = await this.writeStatus(session, status);
+    await this.rt.deleteJobCredentials(namespace, job.metadata?.name ?? "");
+    this.rt.releaseSlot(repo, `${namespace}/${job.metadata?.name}`);
+    if (wrote) {
+      sessionsTotal.inc({ kind: this.k.kind, phase: outcome.succeeded ? "Succeeded" : "Failed" });
+      const started = job.status?.startTime ? new Date(job.status.startTime) : undefined;
+      if (started) {
+        const seconds = Math.max(0, ((outcome.finishedAt ?? now).getTime() - started.getTime()) / 1000);
+        jobDuration.observe({ kind: this.k.component, outcome: outcome.succeeded ? "success" : "failure" }, seconds);
+      }
+      deps.events.record(this.involved(session), outcome.succeeded ? "Normal" : "Warning", outcome.reason, outcome.message);
+    }
+    return {};
+  }
+
+  private async fail(session: S, problem: Problem): Promise<ReconcileResult> {
+    const now = this.rt.deps.clock();
+    const wrote = await this.writeStatus(session, sessionState(session.status?.conditions, "Failed", problem.reason, problem.message, now));
+    if (wrote) {
+      sessionsTotal.inc({ kind: this.k.kind, phase: "Failed" });
+      this.rt.deps.events.record(this.involved(session), "Warning", problem.reason, problem.message);
+    }
+    return {};
+  }
+
+  private async writeStatus(session: S, status: Record<string, unknown>): Promise<boolean> {
+    const ref = { group: STASH_GROUP, version: V1BETA1, plural: this.k.plural, namespace: session.metadata?.namespace ?? "", name: session.metadata?.name ?? "" };
+    const wrote = await patchStatusIfChanged(this.rt.deps.kc, ref, session.status, status);
+    if (wrote) session.status = { ...session.status, ...status } as S["status"];
+    return wrote;
+  }
+
+  private involved(session: S) {
+    return { apiVersion: V1BETA1_API_VERSION, kind: this.k.kind, metadata: session.metadata ?? {} } as Parameters<SessionRuntime["deps"]["events"]["record"]>[0];
+  }
+}

@@ -1,0 +1,257 @@
+// The I/O a session controller needs, shared by backups and restores: reading the Repository and
+// target, minting the per-Job credentials Secret, creating and observing the Job, and keeping at
+// most one Job per Repository running.
+
+import {
+  BatchV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  type V1Job,
+  type V1Pod,
+  type V1Secret,
+} from "@kubernetes/client-node";
+import { isConflict, isNotFound, statusCode } from "../../kube/client.ts";
+import type { InformerSet } from "../../kube/informer.ts";
+import type { EventRecorder } from "../../kube/events.ts";
+import type { Logger } from "../../observability/logger.ts";
+import { registerSecret } from "../../observability/logger.ts";
+import { REPOSITORY_GROUP, REPOSITORY_PLURAL, REPOSITORY_VERSION, type Repository } from "../../api/repository.ts";
+import { ANNOTATION_SAS_EXPIRY, LABEL_MANAGED_BY, LABEL_REPOSITORY, LABEL_REPOSITORY_NAMESPACE, MANAGED_BY, labelValue } from "../../api/labels.ts";
+import { decodeSecretData, parseStorageSecret, sensitiveValues } from "../../azure/credentials.ts";
+import type { AzureClientCache } from "../../azure/clients.ts";
+import { sasForJob } from "../../azure/mint.ts";
+import { classifyAzureError } from "../../azure/errors.ts";
+import { jobSecretName, type JobOptions } from "../jobs/pod.ts";
+import type { V1OwnerReference } from "@kubernetes/client-node";
+
+export interface SessionRuntimeDeps {
+  kc: KubeConfig;
+  clock: () => Date;
+  log: Logger;
+  events: EventRecorder;
+  azure: AzureClientCache;
+  defaultEndpointSuffix: string;
+  jobImage: string;
+  jobOptions: JobOptions;
+  /** A minted SAS outlives the Job's deadline by this much. */
+  credentialSlackMs: number;
+  /** Jobs the operator made (label managed-by=blobstash), for the one-Job-per-Repository rule. */
+  jobs: InformerSet<V1Job>;
+}
+
+/** Lifetime of a Job's SAS when the session sets no timeOut. */
+export const DEFAULT_JOB_LIFETIME_MS = 24 * 3600_000;
+
+export type Problem = { reason: string; message: string };
+
+export function jobFinished(job: V1Job): boolean {
+  return !!job.status?.conditions?.some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
+}
+
+export class SessionRuntime {
+  readonly deps: SessionRuntimeDeps;
+  private readonly core: CoreV1Api;
+  private readonly batch: BatchV1Api;
+  private readonly custom: CustomObjectsApi;
+  /** Repository key -> Job key claimed in this process, covering the informer's lag after a create. */
+  private readonly claims = new Map<string, string>();
+  private readonly locks = new Map<string, Promise<void>>();
+
+  constructor(deps: SessionRuntimeDeps) {
+    this.deps = deps;
+    this.core = deps.kc.makeApiClient(CoreV1Api);
+    this.batch = deps.kc.makeApiClient(BatchV1Api);
+    this.custom = deps.kc.makeApiClient(CustomObjectsApi);
+  }
+
+  async getRepository(namespace: string, name: string): Promise<Repository | undefined> {
+    try {
+      return (await this.custom.getNamespacedCustomObject({ group: REPOSITORY_GROUP, version: REPOSITORY_VERSION, plural: REPOSITORY_PLURAL, namespace, name })) as Repository;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async pvcExists(namespace: string, name: string): Promise<boolean> {
+    try {
+      await this.core.readNamespacedPersistentVolumeClaim({ namespace, name });
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  async namespaceLabels(namespace: string): Promise<Record<string, string> | undefined> {
+    try {
+      return (await this.core.readNamespace({ name: namespace })).metadata?.labels ?? {};
+    } catch (err) {
+      if (isNotFound(err) || statusCode(err) === 403) return undefined;
+      throw err;
+    }
+  }
+
+  async readJob(namespace: string, name: string): Promise<V1Job | undefined> {
+    const cached = this.deps.jobs.get(name, namespace);
+    if (cached) return cached;
+    try {
+      return await this.batch.readNamespacedJob({ namespace, name });
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async podsOf(job: V1Job): Promise<V1Pod[]> {
+    const namespace = job.metadata?.namespace ?? "";
+    const list = await this.core.listNamespacedPod({ namespace, labelSelector: `batch.kubernetes.io/job-name=${job.metadata?.name}` });
+    return list.items;
+  }
+
+  /**
+   * Runs `start` only when no other Job of this Repository is running; holds a per-Repository lock
+   * across the check and the create so two sessions never both start. Returns the key of the Job
+   * in the way when busy.
+   */
+  async withRepositorySlot(repository: Repository, jobKey: string, start: () => Promise<void>): Promise<string | undefined> {
+    const repoKey = `${repository.metadata?.namespace}/${repository.metadata?.name}`;
+    const previous = this.locks.get(repoKey) ?? Promise.resolve();
+    let release = (): void => undefined;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    const chained = previous.then(() => mine);
+    this.locks.set(repoKey, chained);
+    await previous;
+    try {
+      const busy = this.busyWith(repository, repoKey, jobKey);
+      if (busy) return busy;
+      this.claims.set(repoKey, jobKey);
+      await start();
+      return undefined;
+    } finally {
+      release();
+      if (this.locks.get(repoKey) === chained) this.locks.delete(repoKey);
+    }
+  }
+
+  /** Forgets this process's claim once the Job is finished or gone. */
+  releaseSlot(repository: { namespace: string; name: string }, jobKey: string): void {
+    const repoKey = `${repository.namespace}/${repository.name}`;
+    if (this.claims.get(repoKey) === jobKey) this.claims.delete(repoKey);
+  }
+
+  private busyWith(repository: Repository, repoKey: string, jobKey: string): string | undefined {
+    const claimed = this.claims.get(repoKey);
+    if (claimed && claimed !== jobKey) {
+      const [ns, name] = claimed.split("/") as [string, string];
+      const job = this.deps.jobs.get(name, ns);
+      // A claim whose Job the cache shows finished (or not yet) is still in the way only while unfinished.
+      if (!job || !jobFinished(job)) return claimed;
+      this.claims.delete(repoKey);
+    }
+    const repoName = labelValue(repository.metadata?.name ?? "");
+    const repoNs = labelValue(repository.metadata?.namespace ?? "");
+    for (const job of this.deps.jobs.list()) {
+      const l = job.metadata?.labels ?? {};
+      if (l[LABEL_REPOSITORY] !== repoName || l[LABEL_REPOSITORY_NAMESPACE] !== repoNs) continue;
+      const key = `${job.metadata?.namespace}/${job.metadata?.name}`;
+      if (key !== jobKey && !jobFinished(job) && !job.metadata?.deletionTimestamp) return key;
+    }
+    return undefined;
+  }
+
+  /**
+   * Creates the Secret a Job's pod reads its credentials from: the restic password and a SAS scoped
+   * to the Repository's container with `permissions`, valid until the Job's deadline plus slack.
+   * Never the account key or client secret. Returns a Problem when the storage Secret is unusable.
+   */
+  async ensureJobCredentials(args: {
+    namespace: string;
+    jobName: string;
+    owner: V1OwnerReference;
+    labels: Record<string, string>;
+    repository: Repository;
+    permissions: string;
+    lifetimeMs: number;
+  }): Promise<Problem | undefined> {
+    const { namespace, jobName, repository } = args;
+    const name = jobSecretName(jobName);
+    try {
+      await this.core.readNamespacedSecret({ namespace, name });
+      return undefined;
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    const repoNs = repository.metadata?.namespace ?? namespace;
+    const storageName = repository.spec?.backend?.storageSecretName;
+    const container = repository.spec?.backend?.azure?.container;
+    if (!storageName || !container) return { reason: "RepositoryInvalid", message: `Repository ${repoNs}/${repository.metadata?.name} has no storageSecretName or azure container` };
+    let storage: V1Secret;
+    try {
+      storage = await this.core.readNamespacedSecret({ namespace: repoNs, name: storageName });
+    } catch (err) {
+      if (isNotFound(err)) return { reason: "SecretNotFound", message: `Secret ${repoNs}/${storageName} named by the Repository does not exist` };
+      throw err;
+    }
+    const data = decodeSecretData(storage.data);
+    for (const v of sensitiveValues(data)) registerSecret(v);
+    const parsed = parseStorageSecret(data, { secretName: storageName, defaultEndpointSuffix: this.deps.defaultEndpointSuffix });
+    if (!parsed.ok) return { reason: parsed.reason, message: parsed.message };
+    const now = this.deps.clock();
+    let sas;
+    try {
+      sas = await sasForJob(this.deps.azure.get(parsed.credentials), {
+        container,
+        permissions: args.permissions,
+        expiresOn: new Date(now.getTime() + args.lifetimeMs + this.deps.credentialSlackMs),
+        now,
+      });
+    } catch (err) {
+      const f = classifyAzureError(err, { authenticated: true });
+      return { reason: f.reason, message: `could not mint a SAS for the Job (${f.detail})` };
+    }
+    registerSecret(sas.token);
+    const body: V1Secret = {
+      metadata: {
+        name,
+        namespace,
+        labels: { ...args.labels, [LABEL_MANAGED_BY]: MANAGED_BY },
+        annotations: { [ANNOTATION_SAS_EXPIRY]: sas.expiresOn.toISOString() },
+        ownerReferences: [args.owner],
+      },
+      type: "Opaque",
+      stringData: {
+        RESTIC_PASSWORD: parsed.resticPassword,
+        AZURE_ACCOUNT_NAME: parsed.credentials.accountName,
+        AZURE_ACCOUNT_SAS: sas.token,
+        AZURE_ENDPOINT_SUFFIX: parsed.credentials.endpointSuffix,
+      },
+    };
+    try {
+      await this.core.createNamespacedSecret({ namespace, body });
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+    }
+    return undefined;
+  }
+
+  async deleteJobCredentials(namespace: string, jobName: string): Promise<void> {
+    try {
+      await this.core.deleteNamespacedSecret({ namespace, name: jobSecretName(jobName) });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  /** Creates the Job, or adopts the one a previous run of the operator created under the same name. */
+  async createOrAdoptJob(job: V1Job): Promise<V1Job> {
+    const namespace = job.metadata?.namespace ?? "";
+    try {
+      return await this.batch.createNamespacedJob({ namespace, body: job });
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+      return this.batch.readNamespacedJob({ namespace, name: job.metadata?.name ?? "" });
+    }
+  }
+}
