@@ -1,30 +1,50 @@
-// Preloaded into the Azurite process (`node --import azurite-compat.ts .../azurite/.../main.js`).
+// Preloaded into the Azurite process (`node --import azurite-compat.ts .../azurite/.../main.js`) to
+// make the emulator answer like Azure where Azurite 3.x differs in ways that matter to blobstash. Each
+// patch is narrow and fails loudly if an Azurite upgrade moves what it patches.
 //
-// restic ≥ 0.18 (Azure SDK for Go) sends an empty `x-ms-access-tier:` header on every upload when no
-// tier is configured, meaning "the account's default tier". Azure accepts that; Azurite 3.x rejects it
-// with 400 InvalidHeaderValue (rclone and azcopy hit the same, see rclone PR #6914), so without this
-// shim every `restic init` against the emulator retries forever. Treating an empty tier as no tier makes
-// the emulator behave like the service, instead of making blobstash pass a tier it would not pass in
-// production. It patches exactly the two handlers that check the header, and fails loudly if an
-// Azurite upgrade moves them.
+// 1. restic ≥ 0.18 (Azure SDK for Go) sends an empty `x-ms-access-tier:` header on every upload when no
+//    tier is configured, meaning "the account's default tier". Azure accepts that; Azurite rejects it
+//    with 400 InvalidHeaderValue (rclone and azcopy hit the same, see rclone PR #6914), so every
+//    `restic init` against the emulator would retry forever. An empty tier is treated as no tier.
+// 2. A SharedKey request with a wrong key: Azure answers 403 AuthenticationFailed. Azurite with
+//    `--oauth basic` hands the failed request on to its bearer-token check, which answers
+//    400 InvalidAuthenticationInfo, as if the header were malformed. The SharedKey case gets Azure's answer.
 import { createRequire } from "node:module";
 import path from "node:path";
 
 const require = createRequire(import.meta.url);
-const handlerFile = path.join(path.dirname(require.resolve("azurite/package.json")), "dist/src/blob/handlers/BlockBlobHandler.js");
-const handler = (require(handlerFile) as { default: { prototype: Record<string, unknown> } }).default.prototype;
-
+const blobDir = path.join(path.dirname(require.resolve("azurite/package.json")), "dist/src/blob");
 type Method = (this: unknown, ...args: unknown[]) => unknown;
+type Prototype = Record<string, unknown>;
 
-function emptyTierIsNoTier(method: string, optionsIndex: number): void {
-  const original = handler[method];
-  if (typeof original !== "function") throw new Error(`azurite-compat: BlockBlobHandler.${method} not found; Azurite changed, revisit this shim`);
-  handler[method] = function (this: unknown, ...args: unknown[]) {
-    const options = args[optionsIndex] as { tier?: string } | undefined;
-    if (options?.tier === "") args[optionsIndex] = { ...options, tier: undefined };
-    return (original as Method).apply(this, args);
-  };
+function prototypeOf(file: string): Prototype {
+  return (require(path.join(blobDir, file)) as { default: { prototype: Prototype } }).default.prototype;
 }
 
-emptyTierIsNoTier("upload", 2); // upload(body, contentLength, options, context)
-emptyTierIsNoTier("commitBlockList", 1); // commitBlockList(blocks, options, context)
+function wrap(proto: Prototype, method: string, wrapper: (original: Method) => Method): void {
+  const original = proto[method];
+  if (typeof original !== "function") throw new Error(`azurite-compat: ${method} not found in Azurite; it changed, revisit this shim`);
+  proto[method] = wrapper(original as Method);
+}
+
+// 1. upload(body, contentLength, options, context), commitBlockList(blocks, options, context)
+const blockBlob = prototypeOf("handlers/BlockBlobHandler.js");
+for (const [method, optionsIndex] of [["upload", 2], ["commitBlockList", 1]] as const) {
+  wrap(blockBlob, method, (original) => function (this: unknown, ...args: unknown[]) {
+    const options = args[optionsIndex] as { tier?: string } | undefined;
+    if (options?.tier === "") args[optionsIndex] = { ...options, tier: undefined };
+    return original.apply(this, args);
+  });
+}
+
+// 2. The token authenticator runs last, so a SharedKey header reaching it has already failed verification.
+const errors = (require(path.join(blobDir, "errors/StorageErrorFactory.js")) as {
+  default: { getAuthenticationFailed(contextId: string, detail: string): Error };
+}).default;
+wrap(prototypeOf("authentication/BlobTokenAuthenticator.js"), "validate", (original) => function (this: unknown, ...args: unknown[]) {
+  const [req, context] = args as [{ getHeader(name: string): string | undefined }, { contextId?: string }];
+  if (/^SharedKey(Lite)? /.test(req.getHeader("authorization") ?? "")) {
+    return Promise.reject(errors.getAuthenticationFailed(context.contextId ?? "", "The MAC signature found in the HTTP request is not the same as any computed signature."));
+  }
+  return original.apply(this, args);
+});

@@ -7,17 +7,23 @@ import { repoRoot } from "./tools.ts";
 
 const usage = "usage: node e2e/cluster/cli.ts up|down|status [--dir <state dir, default .local>] [--no-node-agent]";
 
+/** Relative to the working directory when inside it, absolute otherwise: whatever is shorter to paste. */
+function show(p: string): string {
+  const rel = path.relative(process.cwd(), p);
+  return rel === "" ? "." : rel.startsWith("..") ? p : rel;
+}
+
 function describe(cluster: Cluster): string {
-  const rel = path.relative(process.cwd(), cluster.dir) || ".";
+  const rel = show(cluster.dir);
   const procs = readRecords(cluster.dir)
-    .map((r) => `  ${r.name.padEnd(24)} PID ${String(r.pid).padEnd(8)} log ${path.relative(process.cwd(), r.logFile)}`)
+    .map((r) => `  ${r.name.padEnd(24)} PID ${String(r.pid).padEnd(8)} log ${show(r.logFile)}`)
     .join("\n");
   return [
     `processes:`,
     procs,
-    `kube-apiserver  ${cluster.apiServerUrl}   (kubeconfig ${path.relative(process.cwd(), cluster.kubeconfig)})`,
+    `kube-apiserver  ${cluster.apiServerUrl}   (kubeconfig ${show(cluster.kubeconfig)})`,
     `Azurite         https://${cluster.azurite.account}.blob.${cluster.azurite.endpointSuffix}  (via proxy ${cluster.env.HTTPS_PROXY})`,
-    `PVC root        ${path.relative(process.cwd(), cluster.pvcRoot)}/<namespace>/<claim>/`,
+    `PVC root        ${show(cluster.pvcRoot)}/<namespace>/<claim>/`,
     ``,
     `use it:`,
     `  . ${rel}/env`,

@@ -1,0 +1,98 @@
+// `make up` / `make down` as a user runs them (node e2e/cluster/cli.ts), on a cluster of their own in a
+// temp state dir: up is idempotent, the env file is all a shell needs, down leaves no process behind.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { execa } from "execa";
+import { nodeAgentAvailable } from "./cluster/node-agent.ts";
+import { readRecords } from "./cluster/supervisor.ts";
+import { nodeBinary, repoRoot } from "./cluster/tools.ts";
+
+const cli = path.join(repoRoot, "e2e/cluster/cli.ts");
+// A user's shell: none of the variables the test fixture put into this process.
+const userEnv = { HOME: process.env.HOME ?? "/root", PATH: "/usr/local/bin:/usr/bin:/bin", LANG: "C.UTF-8" };
+
+/**
+ * Whether pid is a running process. A zombie does not count: it has exited and released everything, and
+ * only waits for its parent to collect the exit status. `up` exits right after starting the cluster, so
+ * its processes are re-parented to PID 1, and where PID 1 does not reap (this sandbox's init does not),
+ * a stopped process stays a zombie until the machine's init gets to it. kill(pid, 0) succeeds on zombies.
+ */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    assert.equal((err as NodeJS.ErrnoException).code, "ESRCH");
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** Live processes whose command line or working directory points into dir: anything of ours that escaped the records. */
+function processesUsing(dir: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync("/proc").filter((e) => /^\d+$/.test(e))) {
+    try {
+      if (!alive(Number(pid))) continue;
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
+      const cwd = readlinkSync(`/proc/${pid}/cwd`);
+      if (cmdline.includes(dir) || cwd.startsWith(dir)) found.push(`${pid}: ${cmdline}`);
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return found;
+}
+
+describe("local cluster: make up / make down (cli.ts)", function () {
+  this.timeout(180_000);
+  let dir: string;
+  const up = () => execa(nodeBinary(), [cli, "up", "--dir", dir], { env: userEnv, extendEnv: false, all: true });
+
+  before(async function () {
+    dir = await mkdtemp(path.join(os.tmpdir(), "blobstash-cli-"));
+  });
+
+  after(async function () {
+    // Only reached with processes still up if an assertion failed midway; down is idempotent.
+    await execa(nodeBinary(), [cli, "down", "--dir", dir], { env: userEnv, extendEnv: false, reject: false });
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("up starts everything, a second up reuses it, the env file works in a plain shell, down stops every PID", async function () {
+    const first = await up();
+    assert.match(first.stdout, /cluster up in/);
+    const pids = Object.fromEntries(readRecords(dir).map((r) => [r.name, r.pid]));
+    const expected = ["azurite", "etcd", "kube-apiserver", "kube-controller-manager", "proxy", ...(nodeAgentAvailable() ? ["node-agent"] : [])];
+    assert.deepEqual(Object.keys(pids).sort(), expected.sort());
+    for (const [name, pid] of Object.entries(pids)) assert.ok(alive(pid), `${name} (${pid}) runs`);
+    for (const name of expected) assert.ok(existsSync(path.join(dir, "logs", `${name}.log`)), `${name} logs to logs/${name}.log`);
+
+    const second = await up();
+    assert.match(second.stdout, /already running/);
+    assert.deepEqual(Object.fromEntries(readRecords(dir).map((r) => [r.name, r.pid])), pids, "the second up started nothing new");
+
+    const container = `cli-${randomBytes(3).toString("hex")}`;
+    const shell = await execa("bash", ["--norc", "-c", `. ${dir}/env && kubectl get nodes -o name && kubectl auth whoami -o jsonpath='{.status.userInfo.groups}' && echo && restic -r azure:${container}:/repo init`], {
+      env: { ...userEnv, RESTIC_PASSWORD: "cli-test" }, extendEnv: false,
+    });
+    if (nodeAgentAvailable()) assert.match(shell.stdout, /^node\/blobstash-local$/m);
+    assert.match(shell.stdout, /system:masters/);
+    assert.match(shell.stdout, new RegExp(`created restic repository \\w+ at azure:${container}:/repo`));
+
+    const down = await execa(nodeBinary(), [cli, "down", "--dir", dir], { env: userEnv, extendEnv: false });
+    assert.match(down.stdout, /none of them runs any more/);
+    for (const [name, pid] of Object.entries(pids)) assert.equal(alive(pid), false, `${name} (${pid}) is gone`);
+    assert.deepEqual(processesUsing(dir), []);
+    assert.deepEqual(readRecords(dir), []);
+    assert.deepEqual(readdirSync(dir).sort(), ["logs"], "only the logs are left");
+  });
+});
