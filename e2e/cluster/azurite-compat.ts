@@ -48,3 +48,21 @@ wrap(prototypeOf("authentication/BlobTokenAuthenticator.js"), "validate", (origi
   }
   return original.apply(this, args);
 });
+
+// 3. Get Container Properties with a service (container) SAS: Azure answers 403 AuthorizationFailure,
+//    which restic's `init` expects and ignores (restic issue #4004); Azurite answers 403
+//    AuthorizationPermissionMismatch, which restic treats as fatal, so no restic repository could be
+//    created with the container SAS every Job gets. The container operation gets Azure's answer.
+const operations = (require(path.join(blobDir, "generated/artifacts/operation.js")) as { default: Record<string, number> }).default;
+const containerProperties = new Set([operations.Container_GetProperties, operations.Container_GetPropertiesWithHead]);
+const authorizationFailure = (errors as unknown as { getAuthorizationFailure(contextId: string): Error }).getAuthorizationFailure;
+wrap(prototypeOf("authentication/BlobSASAuthenticator.js"), "validate", (original) => async function (this: unknown, ...args: unknown[]) {
+  const context = args[1] as { operation?: number; contextId?: string };
+  try {
+    return await original.apply(this, args);
+  } catch (err) {
+    const code = (err as { headers?: Record<string, string> }).headers?.["x-ms-error-code"];
+    if (code === "AuthorizationPermissionMismatch" && containerProperties.has(context.operation ?? -1)) throw authorizationFailure(context.contextId ?? "");
+    throw err;
+  }
+});
