@@ -34,6 +34,7 @@ test: tools deps lint unit e2e ## The whole test suite (what CI runs)
 
 up: tools deps ## Start the local cluster, Azurite and the operator; writes .local/env
 	@node e2e/cluster/cli.ts up
+	@node e2e/operator-cli.ts up
 
 down: ## Stop every process `make up` started
 	@node e2e/cluster/cli.ts down

@@ -3,9 +3,7 @@
 // runs it. Every failure mode gets its specific reason and recovers once fixed, without the test
 // touching the Repository; and no secret value ever shows up in a log line, an event or a status.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createWriteStream, type WriteStream } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -14,8 +12,8 @@ import { ApiException, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, s
 import { execa } from "execa";
 import type { Repository, RepositoryCondition } from "../operator/api/repository.ts";
 import { cluster } from "./fixture.ts";
-import { freePort } from "./cluster/ports.ts";
-import { nodeBinary, repoRoot } from "./cluster/tools.ts";
+import { applyCrds, installOperatorIdentity, type OperatorHandle, startOperator } from "./cluster/operator.ts";
+import { repoRoot } from "./cluster/tools.ts";
 import { waitFor } from "./cluster/wait.ts";
 
 const GROUP = { group: "stash.appscode.com", version: "v1alpha1", plural: "repositories" };
@@ -34,66 +32,15 @@ const secret = (value: string): string => {
   return value;
 };
 
-/** `blobstash operator` as a child process, its output kept for the redaction check. */
-class OperatorProcess {
-  readonly lines: string[] = [];
-  private child: ChildProcess | undefined;
-  private log: WriteStream | undefined;
-  metricsPort = 0;
-
-  async start(namespaces: string[]): Promise<void> {
-    this.metricsPort = await freePort();
-    this.log = createWriteStream(path.join(cluster().dir, "logs", `operator-repository-e2e-${id}.log`));
-    this.child = spawn(
-      nodeBinary(),
-      [
-        path.join(repoRoot, "operator/main.ts"),
-        "operator",
-        "--leader-elect=false",
-        `--revalidate-period=${REVALIDATE}`,
-        `--metrics-address=127.0.0.1:${this.metricsPort}`,
-        `--watch-namespaces=${namespaces.join(",")}`,
-        `--default-endpoint-suffix=${cluster().azurite.endpointSuffix}`,
-      ],
-      // process.env carries KUBECONFIG, PATH, HTTPS_PROXY and the CA from the fixture, not the emulator key.
-      { env: { ...process.env, BLOBSTASH_LOG_LEVEL: "debug" }, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    for (const stream of [this.child.stdout!, this.child.stderr!]) {
-      let partial = "";
-      stream.on("data", (chunk: Buffer) => {
-        this.log?.write(chunk);
-        const text = partial + chunk.toString("utf8");
-        const parts = text.split("\n");
-        partial = parts.pop() ?? "";
-        this.lines.push(...parts);
-      });
-    }
-    await waitFor("the operator's caches to sync", async () => (await fetch(`http://127.0.0.1:${this.metricsPort}/readyz`)).ok, {
-      timeoutMs: 60_000,
-      intervalMs: 200,
-      abortIf: () => (this.child?.exitCode !== null ? `operator exited: ${this.lines.slice(-10).join("\n")}` : undefined),
-    });
-  }
-
-  async reconcileCount(): Promise<number> {
-    const text = await (await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`)).text();
-    const m = /^blobstash_reconcile_total\{kind="Repository",outcome="success"\} (\d+)/m.exec(text);
-    return m ? Number(m[1]) : 0;
-  }
-
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGTERM");
-    await exited;
-    this.log?.end();
-  }
+/** Reconciles of Repositories that succeeded so far, from the operator's /metrics. */
+async function reconcileCount(op: OperatorHandle): Promise<number> {
+  const m = /^blobstash_reconcile_total\{kind="Repository",outcome="success"\} (\d+)/m.exec(await op.metrics());
+  return m ? Number(m[1]) : 0;
 }
 
 describe("Repository controller (real API server, Azurite, restic)", function () {
   this.timeout(180_000);
-  const op = new OperatorProcess();
+  let op: OperatorHandle;
   let kc: KubeConfig;
   let core: CoreV1Api;
   let custom: CustomObjectsApi;
@@ -182,9 +129,7 @@ describe("Repository controller (real API server, Azurite, restic)", function ()
     core = kc.makeApiClient(CoreV1Api);
     custom = kc.makeApiClient(CustomObjectsApi);
     work = await mkdtemp(path.join(os.tmpdir(), "blobstash-repo-e2e-"));
-    const applied = await kubectl(["apply", "-f", path.join(repoRoot, "crds/repositories.stash.appscode.com.yaml")]);
-    assert.equal(applied.exitCode, 0, applied.stderr);
-    await kubectl(["wait", "--for=condition=Established", "crd/repositories.stash.appscode.com", "--timeout=30s"]);
+    await applyCrds(cluster());
     for (const n of [ns, otherNs, demoNs]) {
       await core.createNamespace({ body: { metadata: { name: n } } }).catch((err: unknown) => {
         if (!(err instanceof ApiException && err.code === 409)) throw err;
@@ -192,11 +137,17 @@ describe("Repository controller (real API server, Azurite, restic)", function ()
     }
     blob = new BlobServiceClient(`https://${az().account}.blob.${az().endpointSuffix}`, new StorageSharedKeyCredential(az().account, az().key));
     await blob.getContainerClient(container).createIfNotExists();
-    await op.start([ns, otherNs, demoNs]);
+    // As the chart runs it: its ServiceAccount and RBAC, so a permission the chart lacks fails here.
+    op = await startOperator(cluster(), {
+      name: `operator-repository-${id}`,
+      kubeconfig: await installOperatorIdentity(cluster()),
+      args: ["--leader-elect=false", `--revalidate-period=${REVALIDATE}`, `--watch-namespaces=${[ns, otherNs, demoNs].join(",")}`],
+      env: { BLOBSTASH_LOG_LEVEL: "debug" },
+    });
   });
 
   after(async function () {
-    await op.stop();
+    await op?.stop();
     await rm(work, { recursive: true, force: true });
     // Repositories with finalizers would hold their namespace; the operator is gone, so drop them first.
     for (const n of [ns, otherNs, demoNs]) {
@@ -462,9 +413,9 @@ spec: {backend: {storageSecretName: s, azure: ${azure}}}
     const list = async () => ((await custom.listNamespacedCustomObject({ ...GROUP, namespace: ns })) as { items: Repository[] }).items;
     const azureRepos = (await list()).filter((r) => r.spec?.backend?.azure);
     const before = new Map(azureRepos.map((r) => [r.metadata!.name!, r.metadata!.resourceVersion!]));
-    const start = await op.reconcileCount();
+    const start = await reconcileCount(op);
     // Every Repository revalidated at least three times (one reconcile each per 2 s period).
-    await waitFor("three revalidation rounds", async () => (await op.reconcileCount()) >= start + 3 * (azureRepos.length + 2), { timeoutMs: 60_000, intervalMs: 500 });
+    await waitFor("three revalidation rounds", async () => (await reconcileCount(op)) >= start + 3 * (azureRepos.length + 2), { timeoutMs: 60_000, intervalMs: 500 });
     const after = new Map((await list()).map((r) => [r.metadata!.name!, r.metadata!.resourceVersion!]));
     for (const [name, rv] of before) assert.equal(after.get(name), rv, `${name} was written although nothing changed`);
   });
@@ -479,11 +430,11 @@ spec: {backend: {storageSecretName: s, azure: ${azure}}}
     const events = (await Promise.all([ns, otherNs, demoNs].map((n) => core.listNamespacedEvent({ namespace: n })))).flatMap((l) => l.items);
     const repos = (await Promise.all([ns, demoNs].map((n) => custom.listNamespacedCustomObject({ ...GROUP, namespace: n })))).flatMap((l) => (l as { items: Repository[] }).items);
     const haystacks: Array<[string, string]> = [
-      ["operator log", op.lines.join("\n")],
+      ["operator log", op.log()],
       ["events", JSON.stringify(events)],
       ["Repository objects", JSON.stringify(repos)],
     ];
-    assert.ok(op.lines.length > 20, "the operator logged enough for this check to mean something");
+    assert.ok(op.log().split("\n").length > 20, "the operator logged enough for this check to mean something");
     assert.ok(events.length > 10, "events were recorded");
     assert.ok(secretValues.size > 10);
     for (const [where, text] of haystacks) {

@@ -44,7 +44,7 @@ export function labelValue(name: string): string {
   const head = name
     .slice(0, LABEL_VALUE_MAX - hash.length - 1)
     .replace(/[^-A-Za-z0-9_.]/g, "-")
-    .replace(/[^A-Za-z0-9]+$/, "");
+    .replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, "");
   return head ? `${head}-${hash}` : hash;
 }
 

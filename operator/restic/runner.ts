@@ -6,7 +6,9 @@
 import { execa } from "execa";
 import { logger } from "../observability/logger.ts";
 import { redact } from "../observability/redact.ts";
+import type { ResultReason } from "../api/result.ts";
 import { LineSplitter, parseResticLine, type ExitError, type ResticMessage } from "./messages.ts";
+import { reasonFor } from "./reasons.ts";
 
 /** How restic is reached and what every command shares. */
 export interface ResticContext {
@@ -43,8 +45,13 @@ export interface ResticRun {
   exitError?: ExitError;
   /** The last plain-text lines restic wrote to stderr, redacted (warnings, retries). */
   textTail: string[];
-  /** The last "… returned error, retrying …" line: what was failing while restic kept trying. */
+  /** The last "… returned error, retrying …" message (with its continuation lines): what kept failing. */
   lastRetry?: string;
+  /**
+   * Set when the runner stopped restic because it was retrying something retries cannot fix (a
+   * missing container, refused credentials); restic would otherwise keep at it for 15 minutes.
+   */
+  gaveUp?: ResultReason;
   /** The binary was not found. */
   notFound: boolean;
   /** The command was stopped through the context's signal. */
@@ -53,6 +60,9 @@ export interface ResticRun {
 }
 
 const TAIL_LINES = 20;
+const RETRY_BLOCK_LINES = 20;
+/** Failures restic retries (it treats a 404 on the container like a network error) that never heal by waiting. */
+const HOPELESS: ReadonlySet<ResultReason> = new Set(["ContainerNotFound", "AuthenticationFailed", "SasExpired", "PermissionDenied"]);
 const FORCE_KILL_AFTER_MS = 15_000;
 
 /**
@@ -75,11 +85,23 @@ export function resticArgv(ctx: ResticContext, verbArgs: readonly string[], opts
 export function failureText(run: ResticRun): string {
   if (run.notFound) return "restic binary not found";
   const parts: string[] = [];
-  if (run.exitError?.message) parts.push(run.exitError.message);
-  else if (run.textTail.length > 0) parts.push(run.textTail.slice(-5).join("\n"));
+  if (run.exitError?.message) parts.push(tidyResticError(run.exitError.message));
+  else if (run.textTail.length > 0) parts.push(tidyResticError(run.textTail.slice(-8).join("\n")));
   // A network failure shows in the retries, not in the final "context canceled".
   if (run.lastRetry && !parts.some((p) => p.includes(run.lastRetry!))) parts.push(`last retry: ${run.lastRetry}`);
   return parts.join("\n") || `restic exited with code ${run.exitCode ?? "none"}`;
+}
+
+/**
+ * The Azure SDK's error text without its decoration: separator rules, the XML body (its code and
+ * message are already on the RESPONSE / ERROR CODE lines), request ids and timestamps.
+ */
+export function tidyResticError(text: string): string {
+  return text
+    .split("\n")
+    .map((l) => l.trimEnd())
+    .filter((l) => l !== "" && !/^-{8,}$/.test(l) && !/^\s*</.test(l) && !/^(RequestId|Time):/.test(l) && l !== "Response contained no body")
+    .join("\n");
 }
 
 export async function runRestic(ctx: ResticContext, verbArgs: readonly string[], opts: RunOptions = {}): Promise<ResticRun> {
@@ -114,19 +136,47 @@ export async function runRestic(ctx: ResticContext, verbArgs: readonly string[],
     if (m.type === "text") keepText(run, redact(line));
     else opts.onMessage?.(m);
   };
+  // The Azure SDK's errors span several lines: a retry message is its first line plus what follows.
+  let retry: string[] | undefined;
+  const flushRetry = () => {
+    if (!retry) return;
+    run.lastRetry = tidyResticError(retry.join("\n"));
+    logger.warn(`restic: ${run.lastRetry}`);
+    retry = undefined;
+  };
+  const checkRetry = () => {
+    if (!retry || run.gaveUp) return;
+    const reason = reasonFor(1, retry.join("\n"));
+    if (HOPELESS.has(reason)) {
+      run.gaveUp = reason;
+      run.lastRetry = tidyResticError(retry.join("\n"));
+      logger.warn(`restic keeps retrying what retrying cannot fix (${reason}): stopping it`);
+      child.kill("SIGINT");
+    }
+  };
   const onStderrLine = (line: string) => {
     if (line.trim() === "") return;
     const m = parseResticLine(line, opts.command);
-    if (m.type === "exit-error") {
-      run.exitError = { ...m, message: redact(m.message) };
-    } else if (m.type === "text") {
-      const text = redact(line);
-      keepText(run, text);
-      if (/returned error, retrying/.test(text)) run.lastRetry = text;
-      logger.warn(`restic: ${text}`);
-    } else {
-      opts.onMessage?.(m);
+    if (m.type !== "text") {
+      flushRetry();
+      if (m.type === "exit-error") run.exitError = { ...m, message: redact(m.message) };
+      else opts.onMessage?.(m);
+      return;
     }
+    // restic clears its status line with a carriage return before some messages.
+    const text = redact(line.replace(/^\r+/, ""));
+    keepText(run, text);
+    if (/returned error, retrying/.test(text)) {
+      flushRetry();
+      retry = [text];
+    } else if (retry && retry.length < RETRY_BLOCK_LINES && !/^\S+\(.*\) failed:|^signal /.test(text)) {
+      retry.push(text);
+    } else {
+      flushRetry();
+      logger.warn(`restic: ${text}`);
+      return;
+    }
+    checkRetry();
   };
   child.stdout?.on("data", (chunk: Buffer) => {
     if (opts.collectStdout) stdoutChunks.push(chunk);
@@ -139,6 +189,7 @@ export async function runRestic(ctx: ResticContext, verbArgs: readonly string[],
   const result = await child;
   if (!opts.collectStdout) for (const l of outLines.end()) onStdoutLine(l);
   for (const l of errLines.end()) onStderrLine(l);
+  flushRetry();
   run.stdout = opts.collectStdout ? Buffer.concat(stdoutChunks).toString("utf8") : "";
   run.exitCode = typeof result.exitCode === "number" ? result.exitCode : undefined;
   run.notFound = (result as { code?: string }).code === "ENOENT";

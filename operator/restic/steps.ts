@@ -44,11 +44,14 @@ export function problemOf(step: ResultStep, run: ResticRun, deps: FlowDeps): Pro
   const cause = run.aborted ? abortCause(deps.signal) : undefined;
   let reason: ResultReason;
   let message: string;
-  if (cause) {
+  if (run.gaveUp) {
+    reason = run.gaveUp;
+    message = `stopped restic, which kept retrying what retrying cannot fix: ${run.lastRetry ?? text}`;
+  } else if (cause) {
     const retrying = run.lastRetry ? reasonFor(1, run.lastRetry) : undefined;
     const why = cause === "timeout" ? `stopped before the Job's timeOut${deps.timeoutMs ? ` (${Math.round(deps.timeoutMs / 1000)}s)` : ""}` : "stopped by a termination signal";
     // restic retries network failures for up to 15 minutes; when that is what it was doing, that is the cause.
-    reason = retrying === "NetworkError" ? "NetworkError" : cause === "timeout" ? "Timeout" : "Interrupted";
+    reason = retrying && retrying !== "ResticFailed" ? retrying : cause === "timeout" ? "Timeout" : "Interrupted";
     message = run.lastRetry ? `${why}; restic was retrying: ${run.lastRetry}` : why;
   } else {
     reason = reasonFor(run.exitCode, text, { sasExpired: sasOutsideValidity(deps.sas, deps.now()) });

@@ -77,7 +77,8 @@ export function jobName(sessionName: string, suffix: string): string {
 }
 
 export interface SessionIdentity {
-  kind: "BackupSession" | "RestoreSession";
+  /** BackupSession or RestoreSession. */
+  kind: string;
   apiVersion: string;
   name: string;
   namespace: string;
