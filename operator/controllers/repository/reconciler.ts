@@ -310,6 +310,11 @@ export class RepositoryReconciler {
     this.deps.log.warn("wipeOut blocked", { repository: key, reason });
   }
 
+  /** Drops what this reconciler remembers about a Repository (call on a watch delete event). */
+  forgetRepository(namespace: string, name: string): void {
+    this.forget(`${namespace}/${name}`);
+  }
+
   private forget(key: string): void {
     this.memo.delete(key);
     this.lastCredentials.delete(key);
