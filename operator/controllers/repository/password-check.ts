@@ -23,7 +23,7 @@ export class PasswordChecker {
 
   /** `maxConcurrent` scrypt runs at once: they share libuv's small thread pool with DNS and file I/O. */
   constructor(options: { maxConcurrent?: number; maxEntries?: number } = {}) {
-    this.maxConcurrent = options.maxConcurrent ?? 1;
+    this.maxConcurrent = options.maxConcurrent ?? 2;
     this.maxEntries = options.maxEntries ?? 10_000;
   }
 
