@@ -6,6 +6,7 @@
 import { writeFile } from "node:fs/promises";
 import { serializeJobResult, type JobResult, type ResultAction } from "../api/result.ts";
 import { logger, registerSecret } from "../observability/logger.ts";
+import { redactDeep } from "../observability/redact.ts";
 import { backupFlow } from "./backup-flow.ts";
 import { parseWrapperArgs, USAGE } from "./flags.ts";
 import { restoreFlow } from "./restore-flow.ts";
@@ -100,7 +101,8 @@ function failure(action: ResultAction, reason: JobResult["reason"], message: str
 
 async function writeResult(file: string, result: JobResult): Promise<void> {
   try {
-    await writeFile(file, serializeJobResult(result));
+    // Every string was redacted where it was made; this is the last line of defence.
+    await writeFile(file, serializeJobResult(redactDeep(result)));
   } catch (err) {
     // Run by hand there may be no termination log; the result is in the log line above.
     logger.error("could not write the result", { file, error: err instanceof Error ? err.message : String(err) });

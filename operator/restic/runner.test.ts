@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setLogLevel } from "../observability/logger.ts";
 import { fixture, resticBinary } from "./fixtures.ts";
 import { failureText, resticArgv, runRestic, tidyResticError, type ResticContext, type ResticRun } from "./runner.ts";
 
@@ -60,9 +61,11 @@ describe("restic runner", () => {
     this.timeout(30_000);
     let dir: string;
     before(async () => {
+      if (!process.env.BLOBSTASH_TEST_LOGS) setLogLevel("error");
       dir = await mkdtemp(join(tmpdir(), "blobstash-runner-"));
     });
     after(async () => {
+      setLogLevel(process.env.BLOBSTASH_LOG_LEVEL ?? "info");
       await rm(dir, { recursive: true, force: true });
     });
 
