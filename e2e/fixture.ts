@@ -4,14 +4,21 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type { Context } from "mocha";
+import type { Context, Suite } from "mocha";
 import { startCluster, type Cluster } from "./cluster/cluster.ts";
 import { useClusterInThisProcess } from "./cluster/in-process.ts";
 import { isRunning, killAllNow, readRecords } from "./cluster/supervisor.ts";
 
 let current: Cluster | undefined;
 let dir: string | undefined;
-let anyFailed = false;
+let startFailed = false;
+
+/** Whether any test or hook under suite failed (a failing `before` hook fails no test, but the run is red). */
+function anyFailed(suite: Suite): boolean {
+  const hooks = (suite as unknown as Record<string, { state?: string }[] | undefined>);
+  const failedHook = ["_beforeAll", "_beforeEach", "_afterEach", "_afterAll"].some((k) => hooks[k]?.some((h) => h.state === "failed"));
+  return failedHook || suite.tests.some((t) => t.state === "failed") || suite.suites.some(anyFailed);
+}
 
 /** The cluster this test run shares. */
 export function cluster(): Cluster {
@@ -32,15 +39,12 @@ export const mochaHooks = {
     try {
       current = await startCluster({ dir, dieWithParent: true, log: (line) => verbose && console.log(`    [cluster] ${line}`) });
     } catch (err) {
-      anyFailed = true;
+      startFailed = true;
       console.log(`  e2e cluster failed to start; logs kept in ${dir}/logs`);
       throw err;
     }
     useClusterInThisProcess(current);
     console.log(`  e2e cluster up in ${((Date.now() - t0) / 1000).toFixed(1)} s (${dir})`);
-  },
-  afterEach(this: Context) {
-    if (this.currentTest?.state === "failed") anyFailed = true;
   },
   async afterAll(this: Context) {
     this.timeout(60_000);
@@ -51,7 +55,9 @@ export const mochaHooks = {
     current = undefined;
     const survivors = records.filter(isRunning);
     if (survivors.length > 0) throw new Error(`cluster processes survived stop(): ${survivors.map((r) => `${r.name} ${r.pid}`).join(", ")}`);
-    if (anyFailed || process.env.BLOBSTASH_E2E_KEEP) {
+    let root: Suite | undefined = this.test?.parent;
+    while (root?.parent) root = root.parent;
+    if (startFailed || (root && anyFailed(root)) || process.env.BLOBSTASH_E2E_KEEP) {
       console.log(`  e2e cluster stopped; state and logs kept in ${dir}`);
     } else {
       await rm(dir, { recursive: true, force: true });

@@ -21,7 +21,7 @@ export interface AzuriteConfig {
 
 export const azuriteProcessName = "azurite";
 
-export function azuriteArgs(cfg: Pick<AzuriteConfig, "port" | "location" | "certFile" | "keyFile">): string[] {
+export function azuriteArgs(cfg: Pick<AzuriteConfig, "port" | "location" | "certFile" | "keyFile">, debugLog?: string): string[] {
   return [
     "--import", path.join(import.meta.dirname, "azurite-compat.ts"),
     path.join(repoRoot, "node_modules/azurite/dist/src/blob/main.js"),
@@ -35,13 +35,17 @@ export function azuriteArgs(cfg: Pick<AzuriteConfig, "port" | "location" | "cert
     "--disableTelemetry",
     "--skipApiVersionCheck",
     "--loose",
+    // Azurite's debug log says why it refused a request (its access log only has the status); it is
+    // large and slows the emulator, so only on request.
+    ...(debugLog ? ["--debug", debugLog] : []),
   ];
 }
 
 /** Starts Azurite on cfg.port (the same port on every restart) and waits until it answers over TLS. */
 export async function startAzurite(cfg: AzuriteConfig): Promise<ProcessRecord> {
   mkdirSync(cfg.location, { recursive: true });
-  const record = startProcess(cfg.dir, azuriteProcessName, cfg.node, azuriteArgs(cfg), {
+  const debugLog = process.env.BLOBSTASH_AZURITE_DEBUG ? path.join(cfg.dir, "logs", "azurite-debug.log") : undefined;
+  const record = startProcess(cfg.dir, azuriteProcessName, cfg.node, azuriteArgs(cfg, debugLog), {
     // The account key is ours, not the well-known emulator key, so tests prove the key is really checked.
     env: { PATH: process.env.PATH, HOME: process.env.HOME, AZURITE_ACCOUNTS: `${cfg.account}:${cfg.key}` },
     cwd: cfg.location,
