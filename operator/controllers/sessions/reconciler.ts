@@ -131,7 +131,11 @@ export class SessionReconciler<S extends SessionObject> {
     const namespace = session.metadata?.namespace ?? "";
     const now = deps.clock();
     const outcome = jobOutcome(job, await this.rt.podsOf(job));
-    const repo = { namespace: job.metadata?.labels?.[LABEL_REPOSITORY_NAMESPACE] ?? namespace, name: job.metadata?.labels?.[LABEL_REPOSITORY] ?? "" };
+    // status.repository was written when the Job started; the label is hashed for names over 63 characters.
+    const repo = {
+      namespace: job.metadata?.labels?.[LABEL_REPOSITORY_NAMESPACE] ?? namespace,
+      name: (typeof session.status?.repository === "string" ? session.status.repository : undefined) ?? job.metadata?.labels?.[LABEL_REPOSITORY] ?? "",
+    };
     if (outcome.state === "running") {
       if (session.status?.phase !== "Running") {
         await this.writeStatus(session, { ...sessionState(session.status?.conditions, "Running", "JobStarted", `Job ${job.metadata?.name} is running`, now), repository: repo.name });
