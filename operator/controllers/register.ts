@@ -7,7 +7,7 @@ import { InformerSet } from "../kube/informer.ts";
 import { keyOf } from "../kube/client.ts";
 import type { EventRecorder } from "../kube/events.ts";
 import { logger } from "../observability/logger.ts";
-import { forgetRepository, observeReconcile } from "../observability/metrics.ts";
+import { observeReconcile } from "../observability/metrics.ts";
 import type { OperatorOptions } from "../config/options.ts";
 import { REPOSITORY_GROUP, REPOSITORY_PLURAL, REPOSITORY_VERSION, type Repository } from "../api/repository.ts";
 import {
@@ -113,7 +113,7 @@ export function buildControllers(kc: KubeConfig, opts: OperatorOptions, events: 
     for (const ev of events) informer.on(ev, (obj) => isLeader() && handler(obj));
   };
   on(repositories, (r) => repositoryController.enqueue(keyOf(r)), ["add", "update"]);
-  repositories.on("delete", (r) => forgetRepository(r.metadata?.namespace ?? "", r.metadata?.name ?? ""));
+  repositories.on("delete", (r) => repositoryReconciler.forgetRepository(r.metadata?.namespace ?? "", r.metadata?.name ?? ""));
   // A Secret edit re-checks, at once, every Repository in its namespace that names it.
   on(secrets, (s) => {
     for (const repo of repositories.list(s.metadata?.namespace)) {
