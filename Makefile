@@ -2,11 +2,17 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
+# `make up|demo|down DIR=/some/dir` runs a local cluster with its state there instead of .local
+# (the demo test runs one of its own beside a developer's).
+ifdef DIR
+export BLOBSTASH_STATE_DIR := $(abspath $(DIR))
+endif
+
 TOOLS_PATH := $(shell bash e2e/tools/install.sh --print-path)
 export PATH := $(CURDIR)/bin:$(CURDIR)/node_modules/.bin:$(TOOLS_PATH):$(PATH)
 
 help: ## Show this help
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 tools: ## Build/install pinned tools (Kubernetes, etcd, restic, helm, Node 24) into ~/.cache/blobstash
 	@bash e2e/tools/install.sh
@@ -39,8 +45,13 @@ up: tools deps ## Start the local cluster, Azurite and the operator; writes .loc
 down: ## Stop every process `make up` started
 	@node e2e/cluster/cli.ts down
 
-demo: up ## Run the demo on the local cluster
+demo: up ## Back up sample data and restore it through examples/ on the local cluster, and check it
 	@node e2e/demo.ts
+
+crds: ## Copy crds/ into the Helm chart (it ships byte-identical CRDs; a unit test checks)
+	@rm -f charts/blobstash/crds/*.yaml
+	@cp crds/*.yaml charts/blobstash/crds/
+	@echo "charts/blobstash/crds/ = crds/ ($$(ls crds/*.yaml | wc -l) CRDs)"
 
 bench: up ## Run the benchmarks under bench/ and print their figures
 	@for b in bench/*.bench.ts; do node "$$b" || exit 1; done
@@ -49,4 +60,7 @@ image: ## Build the container image (needs Docker)
 	@command -v docker >/dev/null && docker info >/dev/null 2>&1 || { echo "make image needs a running Docker engine; none found on this machine" >&2; exit 2; }
 	docker build -t blobstash:dev .
 
-.PHONY: help tools deps build lint unit e2e test up down demo bench image
+e2e-kind: ## Backup and restore through real pods on a kind cluster (needs Docker; not part of make test)
+	@bash e2e/kind/run.sh
+
+.PHONY: help tools deps build lint unit e2e test up down demo crds bench image e2e-kind

@@ -1,7 +1,8 @@
-// `node e2e/operator-cli.ts up [--dir .local]`: the second half of `make up`. On a running local
-// cluster, applies crds/, the Helm chart's ServiceAccount and RBAC, and starts `blobstash operator`
-// from source as that ServiceAccount (log in <dir>/logs/operator.log). Idempotent: an operator that
-// already runs is left alone. `make down` stops it with the rest of the cluster.
+// `node e2e/operator-cli.ts up [--dir <state dir>]` (default $BLOBSTASH_STATE_DIR, else .local): the
+// second half of `make up`. On a running local cluster, applies crds/, the Helm chart's ServiceAccount
+// and RBAC, and starts `blobstash operator` from source as that ServiceAccount (log in
+// <dir>/logs/operator.log). Idempotent: an operator that already runs is left alone. `make down` stops
+// it with the rest of the cluster.
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { attachCluster } from "./cluster/cluster.ts";
@@ -11,7 +12,7 @@ import { repoRoot } from "./cluster/tools.ts";
 
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { dir: { type: "string" } }, allowPositionals: true });
-  const dir = path.resolve(values.dir ?? path.join(repoRoot, ".local"));
+  const dir = path.resolve(values.dir ?? process.env.BLOBSTASH_STATE_DIR ?? path.join(repoRoot, ".local"));
   const cluster = await attachCluster(dir);
   if (!cluster) {
     process.stderr.write(`no local cluster runs in ${dir}; run \`make up\`\n`);

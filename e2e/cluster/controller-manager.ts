@@ -23,6 +23,9 @@ export const controllers = [
   "ttl-after-finished-controller",
   "root-ca-certificate-publisher-controller",
   "pod-garbage-collector-controller",
+  // The API server puts kubernetes.io/pvc-protection on every PVC; without this controller to take it
+  // off once no pod uses the claim, deleting a PVC (or its namespace) would hang forever.
+  "persistentvolumeclaim-protection-controller",
 ];
 
 export function controllerManagerArgs(cfg: Pick<ControllerManagerConfig, "pki" | "kubeconfig" | "port">): string[] {

@@ -116,6 +116,9 @@ export class RepositoryReconciler {
       secret?.metadata?.uid ?? "-",
       secret?.metadata?.resourceVersion ?? "-",
       repo.metadata?.annotations?.[REVALIDATE_ANNOTATION] ?? "",
+      // A backup that finished may have initialized the restic repository: check again at once,
+      // not a revalidation period later (Ready would say NotInitialized beside a snapshot count).
+      repo.status?.lastBackupTime ?? "",
     ].join("|");
 
     // Woken by a watch event that cannot change the outcome (our own status write, another
