@@ -2,6 +2,8 @@
 // through the CONNECT proxy (HTTPS_PROXY), exactly the way restic and the operator reach Azure.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
 import {
   AnonymousCredential, BlobServiceClient, ContainerClient, ContainerSASPermissions, RestError, StorageSharedKeyCredential,
   generateBlobSASQueryParameters, type StoragePipelineOptions,
@@ -53,6 +55,9 @@ describe("local cluster: Azurite over TLS", function () {
     assert.equal(cluster().env.HTTPS_PROXY, process.env.HTTPS_PROXY);
     const props = await service.getProperties();
     assert.ok(props._response.status === 200);
+    // The SDK took HTTPS_PROXY from the environment: the proxy tunnelled the account host name.
+    const proxyLog = await readFile(path.join(cluster().dir, "logs", "proxy.log"), "utf8");
+    assert.match(proxyLog, new RegExp(`tunnel ${cluster().azurite.account}\\.blob\\.localhost:${cluster().azurite.port} -> 127\\.0\\.0\\.1:${cluster().azurite.port}`));
   });
 
   it("creates a container, uploads and lists blobs with the shared key", async function () {

@@ -76,8 +76,13 @@ describe("local cluster: restic against Azurite over TLS", function () {
   });
 
   it("inits a repository, backs up a tree, lists the snapshot and restores it byte-identical", async function () {
+    const proxyLogFile = path.join(cluster().dir, "logs", "proxy.log");
+    const proxyLogBefore = (await readFile(proxyLogFile, "utf8")).length;
     const init = await restic(["init"]);
     assert.match(init.stdout, /created restic repository \w+ at azure:/);
+    // restic (Go) did not skip the proxy for *.localhost: Go only bypasses it for "localhost" and loopback IPs.
+    const proxyLog = (await readFile(proxyLogFile, "utf8")).slice(proxyLogBefore);
+    assert.ok(proxyLog.includes(`tunnel ${cluster().azurite.account}.blob.${cluster().azurite.endpointSuffix} ->`), "restic went through the proxy");
 
     const backup = await restic(["backup", "--json", src]);
     const summary = backup.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)

@@ -71,6 +71,7 @@ describe("connect-proxy: server", function () {
     const res = await connectThrough(proxyPort, `devstoreaccount1.blob.localhost:${echoPort}`);
     assert.match(res.status, / 200 /);
     assert.equal(res.echoed, "ping");
+    assert.ok(logged.includes(`tunnel devstoreaccount1.blob.localhost:${echoPort} -> 127.0.0.1:${echoPort}`), logged.join("\n"));
   });
 
   it("answers 403 for any other host and says why in its log", async function () {

@@ -38,6 +38,7 @@ export function createConnectProxy(log: (line: string) => void): http.Server {
     }
     const upstream = net.connect(target.port, target.host);
     upstream.once("connect", () => {
+      log(`tunnel ${authority} -> ${target.host}:${target.port}`);
       client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
       if (head.length > 0) upstream.write(head);
       upstream.pipe(client);
