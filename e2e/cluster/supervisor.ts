@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 /** What the supervisor remembers about a process it started, in <dir>/pids/<name>.json (PID alone in <name>.pid). */
@@ -77,6 +77,14 @@ function groupMembers(record: ProcessRecord): number[] {
   return members;
 }
 
+let setprivPath: string | null | undefined;
+
+/** util-linux's setpriv, if the machine has it; without it dieWithParent degrades to the 'exit' handler's SIGKILL. */
+function findSetpriv(): string | undefined {
+  setprivPath ??= ["/usr/bin/setpriv", "/bin/setpriv", "/usr/sbin/setpriv"].find((f) => existsSync(f)) ?? null;
+  return setprivPath ?? undefined;
+}
+
 /**
  * Starts `cmd args` detached (its own session and process group), stdout and stderr appended to
  * <dir>/logs/<name>.log, and records its PID so `stopProcess`/`stopAll` (and `down` from another
@@ -89,7 +97,8 @@ export function startProcess(dir: string, name: string, cmd: string, args: strin
   if (existing && isRunning(existing)) throw new Error(`${name} already runs as PID ${existing.pid}`);
   const log = logFile(dir, name);
   const fd = openSync(log, "a");
-  const [file, argv] = options.dieWithParent ? ["setpriv", ["--pdeathsig", "SIGKILL", "--", cmd, ...args]] : [cmd, args];
+  const setpriv = options.dieWithParent ? findSetpriv() : undefined;
+  const [file, argv] = setpriv ? [setpriv, ["--pdeathsig", "SIGKILL", "--", cmd, ...args]] : [cmd, args];
   const env = Object.fromEntries(Object.entries(options.env).filter((e): e is [string, string] => e[1] !== undefined));
   let child: ChildProcess;
   try {
