@@ -1,5 +1,6 @@
-import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from "@kubernetes/client-node";
+import { CoordinationV1Api, type KubeConfig, type V1Lease } from "@kubernetes/client-node";
 import { isConflict, isNotFound } from "./client.ts";
+import { decideLease, newLeaseSpec, releasedLeaseSpec, type LeaseObservation } from "./lease-decision.ts";
 import type { Logger } from "../observability/logger.ts";
 
 export interface LeaderElectionOptions {
@@ -25,8 +26,7 @@ export class LeaderElector {
   private readonly renewDeadlineMs: number;
   private readonly retryPeriodMs: number;
   private readonly now: () => number;
-  private observedRecord = "";
-  private observedAt = 0;
+  private observed: LeaseObservation | undefined;
   private leading = false;
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
@@ -78,9 +78,9 @@ export class LeaderElector {
     this.leading = false;
     try {
       const lease = await this.api.readNamespacedLease({ name: this.opts.name, namespace: this.opts.namespace });
-      if (lease.spec?.holderIdentity !== this.opts.identity) return;
-      lease.spec = { ...lease.spec, holderIdentity: undefined, leaseDurationSeconds: 1, renewTime: new V1MicroTime() };
-      await this.api.replaceNamespacedLease({ name: this.opts.name, namespace: this.opts.namespace, body: lease });
+      const spec = releasedLeaseSpec(lease.spec, this.opts.identity, this.now());
+      if (!spec) return;
+      await this.api.replaceNamespacedLease({ name: this.opts.name, namespace: this.opts.namespace, body: { ...lease, spec } });
     } catch (err) {
       this.opts.log.warn("could not release lease", { error: String(err) });
     }
@@ -88,8 +88,6 @@ export class LeaderElector {
 
   private async tryAcquireOrRenew(): Promise<boolean> {
     const { namespace, name, identity } = this.opts;
-    const nowDate = new V1MicroTime(this.now());
-    const leaseDurationSeconds = Math.ceil(this.leaseDurationMs / 1000);
     let lease: V1Lease;
     try {
       lease = await this.api.readNamespacedLease({ name, namespace });
@@ -99,40 +97,19 @@ export class LeaderElector {
         return false;
       }
       try {
-        await this.api.createNamespacedLease({
-          namespace,
-          body: {
-            metadata: { name, namespace },
-            spec: { holderIdentity: identity, leaseDurationSeconds, acquireTime: nowDate, renewTime: nowDate, leaseTransitions: 0 },
-          },
-        });
+        await this.api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: newLeaseSpec(identity, this.now(), this.leaseDurationMs) } });
         return true;
       } catch (createErr) {
         if (!isConflict(createErr)) this.opts.log.warn("cannot create lease", { error: String(createErr) });
         return false;
       }
     }
-    const spec = lease.spec ?? {};
-    const record = JSON.stringify([spec.holderIdentity, spec.renewTime, spec.leaseDurationSeconds]);
-    if (record !== this.observedRecord) {
-      this.observedRecord = record;
-      this.observedAt = this.now();
-    }
-    const holder = spec.holderIdentity;
-    const heldByOther = holder && holder !== identity;
-    const duration = (spec.leaseDurationSeconds ?? leaseDurationSeconds) * 1000;
-    if (heldByOther && this.observedAt + duration > this.now()) return false;
-    const transitions = (spec.leaseTransitions ?? 0) + (holder === identity ? 0 : 1);
-    lease.spec = {
-      ...spec,
-      holderIdentity: identity,
-      leaseDurationSeconds,
-      acquireTime: holder === identity ? spec.acquireTime : nowDate,
-      renewTime: nowDate,
-      leaseTransitions: transitions,
-    };
+    const decision = decideLease({ spec: lease.spec, identity, nowMs: this.now(), leaseDurationMs: this.leaseDurationMs, previous: this.observed });
+    this.observed = decision.observation;
+    if (!decision.take) return false;
     try {
-      await this.api.replaceNamespacedLease({ name, namespace, body: lease });
+      // The read's resourceVersion travels with the body: of two replicas racing for it, one gets 409.
+      await this.api.replaceNamespacedLease({ name, namespace, body: { ...lease, spec: decision.take } });
       return true;
     } catch (err) {
       if (!isConflict(err)) this.opts.log.warn("cannot update lease", { error: String(err) });
