@@ -20,7 +20,7 @@ import { runUnlock } from "./unlock.ts";
 
 export async function backupFlow(plan: BackupPlan, deps: FlowDeps): Promise<JobResult> {
   const started = deps.now();
-  const ctx = resticContext(plan, deps.signal);
+  const ctx = resticContext(plan, deps);
   const problems: Problem[] = [];
   const done = (outcome: JobResult["outcome"], extra: Partial<JobResult> = {}): JobResult => ({
     ...verdict("backup", started, deps.now(), problems, outcome),

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseJobResult, TERMINATION_MESSAGE_LIMIT, type JobResult } from "../api/result.ts";
 import { setLogLevel } from "../observability/logger.ts";
-import { deadlineMargin, runWrapper } from "./cli.ts";
+import { deadlineMargin, forceKillAfterMs, runWrapper, stopAfterMs } from "./cli.ts";
 import { fixture, resticBinary } from "./fixtures.ts";
 
 interface Entry {
@@ -255,10 +255,32 @@ describe("restic wrapper (real restic, local repository)", function () {
     assert.match(r.message ?? "", /stopped before the Job's timeOut.*connection refused/s);
   });
 
-  it("keeps a margin before the deadline", () => {
+  it("kills restic that ignores SIGINT in time to write the result before the deadline", async () => {
+    // restic with an unreachable endpoint keeps retrying its lock removal after SIGINT.
+    const stub = join(dir, "deaf-restic");
+    await writeFile(stub, `#!/bin/sh\ntrap '' INT\nwhile :; do sleep 0.1; done\n`);
+    await chmod(stub, 0o755);
+    const rf = join(dir, "deaf.json");
+    const started = Date.now();
+    // 6 s timeout, 5 s margin, 0.5 s spent starting up: SIGINT after 0.5 s, SIGKILL 2.5 s later.
+    const code = await runWrapper(["backup", "--repo", "azure:backups:/demo", "--source", src, "--result-file", rf, "--restic", stub, "--timeout", "6s"], { startupMs: 500 });
+    const took = Date.now() - started;
+    assert.equal(code, 1);
+    assert.ok(took >= 2_500 && took < 5_500, `result after ${took} ms: before the 6 s deadline minus the startup`);
+    const r = await readResult(rf);
+    assert.equal(r.reason, "Timeout");
+    assert.equal(r.step, "unlock");
+  });
+
+  it("keeps a margin before the deadline, counting the wrapper's own startup", () => {
     assert.equal(deadlineMargin(30 * 60_000), 60_000);
     assert.equal(deadlineMargin(5 * 60_000), 30_000);
     assert.equal(deadlineMargin(20_000), 5_000);
     assert.equal(deadlineMargin(4_000), 2_000);
+    assert.equal(stopAfterMs(20_000, 0), 15_000);
+    assert.equal(stopAfterMs(20_000, 4_000), 11_000);
+    assert.equal(stopAfterMs(20_000, 30_000), 0);
+    assert.equal(forceKillAfterMs(30 * 60_000), 15_000);
+    assert.equal(forceKillAfterMs(20_000), 2_500);
   });
 });

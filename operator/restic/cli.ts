@@ -10,6 +10,7 @@ import { redactDeep } from "../observability/redact.ts";
 import { backupFlow } from "./backup-flow.ts";
 import { parseWrapperArgs, USAGE } from "./flags.ts";
 import { restoreFlow } from "./restore-flow.ts";
+import { FORCE_KILL_AFTER_MS } from "./runner.ts";
 import type { AbortCause, FlowDeps } from "./steps.ts";
 
 export const EXIT_SUCCEEDED = 0;
@@ -29,11 +30,33 @@ export function deadlineMargin(timeoutMs: number): number {
   return margin < timeoutMs ? margin : timeoutMs / 2;
 }
 
+/**
+ * How long from now until restic is stopped. Kubernetes counts activeDeadlineSeconds from the Job's
+ * start, and this process has already spent `elapsedMs` of it starting up (loading Node and the
+ * wrapper takes seconds on a busy node), so that time comes off too.
+ */
+export function stopAfterMs(timeoutMs: number, elapsedMs: number): number {
+  return Math.max(0, timeoutMs - deadlineMargin(timeoutMs) - elapsedMs);
+}
+
+/**
+ * How long restic gets to exit after SIGINT at the timeout before it is killed: half the margin, so
+ * the result is written before the deadline even when restic cannot clean up (its lock removal
+ * retries for as long as the endpoint is unreachable).
+ */
+export function forceKillAfterMs(timeoutMs: number): number {
+  return Math.min(FORCE_KILL_AFTER_MS, deadlineMargin(timeoutMs) / 2);
+}
+
 export function exitCodeFor(result: JobResult): number {
   return result.outcome === "Succeeded" ? EXIT_SUCCEEDED : result.outcome === "Partial" ? EXIT_PARTIAL_RESULT : EXIT_FAILED;
 }
 
-export async function runWrapper(argv: string[]): Promise<number> {
+/**
+ * Runs the wrapper. `startupMs`: how long this process took to get here (the entry point passes
+ * Node's uptime), which the timeout must account for.
+ */
+export async function runWrapper(argv: string[], opts: { startupMs?: number } = {}): Promise<number> {
   const env = process.env;
   registerSecrets(env);
   const parsed = parseWrapperArgs(argv, env);
@@ -59,12 +82,15 @@ export async function runWrapper(argv: string[]): Promise<number> {
   const onSignal = () => stop("interrupted");
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
-  const timer = plan.timeoutMs !== undefined ? setTimeout(() => stop("timeout"), plan.timeoutMs - deadlineMargin(plan.timeoutMs)) : undefined;
+  const timer = plan.timeoutMs !== undefined ? setTimeout(() => stop("timeout"), stopAfterMs(plan.timeoutMs, opts.startupMs ?? 0)) : undefined;
   timer?.unref();
 
   const deps: FlowDeps = { signal: controller.signal, now: () => new Date() };
   if (env.AZURE_ACCOUNT_SAS) deps.sas = env.AZURE_ACCOUNT_SAS;
-  if (plan.timeoutMs !== undefined) deps.timeoutMs = plan.timeoutMs;
+  if (plan.timeoutMs !== undefined) {
+    deps.timeoutMs = plan.timeoutMs;
+    deps.forceKillAfterMs = forceKillAfterMs(plan.timeoutMs);
+  }
   let result: JobResult;
   try {
     result = plan.action === "backup" ? await backupFlow(plan, deps) : await restoreFlow(plan, deps);

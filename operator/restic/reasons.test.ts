@@ -37,6 +37,9 @@ describe("reasons", () => {
       "net/http: TLS handshake timeout",
       "tls: failed to verify certificate: x509: certificate signed by unknown authority",
       "context deadline exceeded (Client.Timeout exceeded while awaiting headers)",
+      // Through an HTTPS proxy whose upstream refuses the connection (captured from restic 0.19.1 with the emulator stopped).
+      'Save(<data/a0c6a58f22>) returned error, retrying after 786.155701ms: Upload: Put "https://devstoreaccount1.blob.localhost:43797/stash-backup/manual-net%2Fdata%2Fa0%2Fa0c6a58f22": Bad Gateway',
+      'Stat(<config/>) returned error, retrying after 1.2s: blob.GetProperties: Head "https://a.blob.core.windows.net/c/p%2Fconfig": Service Unavailable',
     ]) {
       assert.equal(reasonFor(1, text), "NetworkError", text);
     }

@@ -2,7 +2,8 @@
 // first (they are restic's contract: 0 ok, 1 fatal, 3 partial backup, 10 no repository, 11 lock
 // failed, 12 wrong password, 130 interrupted); for code 1 the error text decides. The Azure
 // patterns match what Azure and Azurite answer (error codes in the response), the network ones what
-// Go's net/http and crypto/tls say.
+// Go's net/http and crypto/tls say, and what an HTTP proxy answers a CONNECT it cannot complete
+// (Go reports only the status text: "Bad Gateway").
 
 import type { ResultReason } from "../api/result.ts";
 
@@ -30,7 +31,7 @@ const PATTERNS: Array<[RegExp, ResultReason]> = [
   [/AuthorizationSourceIPMismatch|AuthorizationProtocolMismatch|This request is not authorized/i, "PermissionDenied"],
   [/no space left on device|disk quota exceeded/i, "NoSpaceLeft"],
   [
-    /connection refused|no such host|i\/o timeout|TLS handshake|x509:|certificate|connection reset|network is unreachable|no route to host|dial tcp|proxyconnect|context deadline exceeded|Client\.Timeout|unexpected EOF|server misbehaving|RESPONSE 50[0-9]|ServerBusy|OperationTimedOut/i,
+    /connection refused|no such host|i\/o timeout|TLS handshake|x509:|certificate|connection reset|network is unreachable|no route to host|dial tcp|proxyconnect|context deadline exceeded|Client\.Timeout|unexpected EOF|server misbehaving|RESPONSE 50[0-9]|ServerBusy|OperationTimedOut|Bad Gateway|Service Unavailable|Gateway Timeout/i,
     "NetworkError",
   ],
 ];

@@ -15,7 +15,7 @@ import { errorSample, problem, problemOf, resticContext, verdict, type FlowDeps,
 
 export async function restoreFlow(plan: RestorePlan, deps: FlowDeps): Promise<JobResult> {
   const started = deps.now();
-  const ctx = resticContext(plan, deps.signal);
+  const ctx = resticContext(plan, deps);
   const problems: Problem[] = [];
   const done = (outcome: JobResult["outcome"], extra: Partial<JobResult> = {}): JobResult => ({
     ...verdict("restore", started, deps.now(), problems, outcome),

@@ -24,6 +24,8 @@ export interface ResticContext {
   env?: Record<string, string>;
   /** Aborting stops the running command (SIGINT, then SIGKILL). */
   signal?: AbortSignal;
+  /** How long restic gets to exit after SIGINT before SIGKILL; default FORCE_KILL_AFTER_MS. */
+  forceKillAfterMs?: number;
 }
 
 export interface RunOptions {
@@ -63,7 +65,7 @@ const TAIL_LINES = 20;
 const RETRY_BLOCK_LINES = 20;
 /** Failures restic retries (it treats a 404 on the container like a network error) that never heal by waiting. */
 const HOPELESS: ReadonlySet<ResultReason> = new Set(["ContainerNotFound", "AuthenticationFailed", "SasExpired", "PermissionDenied"]);
-const FORCE_KILL_AFTER_MS = 15_000;
+export const FORCE_KILL_AFTER_MS = 15_000;
 
 /**
  * The full argument list: the verb, the global flags, then the verb's own arguments (which may end
@@ -124,7 +126,7 @@ export async function runRestic(ctx: ResticContext, verbArgs: readonly string[],
     encoding: "buffer",
     cancelSignal: ctx.signal,
     killSignal: "SIGINT",
-    forceKillAfterDelay: FORCE_KILL_AFTER_MS,
+    forceKillAfterDelay: ctx.forceKillAfterMs ?? FORCE_KILL_AFTER_MS,
   });
 
   const stdoutChunks: Buffer[] = [];

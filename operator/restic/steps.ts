@@ -20,6 +20,8 @@ export interface FlowDeps {
   sas?: string;
   /** The timeout the wrapper was given, for messages. */
   timeoutMs?: number;
+  /** How long restic gets after SIGINT before SIGKILL (see ResticContext). */
+  forceKillAfterMs?: number;
 }
 
 export interface Problem {
@@ -107,7 +109,7 @@ export function errorSample(e: ItemError, root: string): string {
   return volumeRelative(text, root);
 }
 
-export function resticContext(plan: BackupPlan | RestorePlan, signal: AbortSignal): ResticContext {
+export function resticContext(plan: BackupPlan | RestorePlan, deps: Pick<FlowDeps, "signal" | "forceKillAfterMs">): ResticContext {
   const ctx: ResticContext = {
     binary: plan.restic,
     repository: plan.repository,
@@ -115,8 +117,9 @@ export function resticContext(plan: BackupPlan | RestorePlan, signal: AbortSigna
     noCache: plan.noCache,
     // One status line per second: enough for progress logs, cheap to parse.
     env: { RESTIC_PROGRESS_FPS: "1" },
-    signal,
+    signal: deps.signal,
   };
+  if (deps.forceKillAfterMs !== undefined) ctx.forceKillAfterMs = deps.forceKillAfterMs;
   if (plan.cacheDir) ctx.cacheDir = plan.cacheDir;
   return ctx;
 }
