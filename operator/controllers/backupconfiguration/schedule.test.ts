@@ -29,6 +29,25 @@ describe("decideSchedule", () => {
     assert.equal(d.due, undefined);
   });
 
+  it("evaluates in UTC whatever the operator's TZ", () => {
+    const saved = process.env.TZ;
+    process.env.TZ = "Asia/Tokyo";
+    try {
+      const d = decideSchedule("0 2 * * *", at("2026-01-01T00:00:00Z"), at("2026-01-01T03:00:00Z"));
+      assert.deepEqual(d.due, at("2026-01-01T02:00:00Z"));
+    } finally {
+      if (saved === undefined) delete process.env.TZ;
+      else process.env.TZ = saved;
+    }
+  });
+
+  it("accepts a leading seconds field", () => {
+    const d = decideSchedule("*/5 * * * * *", at("2026-01-01T00:00:00Z"), at("2026-01-01T00:00:07Z"));
+    assert.deepEqual(d.due, at("2026-01-01T00:00:05Z"));
+    assert.deepEqual(d.next, at("2026-01-01T00:00:10Z"));
+    assert.equal(validateSchedule("*/5 * * * * *"), undefined);
+  });
+
   it("rejects nonsense with the expression named", () => {
     assert.throws(() => decideSchedule("every day", new Date(), new Date()), (e: unknown) => e instanceof ScheduleError && e.message.includes('"every day"'));
     assert.match(validateSchedule("61 * * * *") ?? "", /not a valid cron/);

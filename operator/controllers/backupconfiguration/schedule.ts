@@ -14,9 +14,11 @@ export class ScheduleError extends Error {}
 /**
  * Decides, like the kubebuilder CronJob controller, whether a backup is due: only the most recent
  * missed time runs (a backlog of backups after an outage helps nobody), and nothing older than
- * `since` (the last scheduled time, or the configuration's creation) counts.
+ * `since` (the last scheduled time, or the configuration's creation) counts. Schedules are UTC
+ * unless told otherwise, whatever the operator's TZ (cron-parser would use the process's). A sixth,
+ * leading field is seconds ("*\/5 * * * * *").
  */
-export function decideSchedule(schedule: string, since: Date, now: Date, timezone?: string): ScheduleDecision {
+export function decideSchedule(schedule: string, since: Date, now: Date, timezone = "UTC"): ScheduleDecision {
   let expr;
   try {
     expr = CronExpressionParser.parse(schedule, { currentDate: since, tz: timezone });
