@@ -102,7 +102,8 @@ export class SessionReconciler<S extends SessionObject> {
     const repoName = repository.metadata?.name ?? "";
 
     let problem: Problem | undefined;
-    const busy = await this.rt.withRepositorySlot(repository, `${namespace}/${jobName}`, async () => {
+    const created = session.metadata?.creationTimestamp ? new Date(session.metadata.creationTimestamp).getTime() : now.getTime();
+    const busy = await this.rt.withRepositorySlot(repository, { key: `${namespace}/${jobName}`, created, name }, async () => {
       problem = await this.rt.ensureJobCredentials({
         namespace,
         jobName,
@@ -115,7 +116,10 @@ export class SessionReconciler<S extends SessionObject> {
       if (!problem) await this.rt.createOrAdoptJob(job);
     });
     if (busy) {
-      const message = `waiting for Job ${busy}: one Job per Repository runs at a time`;
+      const message =
+        "job" in busy
+          ? `waiting for Job ${busy.job}: one Job per Repository runs at a time`
+          : `waiting for the session of Job ${busy.queuedBehind}, which was created earlier: sessions of a Repository run in order`;
       await this.writeStatus(session, { ...sessionState(session.status?.conditions, "Pending", "Queued", message, now), repository: repoName });
       return { requeueAfterMs: WAIT_POLL_MS };
     }
@@ -164,6 +168,7 @@ export class SessionReconciler<S extends SessionObject> {
 
   private async fail(session: S, problem: Problem): Promise<ReconcileResult> {
     const now = this.rt.deps.clock();
+    this.rt.leaveLine(`${session.metadata?.namespace}/${this.k.jobName(session.metadata?.name ?? "")}`);
     const wrote = await this.writeStatus(session, sessionState(session.status?.conditions, "Failed", problem.reason, problem.message, now));
     if (wrote) {
       sessionsTotal.inc({ kind: this.k.kind, phase: "Failed" });

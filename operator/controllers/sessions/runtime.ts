@@ -23,6 +23,7 @@ import type { AzureClientCache } from "../../azure/clients.ts";
 import { sasForJob } from "../../azure/mint.ts";
 import { classifyAzureError } from "../../azure/errors.ts";
 import { jobSecretName, type JobOptions } from "../jobs/pod.ts";
+import { RepositoryQueue, type Waiter } from "./queue.ts";
 import type { V1OwnerReference } from "@kubernetes/client-node";
 
 export interface SessionRuntimeDeps {
@@ -45,6 +46,12 @@ export const DEFAULT_JOB_LIFETIME_MS = 24 * 3600_000;
 
 export type Problem = { reason: string; message: string };
 
+/** What keeps a session from starting: a running Job of the Repository, or an earlier session waiting for it. */
+export type InTheWay = { job: string } | { queuedBehind: string };
+
+/** A waiting session that stopped polling this long ago (deleted, or failed elsewhere) no longer holds its place. */
+export const QUEUE_STALE_AFTER_MS = 10_000;
+
 export function jobFinished(job: V1Job): boolean {
   return !!job.status?.conditions?.some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
 }
@@ -57,6 +64,8 @@ export class SessionRuntime {
   /** Repository key -> Job key claimed in this process, covering the informer's lag after a create. */
   private readonly claims = new Map<string, string>();
   private readonly locks = new Map<string, Promise<void>>();
+  /** Sessions waiting for a Repository, so they start in the order they were created. */
+  private readonly line = new RepositoryQueue(QUEUE_STALE_AFTER_MS);
 
   constructor(deps: SessionRuntimeDeps) {
     this.deps = deps;
@@ -111,11 +120,13 @@ export class SessionRuntime {
   }
 
   /**
-   * Runs `start` only when no other Job of this Repository is running; holds a per-Repository lock
-   * across the check and the create so two sessions never both start. Returns the key of the Job
-   * in the way when busy.
+   * Runs `start` only when no other Job of this Repository is running and no session that came
+   * earlier waits for it; holds a per-Repository lock across the check and the create so two
+   * sessions never both start. Returns what is in the way: a running Job, or an earlier session's
+   * Job-to-be.
    */
-  async withRepositorySlot(repository: Repository, jobKey: string, start: () => Promise<void>): Promise<string | undefined> {
+  async withRepositorySlot(repository: Repository, waiter: Waiter, start: () => Promise<void>): Promise<InTheWay | undefined> {
+    const jobKey = waiter.key;
     const repoKey = `${repository.metadata?.namespace}/${repository.metadata?.name}`;
     const previous = this.locks.get(repoKey) ?? Promise.resolve();
     let release = (): void => undefined;
@@ -124,8 +135,14 @@ export class SessionRuntime {
     this.locks.set(repoKey, chained);
     await previous;
     try {
-      const busy = this.busyWith(repository, repoKey, jobKey);
-      if (busy) return busy;
+      const now = this.deps.clock().getTime();
+      const running = this.busyWith(repository, repoKey, jobKey);
+      const earlier = running ? undefined : this.line.ahead(repoKey, waiter, now);
+      if (running || earlier) {
+        this.line.wait(repoKey, waiter, now);
+        return running ? { job: running } : { queuedBehind: earlier! };
+      }
+      this.line.leave(jobKey);
       this.claims.set(repoKey, jobKey);
       await start();
       return undefined;
@@ -133,6 +150,11 @@ export class SessionRuntime {
       release();
       if (this.locks.get(repoKey) === chained) this.locks.delete(repoKey);
     }
+  }
+
+  /** Takes a session out of the Repository lines it waited in (it failed while it waited). */
+  leaveLine(jobKey: string): void {
+    this.line.leave(jobKey);
   }
 
   /** Forgets this process's claim once the Job is finished or gone. */
