@@ -1,0 +1,83 @@
+// `make demo` as a user runs it on a fresh clone, from a clean state: its own local cluster in a
+// state dir of its own (DIR=, so neither .local nor the shared test cluster is touched), the demo's
+// final line and exit code, a second run on the same cluster (the demo is re-runnable), then
+// `make down` leaving no process behind.
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { execa } from "execa";
+import { isRunning, readRecords } from "./cluster/supervisor.ts";
+import { repoRoot } from "./cluster/tools.ts";
+import { exampleNames } from "./demo/examples.ts";
+import { describeTree, diffTrees } from "./demo/tree.ts";
+
+const OK = "demo: OK — restored data matches the source";
+// A user's shell: none of the variables the test fixture put into this process (KUBECONFIG, proxy, state dir).
+const userEnv = { HOME: process.env.HOME ?? "/root", PATH: "/usr/local/bin:/usr/bin:/bin", LANG: "C.UTF-8" };
+
+describe("make demo, from a clean state, twice (its own local cluster)", function () {
+  this.timeout(600_000);
+  let dir: string;
+  const names = exampleNames();
+  // -o: npm dependencies count as installed; `make test` installed them before any test ran, and a
+  // reinstall must never pull node_modules from under this very test run.
+  const make = (target: string) =>
+    execa("make", ["--no-print-directory", "-o", "node_modules/.installed", target, `DIR=${dir}`], { cwd: repoRoot, env: userEnv, extendEnv: false, all: true, reject: false });
+  const lastLine = (out: string) => out.trimEnd().split("\n").at(-1);
+
+  before(async function () {
+    dir = await mkdtemp(path.join(os.tmpdir(), "blobstash-demo-"));
+  });
+
+  after(async function () {
+    // Only reached with processes up if an assertion failed midway; down is idempotent.
+    await make("down");
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("brings up the environment, backs up and restores the sample data, and says so on its last line", async function () {
+    const r = await make("demo");
+    assert.equal(r.exitCode, 0, r.all);
+    assert.equal(lastLine(r.stdout), OK, r.all);
+    assert.match(r.stdout, /cluster up in/, "make demo ran make up first");
+    assert.match(r.stdout, /operator ready as ServiceAccount/);
+    // Phase changes are printed as they happen, in order.
+    const running = r.stdout.indexOf(`BackupSession/${names.backupSession}: Running`);
+    const succeeded = r.stdout.indexOf(`BackupSession/${names.backupSession}: Succeeded`);
+    const restored = r.stdout.indexOf(`RestoreSession/${names.restoreSession}: Succeeded`);
+    assert.ok(running >= 0 && running < succeeded && succeeded < restored, r.stdout);
+    assert.match(r.stdout, new RegExp(`repository.stash.appscode.com/${names.repository}\\s+True\\s+Ready\\s+${names.container}\\s+1\\s`), "kubectl get shows the Repository Ready with one snapshot");
+    assert.match(r.stdout, new RegExp(`backupsession.stash.appscode.com/${names.backupSession}\\s+\\S+\\s+Succeeded`));
+    assert.match(r.stdout, new RegExp(`restoresession.stash.appscode.com/${names.restoreSession}\\s+\\S+\\s+Succeeded`));
+    assert.match(r.stdout, /kubectl describe repository/);
+    assert.match(r.stdout, /curl -s http:\/\/127\.0\.0\.1:\d+\/metrics/);
+    assert.match(r.stdout, new RegExp(`make down DIR=${dir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`));
+    // Checked here too, not only by the demo's own word.
+    const pvc = (claim: string) => path.join(dir, "pvc", names.namespace, claim);
+    assert.ok(describeTree(pvc(names.sourcePvc)).length > 10);
+    assert.deepEqual(diffTrees(describeTree(pvc(names.sourcePvc)), describeTree(pvc(names.restorePvc))), []);
+  });
+
+  it("runs again on the same cluster, from a fresh namespace and repository", async function () {
+    const pids = Object.fromEntries(readRecords(dir).map((p) => [p.name, p.pid]));
+    const r = await make("demo");
+    assert.equal(r.exitCode, 0, r.all);
+    assert.equal(lastLine(r.stdout), OK, r.all);
+    assert.match(r.stdout, /already running in .*; reusing it/);
+    assert.match(r.stdout, new RegExp(`deleting the previous run's namespace ${names.namespace}`));
+    assert.match(r.stdout, /removed the previous run's restic repository/);
+    assert.deepEqual(Object.fromEntries(readRecords(dir).map((p) => [p.name, p.pid])), pids, "the same processes served both runs");
+  });
+
+  it("is stopped by make down, with nothing left running", async function () {
+    const records = readRecords(dir);
+    assert.ok(records.length >= 6);
+    const r = await make("down");
+    assert.equal(r.exitCode, 0, r.all);
+    assert.match(r.stdout, /none of them runs any more/);
+    assert.deepEqual(records.filter(isRunning).map((p) => p.name), []);
+    assert.equal(existsSync(path.join(dir, "cluster.json")), false);
+  });
+});
