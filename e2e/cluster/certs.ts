@@ -90,15 +90,32 @@ async function issue(pki: Pki, leaf: Leaf): Promise<void> {
   );
 }
 
-/** Generates a fresh CA and every certificate and key the cluster uses. */
-export async function createPki(dir: string): Promise<Pki> {
-  const pki = pkiPaths(dir);
+async function createCa(pki: Pki): Promise<void> {
   await mkdir(pki.dir, { recursive: true, mode: 0o700 });
   await execa("openssl", [
     "req", "-x509", "-new", ...keyArgs, "-keyout", pki.caKey, "-out", pki.caCert, "-days", "3650",
     "-subj", `/CN=blobstash local CA ${randomBytes(4).toString("hex")}`,
     "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
   ]);
+}
+
+/**
+ * A fresh CA under <dir>/pki and one server certificate for `dns` signed by it: for an emulator that
+ * runs elsewhere than this machine's cluster (Azurite inside a kind cluster).
+ */
+export async function createServerCertificate(dir: string, dns: string[]): Promise<{ caCert: string; cert: string; key: string }> {
+  const pki = pkiPaths(dir);
+  await createCa(pki);
+  const cert = path.join(pki.dir, "server.crt");
+  const key = path.join(pki.dir, "server.key");
+  await issue(pki, { cert, key, subject: `/CN=${dns[0]}`, usage: "serverAuth", dns });
+  return { caCert: pki.caCert, cert, key };
+}
+
+/** Generates a fresh CA and every certificate and key the cluster uses. */
+export async function createPki(dir: string): Promise<Pki> {
+  const pki = pkiPaths(dir);
+  await createCa(pki);
   await Promise.all([
     issue(pki, {
       cert: pki.apiserverCert, key: pki.apiserverKey, subject: "/CN=kube-apiserver", usage: "serverAuth",

@@ -21,9 +21,10 @@ etcd_dir="$TOOLS/etcd-$ETCD_VERSION"
 restic_dir="$TOOLS/restic-$RESTIC_VERSION"
 helm_dir="$TOOLS/helm-$HELM_VERSION"
 node_dir="$TOOLS/node-$NODE_VERSION"
+kind_dir="$TOOLS/kind-$KIND_VERSION"
 
 path_line() {
-  echo "$node_dir/bin:$kube_dir/bin:$etcd_dir/bin:$restic_dir/bin:$helm_dir/bin"
+  echo "$node_dir/bin:$kube_dir/bin:$etcd_dir/bin:$restic_dir/bin:$helm_dir/bin:$kind_dir/bin"
 }
 if [ "${1:-}" = "--print-path" ]; then path_line; exit 0; fi
 
@@ -87,6 +88,9 @@ build_helm() {
   build_module_cmd "$1" helm.sh/helm/v3 "$HELM_VERSION" helm.sh/helm/v3/cmd/helm helm "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
 }
 
+# kind has no replace directives, so plain `go install` works. Only `make e2e-kind` asks for it.
+build_kind() { GOBIN="$1/bin" "$GO" install "sigs.k8s.io/kind@$KIND_VERSION" >&2; }
+
 # Node 24 comes from the npm registry's platform package, which ships the official binary.
 build_node() {
   local out=$1 work arch
@@ -106,6 +110,7 @@ for t in $which_tools; do
     helm) done_or_build "$helm_dir" "helm $HELM_VERSION" build_helm ;;
     etcd) done_or_build "$etcd_dir" "etcd $ETCD_VERSION" build_etcd ;;
     kubernetes) done_or_build "$kube_dir" "kubernetes $KUBERNETES_VERSION" build_kubernetes ;;
+    kind) done_or_build "$kind_dir" "kind $KIND_VERSION" build_kind ;;
   esac
 done
 log "all tools ready; PATH prefix: $(path_line)"
