@@ -48,6 +48,12 @@ describe("make demo, from a clean state, twice (its own local cluster)", functio
     const succeeded = r.stdout.indexOf(`BackupSession/${names.backupSession}: Succeeded`);
     const restored = r.stdout.indexOf(`RestoreSession/${names.restoreSession}: Succeeded`);
     assert.ok(running >= 0 && running < succeeded && succeeded < restored, r.stdout);
+    // The backup initialized the repository: the Repository says so at once, not a revalidation
+    // period (60 s under make up) later.
+    const at = (line: string) => Number(new RegExp(`\\[\\s*([\\d.]+) s\\] ${line.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`).exec(r.stdout)?.[1]);
+    const backupAt = at(`BackupSession/${names.backupSession}: Succeeded`);
+    const readyAt = at(`Repository/${names.repository}: Ready=True (Ready)`);
+    assert.ok(readyAt - backupAt < 20, `Ready ${readyAt - backupAt} s after the backup`);
     assert.match(r.stdout, new RegExp(`repository.stash.appscode.com/${names.repository}\\s+True\\s+Ready\\s+${names.container}\\s+1\\s`), "kubectl get shows the Repository Ready with one snapshot");
     assert.match(r.stdout, new RegExp(`backupsession.stash.appscode.com/${names.backupSession}\\s+\\S+\\s+Succeeded`));
     assert.match(r.stdout, new RegExp(`restoresession.stash.appscode.com/${names.restoreSession}\\s+\\S+\\s+Succeeded`));
