@@ -72,4 +72,10 @@ describe("sessionsBeyondHistoryLimit", () => {
     assert.deepEqual(sessionsBeyondHistoryLimit(sessions, 0), ["a", "b", "d", "e"]);
     assert.deepEqual(sessionsBeyondHistoryLimit(sessions, 10), []);
   });
+
+  it("takes the name that sorts last as the newer of sessions created in the same second", () => {
+    const sameSecond = new Date(Date.UTC(2026, 0, 1));
+    const sessions = ["backup-1", "backup-3", "backup-2"].map((name) => ({ name, created: sameSecond, finished: true }));
+    assert.deepEqual(sessionsBeyondHistoryLimit(sessions, 1), ["backup-1", "backup-2"]);
+  });
 });

@@ -60,8 +60,12 @@ export interface SessionSummary {
   finished: boolean;
 }
 
-/** Finished sessions beyond the newest `limit` finished ones, oldest first. Running ones are kept. */
+/**
+ * Finished sessions beyond the newest `limit` finished ones, oldest first. Running ones are kept.
+ * Creation times have one-second resolution; within a second the name that sorts last is the newer
+ * (backup-1, backup-2; scheduled names end in their Unix time).
+ */
 export function sessionsBeyondHistoryLimit(sessions: SessionSummary[], limit: number): string[] {
-  const finished = sessions.filter((s) => s.finished).sort((a, b) => b.created.getTime() - a.created.getTime() || a.name.localeCompare(b.name));
+  const finished = sessions.filter((s) => s.finished).sort((a, b) => b.created.getTime() - a.created.getTime() || b.name.localeCompare(a.name));
   return finished.slice(Math.max(0, limit)).reverse().map((s) => s.name);
 }
