@@ -1,8 +1,9 @@
-import { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { PooledKubeConfig } from "./pooled-kubeconfig.ts";
 
-/** KUBECONFIG (or ~/.kube/config) when set, the in-cluster ServiceAccount otherwise. */
+/** KUBECONFIG (or ~/.kube/config) when set, the in-cluster ServiceAccount otherwise; connections are pooled. */
 export function loadKubeConfig(kubeconfigPath?: string): KubeConfig {
-  const kc = new KubeConfig();
+  const kc = new PooledKubeConfig();
   const path = kubeconfigPath ?? process.env.KUBECONFIG;
   if (path) kc.loadFromFile(path);
   else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();

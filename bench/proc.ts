@@ -1,0 +1,61 @@
+// Memory of a process as the kernel accounts it (what a container memory limit is checked against).
+
+import { readFileSync } from "node:fs";
+
+export interface Memory {
+  /** Resident set size now, MB. */
+  rssMb: number;
+  /** Peak resident set size since the process started (VmHWM), MB. */
+  peakMb: number;
+}
+
+/** Parses /proc/<pid>/status; undefined when the process is gone. */
+export function readMemory(pid: number): Memory | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/status`, "utf8");
+  } catch {
+    return undefined;
+  }
+  return parseStatus(text);
+}
+
+export function parseStatus(text: string): Memory | undefined {
+  const kb = (field: string) => {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text);
+    return m ? Number(m[1]) : undefined;
+  };
+  const rss = kb("VmRSS");
+  const hwm = kb("VmHWM");
+  if (rss === undefined || hwm === undefined) return undefined;
+  return { rssMb: rss / 1024, peakMb: hwm / 1024 };
+}
+
+/** CPU time (user + system) the process has used so far, in seconds; undefined when it is gone. */
+export function readCpuSeconds(pid: number): number | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
+  }
+  return parseCpuSeconds(stat);
+}
+
+/** utime + stime (fields 14 and 15) of /proc/<pid>/stat, at the usual 100 ticks per second. */
+export function parseCpuSeconds(stat: string): number | undefined {
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  return Number.isFinite(utime) && Number.isFinite(stime) ? (utime + stime) / 100 : undefined;
+}
+
+/** CPU seconds per named process between two readings. */
+export function cpuDelta(before: Record<string, number | undefined>, after: Record<string, number | undefined>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, end] of Object.entries(after)) {
+    const start = before[name];
+    if (end !== undefined && start !== undefined) out[name] = end - start;
+  }
+  return out;
+}

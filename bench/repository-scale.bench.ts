@@ -1,0 +1,143 @@
+// 1,000 Repositories in 100 namespaces (one account-key Secret per namespace, one container, a
+// prefix each): time from the first create until the watch has seen every one Ready, the
+// operator's peak RSS, and the writes it makes once everything has settled, over a window that
+// spans revalidations (default period 60 s): Repository status writes should be zero.
+// Baseline, same cluster, same client concurrency: the same number of plain ConfigMap creates,
+// from the first create until the watch has seen them all.
+// Targets: all Ready ≤ 30 s, peak RSS ≤ 150 MB, status writes/min ≈ 0.
+// BENCH_REPOS (1000), BENCH_NAMESPACES (100), BENCH_WINDOW_S (120), BENCH_CLIENT_CONCURRENCY (16).
+
+import { CoordinationV1Api, type CoreV1Event, type V1ConfigMap, type V1Lease } from "@kubernetes/client-node";
+import type { Repository } from "../operator/api/repository.ts";
+import { OPERATOR_NAMESPACE } from "../e2e/cluster/operator.ts";
+import { waitFor } from "../e2e/cluster/wait.ts";
+import { createNamespace, inParallel, main, REPOSITORY, repositoryBody } from "./harness.ts";
+import { cpuDelta, readCpuSeconds, readMemory } from "./proc.ts";
+import { Report } from "./report.ts";
+import { envInt, ms } from "./stats.ts";
+import { EventClock, readyOf } from "./watch.ts";
+
+/** Reconciles counted by the operator, from its /metrics. */
+async function reconciles(metrics: () => Promise<string>): Promise<number> {
+  let total = 0;
+  for (const m of (await metrics()).matchAll(/^blobstash_reconcile_total\{kind="Repository"[^}]*\} (\d+)/gm)) total += Number(m[1]);
+  return total;
+}
+
+main("repository-scale", async (b) => {
+  const total = envInt("BENCH_REPOS", 1000);
+  const namespaces = Math.min(total, envInt("BENCH_NAMESPACES", 100));
+  const windowS = envInt("BENCH_WINDOW_S", 120);
+  const clientConcurrency = envInt("BENCH_CLIENT_CONCURRENCY", 16);
+  const container = "bench-scale";
+  const nsNames = Array.from({ length: namespaces }, (_, i) => `bench-scale-${String(i).padStart(3, "0")}`);
+  const items = Array.from({ length: total }, (_, i) => ({ namespace: nsNames[i % namespaces]!, name: `repo-${i}` }));
+
+  await inParallel(nsNames, clientConcurrency, async (ns) => {
+    await createNamespace(b.core, ns);
+    await b.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: "azure-secret" }, stringData: b.accountKeySecret(`pw-${ns}`) } });
+  });
+  await b.blob.getContainerClient(container).createIfNotExists();
+
+  const repos = new EventClock<Repository>(b.kc, `/apis/${REPOSITORY.group}/${REPOSITORY.version}/${REPOSITORY.plural}`, async () =>
+    (await b.custom.listClusterCustomObject(REPOSITORY)) as never,
+  );
+  const configMaps = new EventClock<V1ConfigMap>(b.kc, "/api/v1/configmaps", () => b.core.listConfigMapForAllNamespaces({ labelSelector: "bench=scale" }));
+  const events = new EventClock<CoreV1Event>(b.kc, "/api/v1/events", () => b.core.listEventForAllNamespaces());
+  const leases = b.kc.makeApiClient(CoordinationV1Api);
+  const leaseClock = new EventClock<V1Lease>(b.kc, `/apis/coordination.k8s.io/v1/namespaces/${OPERATOR_NAMESPACE}/leases`, () =>
+    leases.listNamespacedLease({ namespace: OPERATOR_NAMESPACE }),
+  );
+  await Promise.all([repos.start(), configMaps.start(), events.start(), leaseClock.start()]);
+
+  // Baseline: the API server alone, before the operator runs (it would only add load).
+  let cmSeen = 0;
+  const allConfigMaps = new Promise<number>((resolve) =>
+    configMaps.onEvent((o, at, kind) => {
+      if (kind === "add" && o.metadata?.labels?.bench === "scale" && ++cmSeen === total) resolve(at);
+    }),
+  );
+  const cm0 = performance.now();
+  await inParallel(items, clientConcurrency, async ({ namespace, name }) => {
+    await b.core.createNamespacedConfigMap({ namespace, body: { metadata: { name, labels: { bench: "scale" } }, data: { n: name } } });
+  });
+  const cmCreated = performance.now() - cm0;
+  const cmAll = (await allConfigMaps) - cm0;
+
+  const op = await b.startOperator();
+  await waitFor("the operator to lead", () => op.log().includes("controllers started"), { timeoutMs: 30_000 });
+  const idle = readMemory(op.pid);
+
+  const ready = new Set<string>();
+  let lastReadyAt = 0;
+  const allReady = new Promise<number>((resolve) =>
+    repos.onEvent((o, at) => {
+      const key = `${o.metadata?.namespace}/${o.metadata?.name}`;
+      if (readyOf(o)?.status === "True" && !ready.has(key)) {
+        ready.add(key);
+        lastReadyAt = at;
+        if (ready.size === total) resolve(at);
+      }
+    }),
+  );
+  let peakSampled = 0;
+  const sampler = setInterval(() => {
+    const m = readMemory(op.pid);
+    if (m) peakSampled = Math.max(peakSampled, m.rssMb);
+  }, 250);
+
+  const cpuNow = () => ({ ...Object.fromEntries(Object.entries(b.cluster.pids()).map(([n, pid]) => [n, readCpuSeconds(pid)])), bench: readCpuSeconds(process.pid) });
+  const cpuAtStart = cpuNow();
+  const t0 = performance.now();
+  await inParallel(items, clientConcurrency, async ({ namespace, name }, i) => {
+    await b.custom.createNamespacedCustomObject({ ...REPOSITORY, namespace, body: repositoryBody(name, "azure-secret", container, `/scale/${i}`) });
+  });
+  const created = performance.now() - t0;
+  const giveUp = new Promise<number>((resolve) => setTimeout(() => resolve(Number.NaN), 300_000).unref());
+  const allReadyMs = (await Promise.race([allReady, giveUp])) - t0;
+  const afterRamp = readMemory(op.pid);
+  const rampCpu = cpuDelta(cpuAtStart, cpuNow());
+
+  // Settled: no Repository has changed for 5 s. Then count writes over the window.
+  let lastRepoEvent = performance.now();
+  repos.onEvent(() => (lastRepoEvent = performance.now()));
+  await waitFor("Repositories to settle (5 s without a change)", () => performance.now() - lastRepoEvent > 5_000, { timeoutMs: 120_000, intervalMs: 250 });
+  const before = { repos: repos.modified, reposAdded: repos.added, events: events.added + events.modified, leases: leaseClock.modified, reconciles: await reconciles(op.metrics) };
+  const w0 = performance.now();
+  let notReadyInWindow = 0;
+  repos.onEvent((o) => {
+    if (readyOf(o)?.status !== "True") notReadyInWindow++;
+  });
+  await waitFor(`a ${windowS} s window`, () => performance.now() - w0 >= windowS * 1000, { timeoutMs: windowS * 1000 + 10_000, intervalMs: 500 });
+  const minutes = (performance.now() - w0) / 60_000;
+  const during = {
+    repos: repos.modified - before.repos,
+    events: events.added + events.modified - before.events,
+    leases: leaseClock.modified - before.leases,
+    reconciles: (await reconciles(op.metrics)) - before.reconciles,
+  };
+  clearInterval(sampler);
+  const end = readMemory(op.pid);
+  await Promise.all([repos.stop(), configMaps.stop(), events.stop(), leaseClock.stop()]);
+  await op.stop();
+
+  const report = new Report(`${total} Repositories in ${namespaces} namespaces`);
+  report.note(`created by ${clientConcurrency} client requests in flight; Ready=True seen for ${ready.size} of ${total}; last at ${ms(lastReadyAt - t0)}`);
+  report.duration("all Ready, from the first create", allReadyMs, { name: `${total} ConfigMaps created and watched`, value: cmAll });
+  report.duration("  of which: Repository creates accepted", created, { name: "ConfigMap creates accepted", value: cmCreated });
+  report.note(`CPU seconds during the ramp: ${Object.entries(rampCpu).sort((x, y) => y[1] - x[1]).map(([n, s]) => `${n} ${s.toFixed(1)}`).join(", ")}`);
+  report.figure("operator RSS idle (caches synced, leading)", `${idle?.rssMb.toFixed(0)} MB`);
+  report.figure("operator RSS after the ramp", `${afterRamp?.rssMb.toFixed(0)} MB`);
+  report.figure("operator RSS at the end", `${end?.rssMb.toFixed(0)} MB`);
+  report.figure("operator peak RSS (VmHWM)", `${end?.peakMb.toFixed(0)} MB`, `sampled max ${peakSampled.toFixed(0)} MB`);
+  report.note(`settled window: ${(minutes * 60).toFixed(0)} s, revalidate period 60 s (default)`);
+  report.figure("Repository reconciles in the window", `${during.reconciles}`, `${(during.reconciles / minutes).toFixed(0)}/min: revalidation runs`);
+  report.figure("Repository status writes (MODIFIED)", `${during.repos}`, `${(during.repos / minutes).toFixed(1)}/min`);
+  report.figure("Events written", `${during.events}`, `${(during.events / minutes).toFixed(1)}/min`);
+  report.figure("Lease renewals (leader election)", `${during.leases}`, `${(during.leases / minutes).toFixed(1)}/min, independent of the Repository count`);
+  report.figure("Repositories not Ready in the window", `${notReadyInWindow}`);
+  report.atMost(`all ${total} Ready`, allReadyMs, 30_000, "ms");
+  report.atMost("operator peak RSS", end?.peakMb ?? Number.NaN, 150, "MB");
+  report.atMost("status writes once settled", during.repos / minutes, 0, "/min");
+  return report.finish();
+});
