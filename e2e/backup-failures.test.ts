@@ -3,7 +3,7 @@
 // the session's reason saying what happened, and with the next backup working.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { V1Job, V1Pod } from "@kubernetes/client-node";
 import { cluster } from "./fixture.ts";
@@ -74,6 +74,15 @@ describe("backups that fail, and recover (real API server, job controller, Azuri
     };
     await env.backupSession("net-1", "net");
     await waitFor("the first pack of net-1 to reach the emulator", async () => (await packs()).length > 0, { timeoutMs: 60_000, intervalMs: 100 });
+    // While it runs: the wrapper's real process environment (the node agent's container is a host
+    // process) holds the minted SAS and no account key.
+    const pod = [...pods.byUid().values()].find((p) => p.metadata?.labels?.["blobstash.io/session"] === "net-1" && p.status?.containerStatuses?.[0]?.containerID);
+    const pid = Number(pod?.status?.containerStatuses?.[0]?.containerID?.replace("process://", ""));
+    const environ = await readFile(`/proc/${pid}/environ`, "utf8");
+    const vars = new Map(environ.split("\0").filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+    assert.ok(vars.get("AZURE_ACCOUNT_SAS")?.includes("sig="), "the wrapper got a SAS");
+    assert.equal(vars.get("AZURE_ACCOUNT_KEY"), undefined);
+    assert.ok(!environ.includes(az.key), "no account key anywhere in the wrapper's environment");
     await az.stop();
     const failed = await env.waitForPhase("backupsessions", "net-1", ["Failed"], 60_000).finally(() => az.start());
     const c = failed.status?.conditions?.find((x) => x.type === "Completed");
