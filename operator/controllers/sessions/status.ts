@@ -39,6 +39,17 @@ function sessionDuration(created: Date | undefined, finishedAt: Date | undefined
   return formatDuration(Math.max(0, (finishedAt ?? now).getTime() - created.getTime()));
 }
 
+/** The per-host part Stash reports for backups and restores alike (one host: the PVC). */
+function hostOutcome(outcome: Finished) {
+  const r = outcome.result;
+  return {
+    hostname: r?.snapshot?.host,
+    phase: outcome.succeeded ? ("Succeeded" as const) : ("Failed" as const),
+    duration: r ? formatDuration(Date.parse(r.endTime) - Date.parse(r.startTime)) : undefined,
+    error: outcome.succeeded ? undefined : outcome.message,
+  };
+}
+
 /** BackupSession status for a finished Job, in Stash's shape (targets[].stats[].snapshots[]). */
 export function finishedBackupStatus(
   current: BackupSessionStatus | undefined,
@@ -53,10 +64,7 @@ export function finishedBackupStatus(
   const b = r?.backup;
   const snapshot = r?.snapshot?.id;
   const hostStats = {
-    hostname: r?.snapshot?.host,
-    phase: phase === "Succeeded" ? ("Succeeded" as const) : ("Failed" as const),
-    duration: r ? formatDuration(Date.parse(r.endTime) - Date.parse(r.startTime)) : undefined,
-    error: phase === "Failed" ? outcome.message : undefined,
+    ...hostOutcome(outcome),
     snapshots: snapshot
       ? [
           {
@@ -103,12 +111,7 @@ export function finishedRestoreStatus(
     filesRestored: r?.restore?.filesRestored,
     bytesRestored: r?.restore?.bytesRestored,
     stats: [
-      stripUndefined({
-        hostname: r?.snapshot?.host,
-        phase: phase === "Succeeded" ? ("Succeeded" as const) : ("Failed" as const),
-        duration: r ? formatDuration(Date.parse(r.endTime) - Date.parse(r.startTime)) : undefined,
-        error: phase === "Failed" ? outcome.message : undefined,
-      }),
+      stripUndefined(hostOutcome(outcome)),
     ],
   };
 }
