@@ -194,6 +194,27 @@ describe("restic wrapper (real restic, local repository)", function () {
     assert.match(r.message ?? "", /deadbeef/);
   });
 
+  it("reports a full snapshot id that does not exist as SnapshotNotFound (resolved while restoring), writing nothing", async () => {
+    const rf = join(dir, "restore-missing-full.json");
+    const target = join(dir, "nothing-here");
+    const missing = "0".repeat(64);
+    assert.equal(await runWrapper(["restore", ...common(rf), "--target", target, "--snapshot", missing]), 1);
+    const r = await readResult(rf);
+    assert.equal(r.reason, "SnapshotNotFound");
+    assert.equal(r.step, "resolve");
+    assert.match(r.message ?? "", new RegExp(missing));
+    assert.deepEqual(await readdir(target), []);
+  });
+
+  it("restores a snapshot named by its full id, resolved while restoring", async () => {
+    const target = join(dir, "by-full-id");
+    const rf = join(dir, "restore-full-id.json");
+    assert.equal(await runWrapper(["restore", ...common(rf), "--target", target, "--snapshot", lastSnapshot, "--include", "/nested"]), 0);
+    const r = await readResult(rf);
+    assert.equal(r.snapshot?.id, lastSnapshot);
+    assert.equal((await manifest(target)).length, 4);
+  });
+
   it("reports a wrong password as WrongPassword, before any backup", async () => {
     process.env.RESTIC_PASSWORD = "not-the-password";
     try {

@@ -1,16 +1,19 @@
 // The restore Job's work: resolve the snapshot (`latest` or an id prefix, with the host filter) to
 // one id with `snapshots`, so the result names exactly what was restored and a missing snapshot is
-// reported as such, then `restore` it into the target. Every restic command runs with --no-lock.
+// reported as such, and `restore` it into the target (at the same time when the spec already names
+// one snapshot). Every restic command runs with --no-lock.
 
 import { mkdir } from "node:fs/promises";
 import type { JobResult } from "../api/result.ts";
 import { logger } from "../observability/logger.ts";
 import { makeScratchDirs } from "./backup-flow.ts";
 import type { RestorePlan } from "./flags.ts";
+import type { RestoreStatus } from "./messages.ts";
 import { describeRestoreStatus, Throttle } from "./progress.ts";
 import { EXIT_OK } from "./reasons.ts";
 import { runRestore } from "./restore.ts";
 import { runSnapshots } from "./snapshots.ts";
+import type { ResticContext } from "./runner.ts";
 import { errorSample, problem, problemOf, resticContext, verdict, type FlowDeps, type Problem } from "./steps.ts";
 
 export async function restoreFlow(plan: RestorePlan, deps: FlowDeps): Promise<JobResult> {
@@ -34,33 +37,45 @@ export async function restoreFlow(plan: RestorePlan, deps: FlowDeps): Promise<Jo
     return done("Failed");
   }
 
+  const throttle = new Throttle(plan.progressIntervalMs);
+  const onStatus = (st: RestoreStatus) => {
+    if (!throttle.ready()) return;
+    const line = describeRestoreStatus(st);
+    logger.info(line.message, line.meta);
+  };
+  const restoreOf = (c: ResticContext, snapshotId: string, host?: string) =>
+    runRestore(c, { snapshot: snapshotId, ...(host ? { host } : {}), target: plan.target, includes: plan.includes, excludes: plan.excludes }, onStatus);
+
+  // `latest`, and a full id without a host filter, restore while they are resolved: both commands
+  // only read (--no-lock), and the resolution (which names the snapshot in the result and explains
+  // a missing one) costs restic's key derivation once more, which need not come first. A prefix is
+  // resolved first: restic refuses an ambiguous one, the wrapper takes the newest match.
+  const direct = plan.snapshot === "latest" || (/^[0-9a-f]{64}$/.test(plan.snapshot) && !plan.snapshotHost);
+  const early = new AbortController();
+  const early$ = direct ? restoreOf({ ...ctx, signal: AbortSignal.any([deps.signal, early.signal]) }, plan.snapshot, plan.snapshotHost) : undefined;
+  const unresolved = async (p: Problem) => {
+    // The restore started alongside is stopped: what it did or did not do is not what gets reported.
+    early.abort();
+    await early$;
+    problems.push(p);
+    return done("Failed");
+  };
+
   const filter = plan.snapshotHost ? { ids: [plan.snapshot], host: plan.snapshotHost } : { ids: [plan.snapshot] };
-  logger.info("resolving snapshot", { snapshot: plan.snapshot, host: plan.snapshotHost });
+  logger.info(direct ? "resolving and restoring snapshot" : "resolving snapshot", { snapshot: plan.snapshot, host: plan.snapshotHost, target: plan.target });
   const resolved = await runSnapshots(ctx, filter);
-  if (resolved.run.exitCode !== EXIT_OK) {
-    problems.push(problemOf("resolve", resolved.run, deps));
-    return done("Failed");
-  }
-  if (!resolved.snapshots) {
-    problems.push(problem("resolve", "ResticFailed", resolved.parseError ?? "snapshots: no output"));
-    return done("Failed");
-  }
+  if (resolved.run.exitCode !== EXIT_OK) return unresolved(problemOf("resolve", resolved.run, deps));
+  if (!resolved.snapshots) return unresolved(problem("resolve", "ResticFailed", resolved.parseError ?? "snapshots: no output"));
   const newest = [...resolved.snapshots].sort((a, b) => Date.parse(b.time) - Date.parse(a.time))[0];
   if (!newest) {
     const why = resolved.run.textTail.join("\n");
     const what = plan.snapshot === "latest" ? `no snapshot${plan.snapshotHost ? ` of host "${plan.snapshotHost}"` : ""} in the repository` : `no snapshot "${plan.snapshot}" in the repository`;
-    problems.push(problem("resolve", "SnapshotNotFound", why ? `${what} (${why})` : what));
-    return done("Failed");
+    return unresolved(problem("resolve", "SnapshotNotFound", why ? `${what} (${why})` : what));
   }
   const snapshot = { id: newest.id, time: newest.time, host: newest.hostname };
 
-  logger.info("restoring", { snapshot: newest.id, target: plan.target, includes: plan.includes, excludes: plan.excludes });
-  const throttle = new Throttle(plan.progressIntervalMs);
-  const restore = await runRestore(ctx, { snapshot: newest.id, target: plan.target, includes: plan.includes, excludes: plan.excludes }, (s) => {
-    if (!throttle.ready()) return;
-    const line = describeRestoreStatus(s);
-    logger.info(line.message, line.meta);
-  });
+  if (!direct) logger.info("restoring", { snapshot: newest.id, target: plan.target, includes: plan.includes, excludes: plan.excludes });
+  const restore = await (early$ ?? restoreOf(ctx, newest.id));
   const extra: Partial<JobResult> = { snapshot };
   const summary = restore.summary;
   if (summary) {

@@ -6,8 +6,10 @@ import { ERROR_SAMPLES } from "./backup.ts";
 import { runRestic, type ResticContext, type ResticRun } from "./runner.ts";
 
 export interface RestoreArgs {
-  /** A full snapshot id (the wrapper resolves `latest` and prefixes first). */
+  /** A full snapshot id, or `latest` (the wrapper resolves prefixes first). */
   snapshot: string;
+  /** With `latest`: the newest snapshot of this host. */
+  host?: string;
   target: string;
   includes: string[];
   excludes: string[];
@@ -15,6 +17,7 @@ export interface RestoreArgs {
 
 export function restoreArgs(a: RestoreArgs): string[] {
   const out = ["restore", a.snapshot, "--target", a.target];
+  if (a.host) out.push("--host", a.host);
   for (const p of a.includes) out.push("--include", p);
   for (const p of a.excludes) out.push("--exclude", p);
   return out;
