@@ -95,10 +95,11 @@ async function run(cluster: Cluster, dir: string): Promise<number> {
   const counts = summarize(want);
   log(`tree: ${counts.files} files, ${(counts.bytes / 2 ** 20).toFixed(0)} MiB, incompressible (written and hashed in ${secs(performance.now() - t)})`);
 
-  // Bare restic: what a user would run by hand, with the same connections and a cold cache like a Job's emptyDir.
+  // Bare restic: what a user would run by hand, with the same connections and, for the backup and
+  // for the restore, a cold cache of its own like a Job's emptyDir.
   const bareRepo = `azure:${CONTAINER}:/bare`;
   const restic = (args: string[], cwd?: string) =>
-    execa("restic", ["-r", bareRepo, "-o", "azure.connections=5", "--cache-dir", path.join(dir, "bare-cache"), ...args], {
+    execa("restic", ["-r", bareRepo, "-o", "azure.connections=5", "--cache-dir", path.join(dir, `bare-cache-${args[0]}`), ...args], {
       cwd,
       env: { AZURE_ACCOUNT_NAME: az.account, AZURE_ACCOUNT_KEY: az.key, AZURE_ENDPOINT_SUFFIX: az.endpointSuffix, RESTIC_PASSWORD: PASSWORD },
     });
