@@ -6,7 +6,7 @@
 //   delete – Delete of that same, absent, name: 404 proves delete permission (restic deletes its
 //            lock files), 403 refuses it
 //   read   – HEAD `<prefix>/config`: the repository is initialized, and "r" is granted
-// Four small requests per Repository per revalidation, no garbage left behind.
+// Four small requests per Repository per revalidation, sent together, no garbage left behind.
 
 import type { ContainerClient } from "@azure/storage-blob";
 import { repositoryPath } from "../api/repository.ts";
@@ -34,21 +34,28 @@ export const PERMISSION_FOR_STEP: Record<ProbeStep, string> = { list: "list (l)"
 export async function probeBackend(client: AzureClient, target: ProbeTarget): Promise<BackendProbe> {
   const container = client.service.getContainerClient(target.container);
   const listPrefix = repositoryPath(target.prefix, "");
-  try {
-    await container.listBlobsFlat({ prefix: listPrefix ? `${listPrefix}/` : undefined }).byPage({ maxPageSize: 1 }).next();
-  } catch (err) {
-    return { ok: false, step: "list", failure: classifyAzureError(err) };
-  }
   const probe = container.getBlockBlobClient(repositoryPath(target.prefix, PROBE_BLOB_NAME));
-  const writeFailure = await expectRefusedByPrecondition(() => probe.upload("", 0, { conditions: { ifMatch: IMPOSSIBLE_ETAG } }));
-  if (writeFailure) return { ok: false, step: "write", failure: writeFailure };
-  const deleteFailure = await expectRefusedByPrecondition(() => probe.delete());
-  if (deleteFailure) return { ok: false, step: "delete", failure: deleteFailure };
+  // The four requests are independent, so they go out at once: a probe costs one round trip of
+  // latency instead of four, which is what bounds how fast a thousand Repositories become Ready.
+  // Their answers are still read in the order above, so the first failing step is the one reported.
+  const [list, write, del, read] = await Promise.all([
+    settle(container.listBlobsFlat({ prefix: listPrefix ? `${listPrefix}/` : undefined }).byPage({ maxPageSize: 1 }).next()),
+    expectRefusedByPrecondition(() => probe.upload("", 0, { conditions: { ifMatch: IMPOSSIBLE_ETAG } })),
+    expectRefusedByPrecondition(() => probe.delete()),
+    settle(container.getBlobClient(repositoryPath(target.prefix, "config")).exists()),
+  ]);
+  if (!list.ok) return { ok: false, step: "list", failure: classifyAzureError(list.error) };
+  if (write) return { ok: false, step: "write", failure: write };
+  if (del) return { ok: false, step: "delete", failure: del };
+  if (!read.ok) return { ok: false, step: "read", failure: classifyAzureError(read.error, { authenticated: true }) };
+  return { ok: true, initialized: read.value };
+}
+
+async function settle<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
   try {
-    const initialized = await container.getBlobClient(repositoryPath(target.prefix, "config")).exists();
-    return { ok: true, initialized };
-  } catch (err) {
-    return { ok: false, step: "read", failure: classifyAzureError(err, { authenticated: true }) };
+    return { ok: true, value: await p };
+  } catch (error) {
+    return { ok: false, error };
   }
 }
 

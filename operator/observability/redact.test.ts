@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { redact, redactDeep } from "./redact.ts";
+import { redact, redactDeep, registerSecret } from "./redact.ts";
 
 describe("redact", () => {
   it("removes registered values, longest first", () => {
@@ -22,5 +22,18 @@ describe("redact", () => {
   it("walks nested objects, arrays and errors", () => {
     const out = redactDeep({ a: ["s3cret-pass"], b: { c: new Error("bad s3cret-pass") }, n: 3 }, ["s3cret-pass"]);
     assert.deepEqual(out, { a: ["[REDACTED]"], b: { c: "Error: bad [REDACTED]" }, n: 3 });
+  });
+});
+
+describe("redact with registered secrets", () => {
+  it("keeps removing longest first as values are registered over time", () => {
+    const short = `tok-${Math.random().toString(36).slice(2, 10)}`;
+    registerSecret(short);
+    assert.equal(redact(`a ${short} b`), "a [REDACTED] b");
+    // Registered later, and containing the earlier value: must still be removed whole.
+    const long = `${short}-and-more`;
+    registerSecret(long);
+    assert.equal(redact(`x ${long} y ${short}`), "x [REDACTED] y [REDACTED]");
+    assert.deepEqual(redactDeep({ v: [long] }), { v: ["[REDACTED]"] });
   });
 });

@@ -6,15 +6,29 @@
 const MIN_SECRET_LENGTH = 4; // shorter values would redact ordinary words
 
 const registered = new Set<string>();
+/**
+ * The registered values, longest first, built once per change: every status write, event and log
+ * line is redacted, and re-sorting hundreds of values (a Secret per namespace) for each string of
+ * each of them was a visible share of the operator's CPU at a thousand Repositories.
+ */
+let registeredLongestFirst: string[] | undefined;
 
 export function registerSecret(value: string | undefined): void {
   if (!value) return;
+  const before = registered.size;
   for (const v of [value, value.trim()]) {
     if (v.length >= MIN_SECRET_LENGTH) registered.add(v);
   }
   // URL-encoded forms turn up in request URLs (a SAS inside a query string).
   const encoded = encodeURIComponent(value.trim());
   if (encoded.length >= MIN_SECRET_LENGTH) registered.add(encoded);
+  if (registered.size !== before) registeredLongestFirst = undefined;
+}
+
+/** Longest first, so a value that contains another registered value is removed whole. */
+function longestFirst(secrets: Iterable<string>): string[] {
+  if (secrets === registered) return (registeredLongestFirst ??= [...registered].sort((a, b) => b.length - a.length));
+  return [...secrets].sort((a, b) => b.length - a.length);
 }
 
 export function registeredSecretCount(): number {
@@ -29,9 +43,11 @@ const PATTERNS: Array<[RegExp, string]> = [
 ];
 
 export function redact(text: string, secrets: Iterable<string> = registered): string {
+  return redactLongestFirst(text, longestFirst(secrets));
+}
+
+function redactLongestFirst(text: string, sorted: readonly string[]): string {
   let out = text;
-  // Longest first, so a value that contains another registered value is removed whole.
-  const sorted = [...secrets].sort((a, b) => b.length - a.length);
   for (const s of sorted) {
     if (out.includes(s)) out = out.split(s).join("[REDACTED]");
   }
@@ -41,11 +57,11 @@ export function redact(text: string, secrets: Iterable<string> = registered): st
 
 /** Redacts every string inside a JSON-like value, returning a copy. */
 export function redactDeep<T>(value: T, secrets: Iterable<string> = registered): T {
-  const list = [...secrets];
+  const list = longestFirst(secrets);
   const walk = (v: unknown): unknown => {
-    if (typeof v === "string") return redact(v, list);
+    if (typeof v === "string") return redactLongestFirst(v, list);
     if (Array.isArray(v)) return v.map(walk);
-    if (v instanceof Error) return redact(`${v.name}: ${v.message}`, list);
+    if (v instanceof Error) return redactLongestFirst(`${v.name}: ${v.message}`, list);
     if (v && typeof v === "object") {
       const out: Record<string, unknown> = {};
       for (const [k, inner] of Object.entries(v)) out[k] = walk(inner);
