@@ -9,7 +9,7 @@ import type { Cluster } from "./cluster.ts";
 import { writeTokenKubeconfig } from "./kubeconfig.ts";
 import { freePort } from "./ports.ts";
 import { exitedWithLog, logTail, readRecord, startProcess, stopProcess } from "./supervisor.ts";
-import { nodeBinary, repoRoot, tool } from "./tools.ts";
+import { repoRoot, tool } from "./tools.ts";
 import { waitFor } from "./wait.ts";
 
 export const OPERATOR_NAMESPACE = "blobstash-system";
@@ -70,8 +70,8 @@ export async function startOperator(
 ): Promise<OperatorHandle> {
   const name = opts.name ?? "operator";
   const port = await freePort();
+  // Through bin/blobstash, as the image runs it (its Node flags included), from source.
   const args = [
-    path.join(repoRoot, "operator/main.ts"),
     "operator",
     `--metrics-address=127.0.0.1:${port}`,
     `--default-endpoint-suffix=${cluster.azurite.endpointSuffix}`,
@@ -80,8 +80,11 @@ export async function startOperator(
     ...(opts.args ?? []),
   ];
   // The cluster's env minus the emulator's account key: the operator must get credentials from Secrets.
-  const env: Record<string, string | undefined> = { ...cluster.env, AZURE_ACCOUNT_KEY: undefined, AZURE_ACCOUNT_NAME: undefined, KUBECONFIG: opts.kubeconfig, HOME: process.env.HOME, ...opts.env };
-  const record = startProcess(cluster.dir, name, nodeBinary(), args, { env, dieWithParent: opts.dieWithParent ?? true, cwd: repoRoot });
+  const env: Record<string, string | undefined> = {
+    ...cluster.env, AZURE_ACCOUNT_KEY: undefined, AZURE_ACCOUNT_NAME: undefined, KUBECONFIG: opts.kubeconfig, HOME: process.env.HOME,
+    BLOBSTASH_FROM_SOURCE: "1", ...opts.env,
+  };
+  const record = startProcess(cluster.dir, name, path.join(repoRoot, "bin/blobstash"), args, { env, dieWithParent: opts.dieWithParent ?? true, cwd: repoRoot });
   const metricsUrl = `http://127.0.0.1:${port}`;
   await waitFor(`${name} to sync its caches`, async () => (await fetch(`${metricsUrl}/readyz`)).ok, {
     timeoutMs: 60_000,
