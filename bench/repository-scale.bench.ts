@@ -2,13 +2,17 @@
 // prefix each): time from the first create until the watch has seen every one Ready, the
 // operator's peak RSS, and the writes it makes once everything has settled, over a window that
 // spans revalidations (default period 60 s): Repository status writes should be zero.
-// Baseline, same cluster, same client concurrency: the same number of plain ConfigMap creates,
-// from the first create until the watch has seen them all.
+// Baselines, same cluster: the same number of plain ConfigMap creates (same client concurrency),
+// from the first create until the watch has seen them all; and the same number of Azure probes
+// sent from the bench process, 8 at a time like the operator's default --concurrency.
 // Targets: all Ready ≤ 30 s, peak RSS ≤ 150 MB, status writes/min ≈ 0.
 // BENCH_REPOS (1000), BENCH_NAMESPACES (100), BENCH_WINDOW_S (120), BENCH_CLIENT_CONCURRENCY (16).
 
 import { CoordinationV1Api, type CoreV1Event, type V1ConfigMap, type V1Lease } from "@kubernetes/client-node";
 import type { Repository } from "../operator/api/repository.ts";
+import { AzureClientCache } from "../operator/azure/clients.ts";
+import { parseStorageSecret } from "../operator/azure/credentials.ts";
+import { probeBackend } from "../operator/azure/probe.ts";
 import { OPERATOR_NAMESPACE } from "../e2e/cluster/operator.ts";
 import { waitFor } from "../e2e/cluster/wait.ts";
 import { createNamespace, inParallel, main, REPOSITORY, repositoryBody } from "./harness.ts";
@@ -64,7 +68,20 @@ main("repository-scale", async (b) => {
   const cmCreated = performance.now() - cm0;
   const cmAll = (await allConfigMaps) - cm0;
 
-  const op = await b.startOperator();
+  // Second baseline: the Azure probes alone (the same four requests per Repository, as many in
+  // flight as the operator's default --concurrency), from this process: what the emulator and the
+  // proxy can serve, a floor for any operator that checks every Repository.
+  const parsed = parseStorageSecret(b.accountKeySecret("baseline"), { secretName: "baseline" });
+  if (!parsed.ok) throw new Error(parsed.message);
+  const azure = new AzureClientCache().get({ ...parsed.credentials, endpointSuffix: b.cluster.azurite.endpointSuffix });
+  const p0 = performance.now();
+  await inParallel(items, 8, async (_item, i) => {
+    const r = await probeBackend(azure, { container, prefix: `/baseline/${i}` });
+    if (!r.ok) throw new Error(`baseline probe failed: ${r.failure.reason}`);
+  });
+  const probesMs = performance.now() - p0;
+
+  const op = await b.startOperator(process.env.BENCH_OPERATOR_ARGS ? process.env.BENCH_OPERATOR_ARGS.split(" ") : []);
   await waitFor("the operator to lead", () => op.log().includes("controllers started"), { timeoutMs: 30_000 });
   const idle = readMemory(op.pid);
 
@@ -124,6 +141,7 @@ main("repository-scale", async (b) => {
   const report = new Report(`${total} Repositories in ${namespaces} namespaces`);
   report.note(`created by ${clientConcurrency} client requests in flight; Ready=True seen for ${ready.size} of ${total}; last at ${ms(lastReadyAt - t0)}`);
   report.duration("all Ready, from the first create", allReadyMs, { name: `${total} ConfigMaps created and watched`, value: cmAll });
+  report.duration("all Ready, from the first create", allReadyMs, { name: `${total} Azure probes alone, 8 in flight`, value: probesMs });
   report.duration("  of which: Repository creates accepted", created, { name: "ConfigMap creates accepted", value: cmCreated });
   report.note(`CPU seconds during the ramp: ${Object.entries(rampCpu).sort((x, y) => y[1] - x[1]).map(([n, s]) => `${n} ${s.toFixed(1)}`).join(", ")}`);
   report.figure("operator RSS idle (caches synced, leading)", `${idle?.rssMb.toFixed(0)} MB`);
