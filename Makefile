@@ -53,7 +53,7 @@ crds: ## Copy crds/ into the Helm chart (it ships byte-identical CRDs; a unit te
 	@cp crds/*.yaml charts/blobstash/crds/
 	@echo "charts/blobstash/crds/ = crds/ ($$(ls crds/*.yaml | wc -l) CRDs)"
 
-bench: up ## Run the benchmarks under bench/ and print their figures
+bench: tools deps ## Run the benchmarks under bench/ (each starts its own cluster) and print their figures
 	@for b in bench/*.bench.ts; do node "$$b" || exit 1; done
 
 image: ## Build the container image (needs Docker)
