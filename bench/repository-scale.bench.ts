@@ -6,7 +6,8 @@
 // from the first create until the watch has seen them all; and the same number of Azure probes
 // sent from the bench process, 8 at a time like the operator's default --concurrency.
 // Targets: all Ready ≤ 30 s, peak RSS ≤ 150 MB, status writes/min ≈ 0.
-// BENCH_REPOS (1000), BENCH_NAMESPACES (100), BENCH_WINDOW_S (120), BENCH_CLIENT_CONCURRENCY (16).
+// BENCH_REPOS (1000), BENCH_NAMESPACES (100), BENCH_WINDOW_S (120), BENCH_CLIENT_CONCURRENCY (16),
+// BENCH_OPERATOR_ARGS (extra operator flags, space-separated); see harness.ts for BENCH_DIRECT_AZURE etc.
 
 import { CoordinationV1Api, type CoreV1Event, type V1ConfigMap, type V1Lease } from "@kubernetes/client-node";
 import type { Repository } from "../operator/api/repository.ts";
@@ -135,6 +136,9 @@ main("repository-scale", async (b) => {
   };
   clearInterval(sampler);
   const end = readMemory(op.pid);
+  const gauge = (text: string, name: string) => Number(new RegExp(`^blobstash_process_${name} (\\S+)`, "m").exec(text)?.[1] ?? Number.NaN) / 2 ** 20;
+  const metricsText = await op.metrics();
+  const heap = { used: gauge(metricsText, "nodejs_heap_size_used_bytes"), total: gauge(metricsText, "nodejs_heap_size_total_bytes"), external: gauge(metricsText, "nodejs_external_memory_bytes") };
   await Promise.all([repos.stop(), configMaps.stop(), events.stop(), leaseClock.stop()]);
   await op.stop();
 
@@ -147,6 +151,7 @@ main("repository-scale", async (b) => {
   report.figure("operator RSS idle (caches synced, leading)", `${idle?.rssMb.toFixed(0)} MB`);
   report.figure("operator RSS after the ramp", `${afterRamp?.rssMb.toFixed(0)} MB`);
   report.figure("operator RSS at the end", `${end?.rssMb.toFixed(0)} MB`);
+  report.figure("operator V8 heap used / committed at the end", `${heap.used.toFixed(0)} / ${heap.total.toFixed(0)} MB`, `external ${heap.external.toFixed(0)} MB; the rest of RSS is code, native TLS and allocator state`);
   report.figure("operator peak RSS (VmHWM)", `${end?.peakMb.toFixed(0)} MB`, `sampled max ${peakSampled.toFixed(0)} MB`);
   report.note(`settled window: ${(minutes * 60).toFixed(0)} s, revalidate period 60 s (default)`);
   report.figure("Repository reconciles in the window", `${during.reconciles}`, `${(during.reconciles / minutes).toFixed(0)}/min: revalidation runs`);
