@@ -124,7 +124,8 @@ describe("restic runner", () => {
       const stub = join(dir, "fake-restic");
       await writeFile(join(dir, "retries.txt"), fixture("azure-container-not-found.stderr").split("signal interrupt")[0]!);
       // Replays restic's retry output, then waits like restic would for 15 minutes.
-      await writeFile(stub, `#!/bin/sh\ncat "${join(dir, "retries.txt")}" >&2\ntrap 'echo "{\\"message_type\\":\\"exit_error\\",\\"code\\":130,\\"message\\":\\"context canceled\\"}" >&2; exit 130' INT\nwhile :; do sleep 0.1; done\n`);
+      // The trap is set before any output: the runner interrupts as soon as it reads the retries.
+      await writeFile(stub, `#!/bin/sh\ntrap 'echo "{\\"message_type\\":\\"exit_error\\",\\"code\\":130,\\"message\\":\\"context canceled\\"}" >&2; exit 130' INT\ncat "${join(dir, "retries.txt")}" >&2\nwhile :; do sleep 0.1; done\n`);
       await chmod(stub, 0o755);
       const started = Date.now();
       const run = await runRestic(ctx({ binary: stub }), ["snapshots"], { noLock: true, collectStdout: true });
