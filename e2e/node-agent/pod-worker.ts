@@ -183,6 +183,8 @@ export class PodWorker {
       if (this.stopping || this.containersDone) return;
       this.ctx.log(`${this.key}: activeDeadlineSeconds ${ads} exceeded`);
       this.ctx.event(this.pod, "Normal", "DeadlineExceeded", DEADLINE_MESSAGE);
+      // Decided before the kill: a status written as the killed container exits must already say why.
+      this.model.forced = { phase: "Failed", reason: "DeadlineExceeded", message: DEADLINE_MESSAGE };
       this.requestStop("deadline", this.graceMs());
     }, Math.max(0, remaining));
   }
