@@ -82,7 +82,7 @@ export async function startOperator(
   // The cluster's env minus the emulator's account key: the operator must get credentials from Secrets.
   const env: Record<string, string | undefined> = {
     ...cluster.env, AZURE_ACCOUNT_KEY: undefined, AZURE_ACCOUNT_NAME: undefined, KUBECONFIG: opts.kubeconfig, HOME: process.env.HOME,
-    BLOBSTASH_FROM_SOURCE: "1", ...opts.env,
+    ...opts.env,
   };
   const record = startProcess(cluster.dir, name, path.join(repoRoot, "bin/blobstash"), args, { env, dieWithParent: opts.dieWithParent ?? true, cwd: repoRoot });
   const metricsUrl = `http://127.0.0.1:${port}`;
