@@ -13,18 +13,10 @@ import {
 import type { Repository } from "../../api/repository.ts";
 import { backupExcludeArg, relativeArg, volumePath } from "../jobs/paths.ts";
 import {
-  CACHE_DIR,
-  TERMINATION_LOG,
   VOLUME_MOUNT_PATH,
-  deadlineSeconds,
-  jobLabels,
   jobName,
-  jobSkeleton,
-  ownerReference,
-  pvcVolume,
   repositoryArgs,
-  scratchVolume,
-  wrapperEnv,
+  sessionJob,
   type JobOptions,
   type SessionIdentity,
 } from "../jobs/pod.ts";
@@ -94,29 +86,21 @@ export function buildBackupJob(input: BackupJobInput): JobBuild {
     "--tag",
     backupTag(config.metadata?.namespace ?? namespace, configName),
     ...retentionArgs(spec.retentionPolicy),
-    ...(spec.tempDir?.disableCaching ? ["--no-cache"] : ["--cache-dir", CACHE_DIR]),
-    "--result-file",
-    TERMINATION_LOG,
-    ...(spec.timeOut ? ["--timeout", spec.timeOut] : []),
-    ...(options.progressInterval ? ["--progress-interval", options.progressInterval] : []),
   ];
 
   const identity: SessionIdentity = { kind: BACKUP_SESSION_KIND, apiVersion: V1BETA1_API_VERSION, name, namespace, uid };
-  const repoRef = { name: repository.metadata?.name ?? spec.repository.name, namespace: repository.metadata?.namespace ?? namespace };
-  const labels = { ...options.labels, ...jobLabels(identity, "backup", repoRef) };
-  const job = jobSkeleton({
-    name: backupJobName(name),
-    namespace,
-    labels,
-    owner: ownerReference(identity),
-    deadline: deadlineSeconds(spec.timeOut),
-    runtime: spec.runtimeSettings,
-    options,
-    image: input.image,
+  const job = sessionJob({
+    identity,
+    component: "backup",
+    repository,
+    repositoryName: spec.repository.name,
+    spec,
+    claimName: target.ref.name,
+    readOnly: true,
     args,
-    env: wrapperEnv(input.credentialsSecretName, options.extraEnv),
-    volumes: [pvcVolume(target.ref.name, true), scratchVolume(spec.tempDir)],
-    volumeReadOnly: true,
+    credentialsSecretName: input.credentialsSecretName,
+    image: input.image,
+    options,
   });
   return { ok: true, job };
 }

@@ -247,3 +247,49 @@ export function jobSkeleton(parts: {
   if (pod?.imagePullSecrets) podSpec.imagePullSecrets = pod.imagePullSecrets;
   return job;
 }
+
+/** What both session kinds put into their Job beyond their own restic flags. */
+export interface SessionJobParts {
+  identity: SessionIdentity;
+  component: "backup" | "restore";
+  repository: Repository;
+  /** The Repository's name as the session spec gives it, when the object lacks one. */
+  repositoryName: string;
+  spec: { timeOut?: string; runtimeSettings?: RuntimeSettings; tempDir?: TempDir };
+  claimName: string;
+  /** Backups mount the PVC read-only; restores write into it. */
+  readOnly: boolean;
+  /** The subcommand and its own flags; the flags every wrapper run takes are appended here. */
+  args: string[];
+  credentialsSecretName: string;
+  image: string;
+  options: JobOptions;
+}
+
+/** The Job of a backup or restore session: shared flags, labels, owner, deadline, volumes. */
+export function sessionJob(p: SessionJobParts): V1Job {
+  const { identity, spec, options } = p;
+  const repoRef = { name: p.repository.metadata?.name ?? p.repositoryName, namespace: p.repository.metadata?.namespace ?? identity.namespace };
+  const args = [
+    ...p.args,
+    ...(spec.tempDir?.disableCaching ? ["--no-cache"] : ["--cache-dir", CACHE_DIR]),
+    "--result-file",
+    TERMINATION_LOG,
+    ...(spec.timeOut ? ["--timeout", spec.timeOut] : []),
+    ...(options.progressInterval ? ["--progress-interval", options.progressInterval] : []),
+  ];
+  return jobSkeleton({
+    name: jobName(identity.name, p.component),
+    namespace: identity.namespace,
+    labels: { ...options.labels, ...jobLabels(identity, p.component, repoRef) },
+    owner: ownerReference(identity),
+    deadline: deadlineSeconds(spec.timeOut),
+    runtime: spec.runtimeSettings,
+    options,
+    image: p.image,
+    args,
+    env: wrapperEnv(p.credentialsSecretName, options.extraEnv),
+    volumes: [pvcVolume(p.claimName, p.readOnly), scratchVolume(spec.tempDir)],
+    volumeReadOnly: p.readOnly,
+  });
+}

@@ -13,18 +13,10 @@ import type { Repository } from "../../api/repository.ts";
 import type { JobBuild } from "../backupsession/job.ts";
 import { snapshotPattern, volumePath } from "../jobs/paths.ts";
 import {
-  CACHE_DIR,
-  TERMINATION_LOG,
   VOLUME_MOUNT_PATH,
-  deadlineSeconds,
-  jobLabels,
   jobName,
-  jobSkeleton,
-  ownerReference,
-  pvcVolume,
   repositoryArgs,
-  scratchVolume,
-  wrapperEnv,
+  sessionJob,
   type JobOptions,
   type SessionIdentity,
 } from "../jobs/pod.ts";
@@ -66,29 +58,21 @@ export function buildRestoreJob(input: RestoreJobInput): JobBuild {
     ...ruleArgs(rule, target.volumeMounts),
     "--target",
     VOLUME_MOUNT_PATH,
-    ...(spec.tempDir?.disableCaching ? ["--no-cache"] : ["--cache-dir", CACHE_DIR]),
-    "--result-file",
-    TERMINATION_LOG,
-    ...(spec.timeOut ? ["--timeout", spec.timeOut] : []),
-    ...(options.progressInterval ? ["--progress-interval", options.progressInterval] : []),
   ];
 
   const identity: SessionIdentity = { kind: RESTORE_SESSION_KIND, apiVersion: V1BETA1_API_VERSION, name, namespace, uid };
-  const repoRef = { name: repository.metadata?.name ?? spec.repository.name, namespace: repository.metadata?.namespace ?? namespace };
-  const labels = { ...options.labels, ...jobLabels(identity, "restore", repoRef) };
-  const job = jobSkeleton({
-    name: restoreJobName(name),
-    namespace,
-    labels,
-    owner: ownerReference(identity),
-    deadline: deadlineSeconds(spec.timeOut),
-    runtime: spec.runtimeSettings,
-    options,
-    image: input.image,
+  const job = sessionJob({
+    identity,
+    component: "restore",
+    repository,
+    repositoryName: spec.repository.name,
+    spec,
+    claimName: target.ref.name,
+    readOnly: false,
     args,
-    env: wrapperEnv(input.credentialsSecretName, options.extraEnv),
-    volumes: [pvcVolume(target.ref.name, false), scratchVolume(spec.tempDir)],
-    volumeReadOnly: false,
+    credentialsSecretName: input.credentialsSecretName,
+    image: input.image,
+    options,
   });
   return { ok: true, job };
 }
