@@ -9,8 +9,7 @@
 // Exits 1 when a target is missed, 2 when the benchmark could not run. BENCH_KEEP=1 keeps the state dir.
 
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import os from "node:os";
+import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-blob";
@@ -20,7 +19,7 @@ import { parseJobResult } from "../operator/api/result.ts";
 import { startCluster, type Cluster } from "../e2e/cluster/cluster.ts";
 import { useClusterInThisProcess } from "../e2e/cluster/in-process.ts";
 import { applyCrds, installOperatorIdentity, startOperator, type OperatorHandle } from "../e2e/cluster/operator.ts";
-import { killAllNow } from "../e2e/cluster/supervisor.ts";
+import { benchStateDir } from "./harness.ts";
 import { waitFor } from "../e2e/cluster/wait.ts";
 import { manifest, summarize, writeRandomFile } from "../e2e/backup-restore/tree.ts";
 
@@ -199,14 +198,7 @@ async function breakdown(core: CoreV1Api, batch: BatchV1Api, jobName: string): P
 
 async function main(): Promise<number> {
   if (!Number.isFinite(SIZE_MIB) || SIZE_MIB < 1) throw new Error(`BENCH_SIZE_MB must be a number of MiB >= 1, not ${process.env.BENCH_SIZE_MB}`);
-  const dir = await mkdtemp(path.join(os.tmpdir(), "blobstash-bench-backup-"));
-  process.once("exit", () => killAllNow(dir));
-  for (const sig of ["SIGINT", "SIGTERM"] as const) {
-    process.once(sig, () => {
-      killAllNow(dir);
-      process.exit(130);
-    });
-  }
+  const dir = await benchStateDir("backup");
   const t0 = Date.now();
   const cluster = await startCluster({ dir, dieWithParent: true });
   log(`cluster up in ${secs(Date.now() - t0)} (${dir})`);

@@ -35,14 +35,7 @@ const elapsed = (t0: number) => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
  * run that returned 0 and kept (logs, CPU profiles) otherwise or when BENCH_KEEP=1.
  */
 export async function runBench(name: string, body: (bench: Bench) => Promise<number>): Promise<number> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), `blobstash-bench-${name}-`));
-  process.once("exit", () => killAllNow(dir));
-  for (const sig of ["SIGINT", "SIGTERM"] as const) {
-    process.once(sig, () => {
-      killAllNow(dir);
-      process.exit(130);
-    });
-  }
+  const dir = await benchStateDir(name);
   const t0 = Date.now();
   const cluster = await startCluster({ dir, dieWithParent: true, nodeAgent: false });
   let code = 1;
@@ -133,4 +126,17 @@ export async function inParallel<T>(items: readonly T[], limit: number, task: (i
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** A fresh state dir for one benchmark's cluster; whatever runs there dies with this process. */
+export async function benchStateDir(name: string): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), `blobstash-bench-${name}-`));
+  process.once("exit", () => killAllNow(dir));
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    process.once(sig, () => {
+      killAllNow(dir);
+      process.exit(130);
+    });
+  }
+  return dir;
 }
