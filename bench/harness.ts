@@ -7,7 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-blob";
 import { ApiException, CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
-import { loadKubeConfig } from "../operator/kube/client.ts";
+import { loadPooledKubeConfig } from "./pooled-kubeconfig.ts";
 import { startCluster, type Cluster } from "../e2e/cluster/cluster.ts";
 import { useClusterInThisProcess } from "../e2e/cluster/in-process.ts";
 import { applyCrds, installOperatorIdentity, startOperator, type OperatorHandle } from "../e2e/cluster/operator.ts";
@@ -45,7 +45,7 @@ export async function runBench(name: string, body: (bench: Bench) => Promise<num
     const operatorKubeconfig = await installOperatorIdentity(cluster);
     console.log(`cluster, CRDs and operator identity ready in ${elapsed(t0)} (${dir})`);
     // Pooled connections, as the operator has them: the baselines then measure the API server, not handshakes.
-    const kc = loadKubeConfig(cluster.kubeconfig);
+    const kc = loadPooledKubeConfig(cluster.kubeconfig);
     const az = cluster.azurite;
     let operators = 0;
     code = await body({
@@ -74,11 +74,16 @@ export async function runBench(name: string, body: (bench: Bench) => Promise<num
 
 /**
  * BENCH_CPU_PROF=1: V8 CPU profile on stop. BENCH_DIRECT_AZURE=1: Azurite without the CONNECT proxy.
- * BENCH_NODE_OPTIONS: extra Node/V8 flags for the operator (e.g. heap sizing).
+ * BENCH_NODE_OPTIONS: extra Node/V8 flags for the operator (e.g. heap sizing). BENCH_OPERATOR_ENV:
+ * extra environment for the operator, space-separated NAME=value pairs (e.g. MALLOC_ARENA_MAX=2).
  */
 function operatorEnv(dir: string): Record<string, string> {
   const nodeOptions: string[] = process.env.BENCH_NODE_OPTIONS ? [process.env.BENCH_NODE_OPTIONS] : [];
   const env: Record<string, string> = {};
+  for (const pair of (process.env.BENCH_OPERATOR_ENV ?? "").split(" ").filter(Boolean)) {
+    const i = pair.indexOf("=");
+    if (i > 0) env[pair.slice(0, i)] = pair.slice(i + 1);
+  }
   if (process.env.BENCH_CPU_PROF) nodeOptions.push("--cpu-prof", `--cpu-prof-dir=${path.join(dir, "cpu-profiles")}`);
   if (process.env.BENCH_DIRECT_AZURE) {
     nodeOptions.push(`--import=${path.join(import.meta.dirname, "resolve-localhost.ts")}`);

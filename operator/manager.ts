@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { loadKubeConfig } from "./kube/client.ts";
+import { connectKube } from "./kube/client.ts";
 import { LeaderElector } from "./kube/leader.ts";
 import { makeEventRecorder } from "./kube/events.ts";
 import { logger, setLogLevel } from "./observability/logger.ts";
@@ -34,10 +34,10 @@ export async function runOperator(argv: string[]): Promise<number> {
  */
 async function runManager(opts: OperatorOptions): Promise<number> {
   const log = logger.child({ component: "manager" });
-  const kc = loadKubeConfig(opts.kubeconfig);
+  const kube = connectKube(opts.kubeconfig);
   let leading = false;
-  const events = makeEventRecorder(kc, "blobstash-operator", log);
-  const { informers, controllers, enqueueAll } = buildControllers(kc, opts, events, () => leading);
+  const events = makeEventRecorder(kube, "blobstash-operator", log);
+  const { informers, controllers, enqueueAll } = buildControllers(kube, opts, events, () => leading);
 
   let synced = false;
   const server = await startHttpServer(opts.metricsAddress, { live: () => true, ready: () => synced });
@@ -57,6 +57,7 @@ async function runManager(opts: OperatorOptions): Promise<number> {
         await Promise.all(informers.map((i) => i.stop()));
         await leader?.release();
         server.close();
+        kube.close();
         resolve(code);
       })();
     };
@@ -72,7 +73,7 @@ async function runManager(opts: OperatorOptions): Promise<number> {
 
   if (opts.leaderElect && !stopping) {
     leader = new LeaderElector({
-      kc,
+      kube,
       namespace: opts.leaderElectionNamespace,
       name: opts.leaderElectionId,
       identity: opts.identity || `${hostname()}-${process.pid}`,

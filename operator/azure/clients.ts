@@ -4,9 +4,11 @@
 
 import { createHash } from "node:crypto";
 import { AnonymousCredential, BlobServiceClient, StorageSharedKeyCredential, type StoragePipelineOptions } from "@azure/storage-blob";
-import { ClientSecretCredential, DefaultAzureCredential, type TokenCredential } from "@azure/identity";
+import type * as IdentityModule from "@azure/identity";
+import type { TokenCredential } from "@azure/identity";
 import type { AzureCredentials } from "./credentials.ts";
 import { blobServiceUrl } from "./endpoint.ts";
+import { proxyAgentFor } from "./proxy-agent.ts";
 
 export interface AzureClient {
   credentials: AzureCredentials;
@@ -67,7 +69,9 @@ export class AzureClientCache {
 
   private create(c: AzureCredentials): AzureClient {
     const serviceUrl = blobServiceUrl(c.accountName, c.endpointSuffix);
-    const opts = this.pipelineOptions;
+    // `agent` is not in StoragePipelineOptions' type, but the SDK's pipeline honours it (agentPolicy), ahead of its proxy policy.
+    const agent = proxyAgentFor(serviceUrl);
+    const opts: StoragePipelineOptions = agent ? ({ ...this.pipelineOptions, agent } as StoragePipelineOptions) : this.pipelineOptions;
     switch (c.mode) {
       case "accountKey": {
         const sharedKey = new StorageSharedKeyCredential(c.accountName, c.accountKey);
@@ -76,15 +80,31 @@ export class AzureClientCache {
       case "sas":
         return { credentials: c, serviceUrl, service: new BlobServiceClient(`${serviceUrl}?${c.sas.token}`, new AnonymousCredential(), opts) };
       case "servicePrincipal": {
-        const tokenCredential = new ClientSecretCredential(c.tenantId, c.clientId, c.clientSecret);
+        const tokenCredential = lazyTokenCredential((id) => new id.ClientSecretCredential(c.tenantId, c.clientId, c.clientSecret));
         return { credentials: c, serviceUrl, service: new BlobServiceClient(serviceUrl, tokenCredential, opts), tokenCredential };
       }
       case "workloadIdentity": {
         // The operator's own identity: one credential for the process, whatever the account.
-        this.workloadIdentity ??= new DefaultAzureCredential();
+        this.workloadIdentity ??= lazyTokenCredential((id) => new id.DefaultAzureCredential());
         const tokenCredential = this.workloadIdentity;
         return { credentials: c, serviceUrl, service: new BlobServiceClient(serviceUrl, tokenCredential, opts), tokenCredential };
       }
     }
   }
+}
+
+type Identity = typeof IdentityModule;
+
+/**
+ * @azure/identity brings MSAL (some 650 modules, ~20 MB resident), which only Secrets that use
+ * Azure AD need: it is loaded on the first token request, not at start-up.
+ */
+export function lazyTokenCredential(make: (identity: Identity) => TokenCredential): TokenCredential {
+  let real: Promise<TokenCredential> | undefined;
+  return {
+    getToken: async (scopes, options) => {
+      real ??= import("@azure/identity").then(make);
+      return (await real).getToken(scopes, options);
+    },
+  };
 }

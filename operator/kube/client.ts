@@ -1,14 +1,9 @@
-import type { KubeConfig } from "@kubernetes/client-node";
-import { PooledKubeConfig } from "./pooled-kubeconfig.ts";
+import { KubeClient } from "./api-client.ts";
+import { loadConnection } from "./kubeconfig.ts";
 
-/** KUBECONFIG (or ~/.kube/config) when set, the in-cluster ServiceAccount otherwise; connections are pooled. */
-export function loadKubeConfig(kubeconfigPath?: string): KubeConfig {
-  const kc = new PooledKubeConfig();
-  const path = kubeconfigPath ?? process.env.KUBECONFIG;
-  if (path) kc.loadFromFile(path);
-  else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
-  else kc.loadFromDefault();
-  return kc;
+/** A client for KUBECONFIG (or the given path) when set, the in-cluster ServiceAccount otherwise. */
+export function connectKube(kubeconfigPath?: string): KubeClient {
+  return new KubeClient(loadConnection(kubeconfigPath));
 }
 
 export interface ObjectKey {
@@ -25,7 +20,7 @@ export function parseKey(key: string): ObjectKey {
   return { namespace: key.slice(0, i), name: key.slice(i + 1) };
 }
 
-/** HTTP status of an error thrown by client-node 2.x (ApiException carries `code`). */
+/** HTTP status of a failed API call (KubeApiError and client-node's ApiException both carry `code`). */
 export function statusCode(err: unknown): number | undefined {
   if (err && typeof err === "object") {
     const e = err as { code?: unknown; statusCode?: unknown; response?: { statusCode?: unknown } };

@@ -1,5 +1,6 @@
-import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { randomBytes } from "node:crypto";
+import type { KubeClient } from "./api-client.ts";
+import { EVENTS } from "./resources.ts";
 import { redact } from "../observability/redact.ts";
 import type { Logger } from "../observability/logger.ts";
 
@@ -19,13 +20,12 @@ export interface EventRecorder {
  * Core v1 Events, fire-and-forget: an event that cannot be written is logged, never fails a
  * reconcile. Messages are redacted like log lines.
  */
-export function makeEventRecorder(kc: KubeConfig, component: string, log: Logger): EventRecorder {
-  const api = kc.makeApiClient(CoreV1Api);
+export function makeEventRecorder(kube: KubeClient, component: string, log: Logger): EventRecorder {
   const host = process.env.HOSTNAME ?? "blobstash";
   return {
     record(obj, type, reason, message) {
       const namespace = obj.metadata.namespace ?? "default";
-      const now = new Date();
+      const now = new Date().toISOString();
       const body = {
         metadata: { name: `${obj.metadata.name ?? "object"}.${randomBytes(8).toString("hex")}`, namespace },
         involvedObject: {
@@ -46,7 +46,7 @@ export function makeEventRecorder(kc: KubeConfig, component: string, log: Logger
         lastTimestamp: now,
         count: 1,
       };
-      api.createNamespacedEvent({ namespace, body }).catch((err: unknown) => {
+      kube.create(EVENTS, namespace, body).catch((err: unknown) => {
         log.warn("could not record event", { reason, object: `${namespace}/${obj.metadata.name}`, error: String(err) });
       });
     },

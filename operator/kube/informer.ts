@@ -1,127 +1,204 @@
-import { ListWatch, Watch, type KubeConfig, type KubernetesObject, type ListPromise } from "@kubernetes/client-node";
 import type { Logger } from "../observability/logger.ts";
+import { KubeApiError, type KubeClient, type KubeList, type KubeObject, type WatchEvent } from "./api-client.ts";
+import { keyOf } from "./client.ts";
 
 type Handler<T> = (obj: T) => void;
+type EventName = "add" | "update" | "delete";
 
-export interface ResilientInformerOptions<T extends KubernetesObject> {
-  kc: KubeConfig;
-  /** Watch path, e.g. /api/v1/secrets or /apis/stash.appscode.com/v1alpha1/repositories */
+export interface ResilientInformerOptions {
+  client: KubeClient;
+  /** Collection path, e.g. /api/v1/secrets or /apis/stash.appscode.com/v1alpha1/namespaces/demo/repositories */
   path: string;
-  list: ListPromise<T>;
   labelSelector?: string;
   log: Logger;
-  /** A full relist this often guards against watches that stall without an error. */
+  /** A full relist this often guards against watches that miss events without failing. */
   relistPeriodMs?: number;
   maxBackoffMs?: number;
+  /** How long a watch may carry nothing (bookmarks included) before it counts as stalled. */
+  idleTimeoutMs?: number;
 }
 
 /**
- * client-node's informer stops for good on any error but 410 and can stall silently. This one
- * restarts it with backoff after errors and replaces it with a fresh list+watch periodically; a
- * relist re-delivers every object as an add, which handlers must treat idempotently (ours enqueue).
+ * A cache of one collection kept current by list + watch, the way client-go's reflector does it:
+ * watch from the list's resourceVersion with bookmarks, resume from the last version seen when
+ * the server ends a watch, relist on 410 Gone, retry failed lists and watches with exponential
+ * backoff, and relist periodically. A relist tells handlers only what differs from the cache
+ * (add / update on a new resourceVersion / delete), so it costs no reconciles when nothing changed.
+ * managedFields are dropped from cached objects: the operator never reads them, and at a thousand
+ * objects they are a large share of the cache.
  */
-export class ResilientInformer<T extends KubernetesObject> {
-  private current: ListWatch<T> | undefined;
-  private readonly handlers: { add: Handler<T>[]; update: Handler<T>[]; delete: Handler<T>[] } = { add: [], update: [], delete: [] };
+export class ResilientInformer<T extends KubeObject> {
+  private store = new Map<string, T>();
+  private readonly handlers: Record<EventName, Handler<T>[]> = { add: [], update: [], delete: [] };
   private failures = 0;
   private stopped = true;
+  /** Bumped by every relist; a watch loop from an older one stops. */
+  private generation = 0;
+  private watchAbort: AbortController | undefined;
   private relistTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private readyResolve: (() => void) | undefined;
   readonly synced: Promise<void>;
 
-  private readonly opts: ResilientInformerOptions<T>;
+  private readonly opts: ResilientInformerOptions;
 
-  constructor(opts: ResilientInformerOptions<T>) {
+  constructor(opts: ResilientInformerOptions) {
     this.opts = opts;
     this.synced = new Promise((resolve) => (this.readyResolve = resolve));
   }
 
-  on(event: "add" | "update" | "delete", handler: Handler<T>): void {
+  on(event: EventName, handler: Handler<T>): void {
     this.handlers[event].push(handler);
   }
 
   get(name: string, namespace?: string): T | undefined {
-    return this.current?.get(name, namespace);
+    return this.store.get(`${namespace ?? ""}/${name}`);
   }
 
   list(namespace?: string): T[] {
-    return [...(this.current?.list(namespace) ?? [])];
+    const all = [...this.store.values()];
+    return namespace === undefined ? all : all.filter((o) => o.metadata?.namespace === namespace);
   }
 
   async start(): Promise<void> {
     this.stopped = false;
-    await this.replace();
-    const period = this.opts.relistPeriodMs ?? 5 * 60_000;
-    this.relistTimer = setInterval(() => void this.replace(), period);
+    await this.relist();
+    this.relistTimer = setInterval(() => void this.relist(), this.opts.relistPeriodMs ?? 5 * 60_000);
     this.relistTimer.unref();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.generation++;
     clearInterval(this.relistTimer);
     clearTimeout(this.retryTimer);
-    await this.current?.stop();
+    this.watchAbort?.abort();
   }
 
-  private async replace(): Promise<void> {
+  private async relist(): Promise<void> {
     if (this.stopped) return;
-    const { kc, path, list, labelSelector, log } = this.opts;
-    const next = new ListWatch<T>(path, new Watch(kc), list, false, labelSelector);
-    for (const ev of ["add", "update", "delete"] as const) {
-      next.on(ev, (obj) => {
-        for (const h of this.handlers[ev]) h(obj);
-      });
-    }
-    next.on("error", (err) => {
-      if (this.current !== next || this.stopped) return;
-      this.failures++;
-      const delay = Math.min(this.opts.maxBackoffMs ?? 30_000, 500 * 2 ** Math.min(this.failures, 10));
-      log.warn("watch failed; restarting", { path, delayMs: delay, error: String(err) });
-      this.retryTimer = setTimeout(() => void this.replace(), delay);
-      this.retryTimer.unref();
-    });
-    const previous = this.current;
+    const generation = ++this.generation;
+    this.watchAbort?.abort();
+    clearTimeout(this.retryTimer);
+    const { client, path, labelSelector, log } = this.opts;
+    let list: KubeList<T>;
     try {
-      await next.start();
+      list = await client.request<KubeList<T>>("GET", path, { query: { labelSelector } });
     } catch (err) {
-      log.warn("list failed; will retry", { path, error: String(err) });
+      if (generation === this.generation) this.retryLater(`list ${path} failed`, err);
+      return;
     }
-    // The listing succeeded once the informer holds a resource version.
-    if (next.latestResourceVersion()) {
-      this.failures = 0;
-      this.current = next;
-      this.readyResolve?.();
-      await previous?.stop();
-    } else {
-      await next.stop();
-      const delay = Math.min(this.opts.maxBackoffMs ?? 30_000, 500 * 2 ** Math.min(++this.failures, 10));
-      if (!this.stopped) {
-        this.retryTimer = setTimeout(() => void this.replace(), delay);
-        this.retryTimer.unref();
+    if (generation !== this.generation || this.stopped) return;
+    const previous = this.store;
+    this.store = new Map();
+    for (const obj of list.items ?? []) {
+      const key = keyOf(obj);
+      const old = previous.get(key);
+      previous.delete(key);
+      this.store.set(key, trim(obj));
+      if (!old) this.emit("add", obj);
+      else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.emit("update", obj);
+    }
+    for (const gone of previous.values()) this.emit("delete", gone);
+    this.failures = 0;
+    this.readyResolve?.();
+    log.debug("listed", { path, objects: this.store.size });
+    void this.watchFrom(generation, list.metadata?.resourceVersion ?? "");
+  }
+
+  private async watchFrom(generation: number, startVersion: string): Promise<void> {
+    const { client, path, labelSelector } = this.opts;
+    let resourceVersion = startVersion;
+    const idleTimeoutMs = this.opts.idleTimeoutMs ?? 10 * 60_000;
+    while (generation === this.generation && !this.stopped) {
+      const abort = new AbortController();
+      this.watchAbort = abort;
+      // Spread the servers' watch ends over time, as client-go does (5-10 minutes).
+      const timeoutSeconds = 300 + Math.floor(Math.random() * 300);
+      try {
+        await client.watch<T>(
+          path,
+          { resourceVersion, allowWatchBookmarks: true, timeoutSeconds, labelSelector },
+          (event) => {
+            if (generation !== this.generation) return;
+            resourceVersion = event.object.metadata?.resourceVersion ?? resourceVersion;
+            this.apply(event);
+          },
+          abort.signal,
+          Math.max(idleTimeoutMs, (timeoutSeconds + 30) * 1000),
+        );
+      } catch (err) {
+        if (generation !== this.generation || this.stopped) return;
+        if (err instanceof KubeApiError && err.code === 410) {
+          this.opts.log.info("watch expired (410 Gone); relisting", { path });
+          void this.relist();
+        } else {
+          this.retryLater(`watch ${path} failed`, err);
+        }
+        return;
       }
     }
   }
+
+  private apply(event: WatchEvent<T>): void {
+    const obj = event.object;
+    const key = keyOf(obj);
+    switch (event.type) {
+      case "ADDED":
+      case "MODIFIED": {
+        const known = this.store.has(key);
+        this.store.set(key, trim(obj));
+        this.emit(known ? "update" : "add", obj);
+        break;
+      }
+      case "DELETED":
+        this.store.delete(key);
+        this.emit("delete", obj);
+        break;
+      default:
+        break; // BOOKMARK: only its resourceVersion matters
+    }
+  }
+
+  private emit(event: EventName, obj: T): void {
+    for (const h of this.handlers[event]) {
+      try {
+        h(obj);
+      } catch (err) {
+        this.opts.log.error("informer handler failed", { path: this.opts.path, event, error: String(err) });
+      }
+    }
+  }
+
+  private retryLater(what: string, err: unknown): void {
+    if (this.stopped) return;
+    this.failures++;
+    const delay = Math.min(this.opts.maxBackoffMs ?? 30_000, 500 * 2 ** Math.min(this.failures, 10));
+    this.opts.log.warn(`${what}; relisting`, { delayMs: delay, error: err instanceof Error ? err.message : String(err) });
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => void this.relist(), delay);
+    this.retryTimer.unref();
+  }
+}
+
+function trim<T extends KubeObject>(obj: T): T {
+  if (obj.metadata?.managedFields) delete obj.metadata.managedFields;
+  return obj;
 }
 
 /**
  * One informer per watched namespace, or a single cluster-wide one, behind one interface: the
  * operator can run with a ClusterRole or with Roles in listed namespaces only.
  */
-export class InformerSet<T extends KubernetesObject> {
+export class InformerSet<T extends KubeObject> {
   private readonly members: ResilientInformer<T>[];
 
-  constructor(
-    base: Omit<ResilientInformerOptions<T>, "path" | "list">,
-    namespaces: string[],
-    pathFor: (namespace?: string) => string,
-    listFor: (namespace?: string) => ListPromise<T>,
-  ) {
+  constructor(base: Omit<ResilientInformerOptions, "path">, namespaces: string[], pathFor: (namespace?: string) => string) {
     const scopes = namespaces.length ? namespaces : [undefined];
-    this.members = scopes.map((ns) => new ResilientInformer<T>({ ...base, path: pathFor(ns), list: listFor(ns) }));
+    this.members = scopes.map((ns) => new ResilientInformer<T>({ ...base, path: pathFor(ns) }));
   }
 
-  on(event: "add" | "update" | "delete", handler: (obj: T) => void): void {
+  on(event: EventName, handler: (obj: T) => void): void {
     for (const m of this.members) m.on(event, handler);
   }
 

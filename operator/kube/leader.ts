@@ -1,10 +1,13 @@
-import { CoordinationV1Api, type KubeConfig, type V1Lease } from "@kubernetes/client-node";
+import type { KubeClient, KubeObject } from "./api-client.ts";
 import { isConflict, isNotFound } from "./client.ts";
-import { decideLease, newLeaseSpec, releasedLeaseSpec, type LeaseObservation } from "./lease-decision.ts";
+import { decideLease, newLeaseSpec, releasedLeaseSpec, type LeaseObservation, type LeaseSpec } from "./lease-decision.ts";
+import { LEASES } from "./resources.ts";
 import type { Logger } from "../observability/logger.ts";
 
+type Lease = KubeObject & { spec?: LeaseSpec };
+
 export interface LeaderElectionOptions {
-  kc: KubeConfig;
+  kube: KubeClient;
   namespace: string;
   name: string;
   identity: string;
@@ -21,7 +24,7 @@ export interface LeaderElectionOptions {
  * replicas does not matter). Losing the lease is fatal for the caller: two leaders must never act.
  */
 export class LeaderElector {
-  private readonly api: CoordinationV1Api;
+  private readonly kube: KubeClient;
   private readonly leaseDurationMs: number;
   private readonly renewDeadlineMs: number;
   private readonly retryPeriodMs: number;
@@ -35,7 +38,7 @@ export class LeaderElector {
 
   constructor(opts: LeaderElectionOptions) {
     this.opts = opts;
-    this.api = opts.kc.makeApiClient(CoordinationV1Api);
+    this.kube = opts.kube;
     this.leaseDurationMs = opts.leaseDurationMs ?? 15_000;
     this.renewDeadlineMs = opts.renewDeadlineMs ?? 10_000;
     this.retryPeriodMs = opts.retryPeriodMs ?? 2_000;
@@ -77,10 +80,10 @@ export class LeaderElector {
     if (!this.leading) return;
     this.leading = false;
     try {
-      const lease = await this.api.readNamespacedLease({ name: this.opts.name, namespace: this.opts.namespace });
+      const lease = await this.kube.get<Lease>(LEASES, this.opts.namespace, this.opts.name);
       const spec = releasedLeaseSpec(lease.spec, this.opts.identity, this.now());
       if (!spec) return;
-      await this.api.replaceNamespacedLease({ name: this.opts.name, namespace: this.opts.namespace, body: { ...lease, spec } });
+      await this.kube.replace(LEASES, this.opts.namespace, this.opts.name, { ...lease, spec });
     } catch (err) {
       this.opts.log.warn("could not release lease", { error: String(err) });
     }
@@ -88,16 +91,16 @@ export class LeaderElector {
 
   private async tryAcquireOrRenew(): Promise<boolean> {
     const { namespace, name, identity } = this.opts;
-    let lease: V1Lease;
+    let lease: Lease;
     try {
-      lease = await this.api.readNamespacedLease({ name, namespace });
+      lease = await this.kube.get<Lease>(LEASES, namespace, name);
     } catch (err) {
       if (!isNotFound(err)) {
         this.opts.log.warn("cannot read lease", { error: String(err) });
         return false;
       }
       try {
-        await this.api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: newLeaseSpec(identity, this.now(), this.leaseDurationMs) } });
+        await this.kube.create(LEASES, namespace, { apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name, namespace }, spec: newLeaseSpec(identity, this.now(), this.leaseDurationMs) });
         return true;
       } catch (createErr) {
         if (!isConflict(createErr)) this.opts.log.warn("cannot create lease", { error: String(createErr) });
@@ -109,7 +112,7 @@ export class LeaderElector {
     if (!decision.take) return false;
     try {
       // The read's resourceVersion travels with the body: of two replicas racing for it, one gets 409.
-      await this.api.replaceNamespacedLease({ name, namespace, body: { ...lease, spec: decision.take } });
+      await this.kube.replace(LEASES, namespace, name, { ...lease, spec: decision.take });
       return true;
     } catch (err) {
       if (!isConflict(err)) this.opts.log.warn("cannot update lease", { error: String(err) });

@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
-import type { V1LeaseSpec } from "@kubernetes/client-node";
-import { decideLease, leaseRecord, newLeaseSpec, releasedLeaseSpec, type LeaseObservation } from "./lease-decision.ts";
+import { decideLease, leaseRecord, microTime, newLeaseSpec, releasedLeaseSpec, type LeaseObservation, type LeaseSpec } from "./lease-decision.ts";
 
 const DURATION = 15_000;
 const T0 = Date.parse("2026-01-01T00:00:00Z");
 const iso = (ms: number) => new Date(ms).toISOString();
-const held = (holder: string, renewMs: number, extra: V1LeaseSpec = {}): V1LeaseSpec => ({
+const held = (holder: string, renewMs: number, extra: LeaseSpec = {}): LeaseSpec => ({
   holderIdentity: holder,
   leaseDurationSeconds: 15,
   acquireTime: new Date(T0 - 60_000),
@@ -15,7 +14,7 @@ const held = (holder: string, renewMs: number, extra: V1LeaseSpec = {}): V1Lease
 });
 
 /** Runs decideLease at each time in turn against the same spec, carrying the observation, as the elector does. */
-function observeAt(spec: V1LeaseSpec, times: number[], previous?: LeaseObservation) {
+function observeAt(spec: LeaseSpec, times: number[], previous?: LeaseObservation) {
   let obs = previous;
   let last: ReturnType<typeof decideLease> | undefined;
   for (const nowMs of times) {
@@ -79,7 +78,7 @@ describe("lease decision (leader election takeover)", () => {
   it("treats a change of holder, renewTime or duration as a new record, and nothing else", () => {
     const base = held("a", T0);
     assert.equal(leaseRecord(base), leaseRecord({ ...base, leaseTransitions: 9, acquireTime: new Date(0) }));
-    assert.equal(leaseRecord(base), leaseRecord({ ...base, renewTime: iso(T0) as unknown as Date }), "string and Date forms of one time are one record");
+    assert.equal(leaseRecord(base), leaseRecord({ ...base, renewTime: iso(T0) }), "string and Date forms of one time are one record");
     for (const change of [{ holderIdentity: "c" }, { renewTime: new Date(T0 + 1) }, { leaseDurationSeconds: 16 }]) {
       assert.notEqual(leaseRecord(base), leaseRecord({ ...base, ...change }));
     }
@@ -101,5 +100,9 @@ describe("lease decision (leader election takeover)", () => {
     assert.equal(s.leaseDurationSeconds, 16);
     assert.equal(s.leaseTransitions, 0);
     assert.equal(JSON.stringify(s.renewTime), JSON.stringify("2026-01-01T00:00:00.000000Z"), "MicroTime serializes with microseconds");
+  });
+
+  it("formats MicroTime with six fractional digits, keeping the milliseconds", () => {
+    assert.equal(microTime(T0 + 1234), "2026-01-01T00:00:01.234000Z");
   });
 });

@@ -3,7 +3,19 @@
 // Expiry is judged by when *this replica* first saw the current record, never by the renewTime
 // the holder wrote: the holder's clock may be skewed, ours only has to run at a sane rate.
 
-import { V1MicroTime, type V1LeaseSpec } from "@kubernetes/client-node";
+/** coordination.k8s.io/v1 LeaseSpec; times are MicroTime strings on the wire (a Date is accepted when read). */
+export interface LeaseSpec {
+  holderIdentity?: string;
+  leaseDurationSeconds?: number;
+  acquireTime?: string | Date;
+  renewTime?: string | Date;
+  leaseTransitions?: number;
+}
+
+/** metav1.MicroTime: RFC 3339 with exactly six fractional digits (the API server rejects fewer). */
+export function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
+}
 
 /** The Lease record as this replica last saw it, and when (local clock) it first saw that record. */
 export interface LeaseObservation {
@@ -12,7 +24,7 @@ export interface LeaseObservation {
 }
 
 export interface LeaseDecisionInput {
-  spec: V1LeaseSpec | undefined;
+  spec: LeaseSpec | undefined;
   identity: string;
   nowMs: number;
   leaseDurationMs: number;
@@ -22,11 +34,11 @@ export interface LeaseDecisionInput {
 export interface LeaseDecision {
   observation: LeaseObservation;
   /** The spec to write (conditionally, on the read's resourceVersion); absent: another replica holds it. */
-  take?: V1LeaseSpec;
+  take?: LeaseSpec;
 }
 
 /** Whether holder, renewTime or duration changed: any of them is a sign of life of the holder. */
-export function leaseRecord(spec: V1LeaseSpec | undefined): string {
+export function leaseRecord(spec: LeaseSpec | undefined): string {
   const s = spec ?? {};
   const renew = s.renewTime === undefined ? undefined : new Date(s.renewTime).toISOString();
   return JSON.stringify([s.holderIdentity ?? null, renew ?? null, s.leaseDurationSeconds ?? null]);
@@ -40,7 +52,7 @@ export function decideLease(input: LeaseDecisionInput): LeaseDecision {
   const heldByOther = !!holder && holder !== identity;
   const durationMs = (spec.leaseDurationSeconds ?? Math.ceil(leaseDurationMs / 1000)) * 1000;
   if (heldByOther && observation.firstSeenMs + durationMs > nowMs) return { observation };
-  const now = new V1MicroTime(nowMs);
+  const now = microTime(nowMs);
   const renewing = holder === identity;
   return {
     observation,
@@ -56,8 +68,8 @@ export function decideLease(input: LeaseDecisionInput): LeaseDecision {
 }
 
 /** The spec of a Lease that does not exist yet. */
-export function newLeaseSpec(identity: string, nowMs: number, leaseDurationMs: number): V1LeaseSpec {
-  const now = new V1MicroTime(nowMs);
+export function newLeaseSpec(identity: string, nowMs: number, leaseDurationMs: number): LeaseSpec {
+  const now = microTime(nowMs);
   return { holderIdentity: identity, leaseDurationSeconds: Math.ceil(leaseDurationMs / 1000), acquireTime: now, renewTime: now, leaseTransitions: 0 };
 }
 
@@ -65,8 +77,8 @@ export function newLeaseSpec(identity: string, nowMs: number, leaseDurationMs: n
  * What a leader that stops on purpose writes: no holder, so a standby takes it on its next try
  * instead of waiting out a whole lease duration. Undefined when this replica no longer holds it.
  */
-export function releasedLeaseSpec(spec: V1LeaseSpec | undefined, identity: string, nowMs: number): V1LeaseSpec | undefined {
+export function releasedLeaseSpec(spec: LeaseSpec | undefined, identity: string, nowMs: number): LeaseSpec | undefined {
   if (spec?.holderIdentity !== identity) return undefined;
   const { holderIdentity: _gone, ...rest } = spec;
-  return { ...rest, leaseDurationSeconds: 1, renewTime: new V1MicroTime(nowMs) };
+  return { ...rest, leaseDurationSeconds: 1, renewTime: microTime(nowMs) };
 }

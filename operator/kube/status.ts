@@ -1,6 +1,6 @@
-import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from "@kubernetes/client-node";
 import { isDeepStrictEqual } from "node:util";
 import { redactDeep } from "../observability/redact.ts";
+import type { KubeClient } from "./api-client.ts";
 
 export interface CustomResourceRef {
   group: string;
@@ -9,8 +9,6 @@ export interface CustomResourceRef {
   namespace: string;
   name: string;
 }
-
-const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 /**
  * Writes the fields of `desired` into status with a JSON merge patch on the status subresource, but
@@ -21,7 +19,7 @@ const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
  * scrubbed before anything leaves.
  */
 export async function patchStatusIfChanged(
-  kc: KubeConfig,
+  kube: KubeClient,
   ref: CustomResourceRef,
   current: unknown,
   desired: Record<string, unknown>,
@@ -30,8 +28,7 @@ export async function patchStatusIfChanged(
   const existing = (current && typeof current === "object" ? current : {}) as Record<string, unknown>;
   const changed = Object.keys(clean).some((k) => !isDeepStrictEqual(normalize(existing[k]), normalize(clean[k])));
   if (!changed) return false;
-  const api = kc.makeApiClient(CustomObjectsApi);
-  await api.patchNamespacedCustomObjectStatus({ ...ref, body: { status: withNulls(clean) } }, mergePatch);
+  await kube.mergePatch(ref, ref.namespace, ref.name, { status: withNulls(clean) }, "status");
   return true;
 }
 
@@ -47,7 +44,6 @@ function withNulls(desired: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-export async function mergePatchObject(kc: KubeConfig, ref: CustomResourceRef, body: Record<string, unknown>): Promise<void> {
-  const api = kc.makeApiClient(CustomObjectsApi);
-  await api.patchNamespacedCustomObject({ ...ref, body }, mergePatch);
+export async function mergePatchObject(kube: KubeClient, ref: CustomResourceRef, body: Record<string, unknown>): Promise<void> {
+  await kube.mergePatch(ref, ref.namespace, ref.name, body);
 }

@@ -2,8 +2,9 @@
 // fires (deterministic names, so a restart never doubles a run), and deletes finished sessions
 // beyond backupHistoryLimit (their Jobs go with them through ownerReferences).
 
-import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import type { KubeClient } from "../../kube/api-client.ts";
 import { isConflict, isNotFound } from "../../kube/client.ts";
+import { BACKUP_CONFIGURATIONS, BACKUP_SESSIONS } from "../../kube/resources.ts";
 import { patchStatusIfChanged } from "../../kube/status.ts";
 import type { ReconcileResult } from "../../kube/controller.ts";
 import type { EventRecorder } from "../../kube/events.ts";
@@ -11,11 +12,8 @@ import type { InformerSet } from "../../kube/informer.ts";
 import type { Logger } from "../../observability/logger.ts";
 import {
   BACKUP_CONFIGURATION_KIND,
-  BACKUP_CONFIGURATION_PLURAL,
   BACKUP_SESSION_KIND,
-  BACKUP_SESSION_PLURAL,
   STASH_GROUP,
-  V1BETA1,
   V1BETA1_API_VERSION,
   type BackupConfiguration,
   type BackupConfigurationStatus,
@@ -30,7 +28,7 @@ import { decideSchedule, scheduledSessionName, sessionsBeyondHistoryLimit, valid
 export const DEFAULT_BACKUP_HISTORY_LIMIT = 1;
 
 export interface BackupConfigurationDeps {
-  kc: KubeConfig;
+  kube: KubeClient;
   clock: () => Date;
   log: Logger;
   events: EventRecorder;
@@ -39,22 +37,14 @@ export interface BackupConfigurationDeps {
 
 export class BackupConfigurationReconciler {
   private readonly deps: BackupConfigurationDeps;
-  private readonly custom: CustomObjectsApi;
 
   constructor(deps: BackupConfigurationDeps) {
     this.deps = deps;
-    this.custom = deps.kc.makeApiClient(CustomObjectsApi);
   }
 
   async reconcile(namespace: string, name: string): Promise<ReconcileResult> {
-    let config: BackupConfiguration;
-    try {
-      config = (await this.custom.getNamespacedCustomObject({ group: STASH_GROUP, version: V1BETA1, plural: BACKUP_CONFIGURATION_PLURAL, namespace, name })) as BackupConfiguration;
-    } catch (err) {
-      if (isNotFound(err)) return {};
-      throw err;
-    }
-    if (config.metadata?.deletionTimestamp) return {};
+    const config = await this.deps.kube.find<BackupConfiguration>(BACKUP_CONFIGURATIONS, namespace, name);
+    if (!config || config.metadata?.deletionTimestamp) return {};
     const now = this.deps.clock();
     const spec = config.spec;
     const generation = config.metadata?.generation;
@@ -95,8 +85,7 @@ export class BackupConfigurationReconciler {
     }
     status.conditions = setConditions(config.status?.conditions, conditions, now);
     await this.pruneHistory(config);
-    const ref = { group: STASH_GROUP, version: V1BETA1, plural: BACKUP_CONFIGURATION_PLURAL, namespace, name };
-    await patchStatusIfChanged(this.deps.kc, ref, config.status, status as Record<string, unknown>);
+    await patchStatusIfChanged(this.deps.kube, { ...BACKUP_CONFIGURATIONS, namespace, name }, config.status, status as Record<string, unknown>);
     return requeueAfterMs === undefined ? {} : { requeueAfterMs };
   }
 
@@ -117,7 +106,7 @@ export class BackupConfigurationReconciler {
       spec: { invoker: { apiGroup: STASH_GROUP, kind: BACKUP_CONFIGURATION_KIND, name: configName } },
     };
     try {
-      await this.custom.createNamespacedCustomObject({ group: STASH_GROUP, version: V1BETA1, plural: BACKUP_SESSION_PLURAL, namespace, body });
+      await this.deps.kube.create(BACKUP_SESSIONS, namespace, body);
     } catch (err) {
       if (!isConflict(err)) throw err;
     }
@@ -138,7 +127,7 @@ export class BackupConfigurationReconciler {
       }));
     for (const name of sessionsBeyondHistoryLimit(mine, limit)) {
       try {
-        await this.custom.deleteNamespacedCustomObject({ group: STASH_GROUP, version: V1BETA1, plural: BACKUP_SESSION_PLURAL, namespace, name, propagationPolicy: "Background" });
+        await this.deps.kube.delete(BACKUP_SESSIONS, namespace, name, { propagationPolicy: "Background" });
         this.deps.log.debug("deleted BackupSession beyond backupHistoryLimit", { namespace, name, limit });
       } catch (err) {
         if (!isNotFound(err)) throw err;

@@ -1,18 +1,10 @@
 // BackupSession: runs the session's BackupConfiguration once as a Job, and reports the snapshot on
 // the session and the Repository. The shared flow is in sessions/reconciler.ts.
 
-import { CustomObjectsApi } from "@kubernetes/client-node";
-import { isNotFound } from "../../kube/client.ts";
+import { BACKUP_CONFIGURATIONS, REPOSITORIES } from "../../kube/resources.ts";
 import { patchStatusIfChanged } from "../../kube/status.ts";
-import {
-  BACKUP_CONFIGURATION_PLURAL,
-  BACKUP_SESSION_PLURAL,
-  STASH_GROUP,
-  V1BETA1,
-  type BackupConfiguration,
-  type BackupSession,
-} from "../../api/backup.ts";
-import { REPOSITORY_API_VERSION, REPOSITORY_GROUP, REPOSITORY_KIND, REPOSITORY_PLURAL, REPOSITORY_VERSION } from "../../api/repository.ts";
+import { BACKUP_SESSION_PLURAL, type BackupConfiguration, type BackupSession } from "../../api/backup.ts";
+import { REPOSITORY_API_VERSION, REPOSITORY_KIND } from "../../api/repository.ts";
 import { BACKUP_PERMISSIONS } from "../../azure/sas.ts";
 import { lastSuccessfulBackup, repositorySizeBytes, repositorySnapshots } from "../../observability/metrics.ts";
 import { backupJobName, buildBackupJob } from "./job.ts";
@@ -21,7 +13,6 @@ import { finishedBackupStatus, repositoryFiguresFrom } from "../sessions/status.
 import type { SessionRuntime } from "../sessions/runtime.ts";
 
 export function backupSessionReconciler(rt: SessionRuntime): SessionReconciler<BackupSession & SessionObject> {
-  const custom = rt.deps.kc.makeApiClient(CustomObjectsApi);
   const kind: SessionKind<BackupSession & SessionObject> = {
     kind: "BackupSession",
     plural: BACKUP_SESSION_PLURAL,
@@ -33,13 +24,8 @@ export function backupSessionReconciler(rt: SessionRuntime): SessionReconciler<B
       const namespace = session.metadata?.namespace ?? "";
       const configName = session.spec?.invoker?.name;
       if (!configName) return { ok: false, problem: { reason: "InvokerMissing", message: "spec.invoker.name must name the BackupConfiguration this session runs" } };
-      let config: BackupConfiguration;
-      try {
-        config = (await custom.getNamespacedCustomObject({ group: STASH_GROUP, version: V1BETA1, plural: BACKUP_CONFIGURATION_PLURAL, namespace, name: configName })) as BackupConfiguration;
-      } catch (err) {
-        if (isNotFound(err)) return { ok: false, problem: { reason: "InvokerNotFound", message: `BackupConfiguration ${namespace}/${configName} named in spec.invoker does not exist` } };
-        throw err;
-      }
+      const config = await rt.deps.kube.find<BackupConfiguration>(BACKUP_CONFIGURATIONS, namespace, configName);
+      if (!config) return { ok: false, problem: { reason: "InvokerNotFound", message: `BackupConfiguration ${namespace}/${configName} named in spec.invoker does not exist` } };
       return {
         ok: true,
         repository: config.spec?.repository,
@@ -59,8 +45,8 @@ export function backupSessionReconciler(rt: SessionRuntime): SessionReconciler<B
       const repository = await rt.getRepository(repo.namespace, repo.name);
       if (!repository) return;
       const figures = repositoryFiguresFrom(result, repository.status);
-      const ref = { group: REPOSITORY_GROUP, version: REPOSITORY_VERSION, plural: REPOSITORY_PLURAL, ...repo };
-      await patchStatusIfChanged(rt.deps.kc, ref, repository.status, figures);
+      const ref = { ...REPOSITORIES, ...repo };
+      await patchStatusIfChanged(rt.deps.kube, ref, repository.status, figures);
       const labels = { namespace: repo.namespace, repository: repo.name };
       if (figures.lastBackupTime) lastSuccessfulBackup.set(labels, Date.parse(figures.lastBackupTime) / 1000);
       if (figures.snapshotCount !== undefined) repositorySnapshots.set(labels, figures.snapshotCount);

@@ -3,15 +3,12 @@
 // when Ready changes, and run the wipeOut finalizer. Level-based and idempotent; the runtime in
 // operator/kube/ calls `reconcile` per key and requeues after `requeueAfterMs`.
 
-import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Secret } from "@kubernetes/client-node";
+import type { V1Namespace, V1Secret } from "@kubernetes/client-node";
 import { type Condition, conditionsEqual, findCondition, setConditions, toApiTime } from "../../api/conditions.ts";
 import {
   isAzureRepository,
   REPOSITORY_API_VERSION,
-  REPOSITORY_GROUP,
   REPOSITORY_KIND,
-  REPOSITORY_PLURAL,
-  REPOSITORY_VERSION,
   type Repository,
   type RepositoryConditionType,
   type RepositoryStatus,
@@ -25,7 +22,9 @@ import { classifyAzureError } from "../../azure/errors.ts";
 import { deleteRepositoryData, probeBackend } from "../../azure/probe.ts";
 import { msUntilSasStateChange, sasValidity } from "../../azure/sas.ts";
 import type { EventRecorder, EventType } from "../../kube/events.ts";
+import type { KubeClient } from "../../kube/api-client.ts";
 import { isConflict, isNotFound } from "../../kube/client.ts";
+import { NAMESPACES, REPOSITORIES, SECRETS } from "../../kube/resources.ts";
 import { mergePatchObject, patchStatusIfChanged } from "../../kube/status.ts";
 import { registerSecret, type Logger } from "../../observability/logger.ts";
 import { forgetRepository, setRepositoryReadiness } from "../../observability/metrics.ts";
@@ -36,7 +35,7 @@ import { PasswordChecker } from "./password-check.ts";
 export const REVALIDATE_ANNOTATION = "blobstash.io/revalidate";
 
 export interface RepositoryReconcilerDeps {
-  kc: KubeConfig;
+  kube: KubeClient;
   clock: () => Date;
   /** How often a Repository is probed again when nothing else triggers it. */
   revalidateAfterMs: number;
@@ -70,8 +69,6 @@ interface Memo {
 
 export class RepositoryReconciler {
   private readonly deps: RepositoryReconcilerDeps;
-  private readonly custom: CustomObjectsApi;
-  private readonly core: CoreV1Api;
   private readonly clients: AzureClientCache;
   private readonly passwords: PasswordChecker;
   private readonly memo = new Map<string, Memo>();
@@ -81,8 +78,6 @@ export class RepositoryReconciler {
 
   constructor(deps: RepositoryReconcilerDeps) {
     this.deps = deps;
-    this.custom = deps.kc.makeApiClient(CustomObjectsApi);
-    this.core = deps.kc.makeApiClient(CoreV1Api);
     this.clients = deps.azureClients ?? new AzureClientCache();
     this.passwords = deps.passwordChecker ?? new PasswordChecker();
   }
@@ -207,8 +202,8 @@ export class RepositoryReconciler {
     if (!changed) return;
 
     await patchStatusIfChanged(
-      this.deps.kc,
-      { group: REPOSITORY_GROUP, version: REPOSITORY_VERSION, plural: REPOSITORY_PLURAL, namespace, name },
+      this.deps.kube,
+      { ...REPOSITORIES, namespace, name },
       status,
       { observedGeneration: generation, conditions: next, lastValidationTime: toApiTime(now) },
     );
@@ -278,7 +273,7 @@ export class RepositoryReconciler {
 
   private async namespaceTerminating(namespace: string): Promise<boolean> {
     try {
-      const ns = await this.core.readNamespace({ name: namespace });
+      const ns = await this.deps.kube.get<V1Namespace>(NAMESPACES, undefined, namespace);
       return !!ns.metadata?.deletionTimestamp || ns.status?.phase === "Terminating";
     } catch {
       return false; // no permission or gone: do not guess in the destructive direction
@@ -291,8 +286,8 @@ export class RepositoryReconciler {
     try {
       // resourceVersion in a merge patch makes it conditional: another writer's finalizer is never lost.
       await mergePatchObject(
-        this.deps.kc,
-        { group: REPOSITORY_GROUP, version: REPOSITORY_VERSION, plural: REPOSITORY_PLURAL, namespace: repo.metadata!.namespace!, name: repo.metadata!.name! },
+        this.deps.kube,
+        { ...REPOSITORIES, namespace: repo.metadata!.namespace!, name: repo.metadata!.name! },
         { metadata: { finalizers: finalizers.length ? finalizers : null, resourceVersion: repo.metadata?.resourceVersion } },
       );
     } catch (err) {
@@ -328,28 +323,12 @@ export class RepositoryReconciler {
 
   private async readRepository(namespace: string, name: string): Promise<Repository | undefined> {
     if (this.deps.getRepository) return this.deps.getRepository(namespace, name);
-    try {
-      return (await this.custom.getNamespacedCustomObject({
-        group: REPOSITORY_GROUP,
-        version: REPOSITORY_VERSION,
-        plural: REPOSITORY_PLURAL,
-        namespace,
-        name,
-      })) as Repository;
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
+    return this.deps.kube.find<Repository>(REPOSITORIES, namespace, name);
   }
 
   private async readSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
     if (this.deps.getSecret) return this.deps.getSecret(namespace, name);
-    try {
-      return await this.core.readNamespacedSecret({ namespace, name });
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
+    return this.deps.kube.find<V1Secret>(SECRETS, namespace, name);
   }
 }
 

@@ -20,7 +20,8 @@ function jobCondition(job: V1Job, type: string) {
 
 /** Terminated state of the wrapper container in the newest pod of the Job, if any. */
 function terminatedWrapper(pods: readonly V1Pod[]) {
-  const sorted = [...pods].sort((a, b) => (b.metadata?.creationTimestamp?.getTime?.() ?? 0) - (a.metadata?.creationTimestamp?.getTime?.() ?? 0));
+  const created = (p: V1Pod) => toDate(p.metadata?.creationTimestamp)?.getTime() ?? 0;
+  const sorted = [...pods].sort((a, b) => created(b) - created(a));
   for (const pod of sorted) {
     const status = pod.status?.containerStatuses?.find((c) => c.name === CONTAINER_NAME) ?? pod.status?.containerStatuses?.[0];
     const t = status?.state?.terminated;

@@ -3,8 +3,7 @@
 // the Job; once the Job finished, report the result on the session (and, for backups, on the
 // Repository). What differs per kind is in a SessionKind.
 
-import { CustomObjectsApi, type V1Job } from "@kubernetes/client-node";
-import { isNotFound } from "../../kube/client.ts";
+import type { V1Job } from "@kubernetes/client-node";
 import { patchStatusIfChanged } from "../../kube/status.ts";
 import type { ReconcileResult } from "../../kube/controller.ts";
 import { PVC_KIND, STASH_GROUP, V1BETA1, V1BETA1_API_VERSION, type ObjectRef, type SessionPhase, type TargetRef } from "../../api/backup.ts";
@@ -59,23 +58,16 @@ export interface SessionKind<S extends SessionObject> {
 export class SessionReconciler<S extends SessionObject> {
   private readonly rt: SessionRuntime;
   private readonly k: SessionKind<S>;
-  private readonly custom: CustomObjectsApi;
 
   constructor(rt: SessionRuntime, kind: SessionKind<S>) {
     this.rt = rt;
     this.k = kind;
-    this.custom = rt.deps.kc.makeApiClient(CustomObjectsApi);
   }
 
   async reconcile(namespace: string, name: string): Promise<ReconcileResult> {
     const { deps } = this.rt;
-    let session: S;
-    try {
-      session = (await this.custom.getNamespacedCustomObject({ group: STASH_GROUP, version: V1BETA1, plural: this.k.plural, namespace, name })) as S;
-    } catch (err) {
-      if (isNotFound(err)) return {};
-      throw err;
-    }
+    const session = await deps.kube.find<S>({ group: STASH_GROUP, version: V1BETA1, plural: this.k.plural }, namespace, name);
+    if (!session) return {};
     const jobName = this.k.jobName(name);
     const phase = session.status?.phase;
     if (phase === "Succeeded" || phase === "Failed") {
@@ -179,7 +171,7 @@ export class SessionReconciler<S extends SessionObject> {
 
   private async writeStatus(session: S, status: Record<string, unknown>): Promise<boolean> {
     const ref = { group: STASH_GROUP, version: V1BETA1, plural: this.k.plural, namespace: session.metadata?.namespace ?? "", name: session.metadata?.name ?? "" };
-    const wrote = await patchStatusIfChanged(this.rt.deps.kc, ref, session.status, status);
+    const wrote = await patchStatusIfChanged(this.rt.deps.kube, ref, session.status, status);
     if (wrote) session.status = { ...session.status, ...status } as S["status"];
     return wrote;
   }

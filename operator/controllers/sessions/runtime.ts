@@ -2,21 +2,15 @@
 // target, minting the per-Job credentials Secret, creating and observing the Job, and keeping at
 // most one Job per Repository running.
 
-import {
-  BatchV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  type KubeConfig,
-  type V1Job,
-  type V1Pod,
-  type V1Secret,
-} from "@kubernetes/client-node";
+import type { V1Job, V1Namespace, V1OwnerReference, V1Pod, V1Secret } from "@kubernetes/client-node";
+import type { KubeClient, KubeList } from "../../kube/api-client.ts";
 import { isConflict, isNotFound, statusCode } from "../../kube/client.ts";
+import { JOBS, NAMESPACES, PODS, PVCS, REPOSITORIES, SECRETS } from "../../kube/resources.ts";
 import type { InformerSet } from "../../kube/informer.ts";
 import type { EventRecorder } from "../../kube/events.ts";
 import type { Logger } from "../../observability/logger.ts";
 import { registerSecret } from "../../observability/logger.ts";
-import { REPOSITORY_GROUP, REPOSITORY_PLURAL, REPOSITORY_VERSION, type Repository } from "../../api/repository.ts";
+import type { Repository } from "../../api/repository.ts";
 import { ANNOTATION_SAS_EXPIRY, LABEL_MANAGED_BY, LABEL_REPOSITORY, LABEL_REPOSITORY_NAMESPACE, MANAGED_BY, labelValue } from "../../api/labels.ts";
 import { decodeSecretData, parseStorageSecret, sensitiveValues } from "../../azure/credentials.ts";
 import type { AzureClientCache } from "../../azure/clients.ts";
@@ -24,10 +18,9 @@ import { sasForJob } from "../../azure/mint.ts";
 import { classifyAzureError } from "../../azure/errors.ts";
 import { jobSecretName, type JobOptions } from "../jobs/pod.ts";
 import { RepositoryQueue, type Waiter } from "./queue.ts";
-import type { V1OwnerReference } from "@kubernetes/client-node";
 
 export interface SessionRuntimeDeps {
-  kc: KubeConfig;
+  kube: KubeClient;
   clock: () => Date;
   log: Logger;
   events: EventRecorder;
@@ -58,9 +51,7 @@ export function jobFinished(job: V1Job): boolean {
 
 export class SessionRuntime {
   readonly deps: SessionRuntimeDeps;
-  private readonly core: CoreV1Api;
-  private readonly batch: BatchV1Api;
-  private readonly custom: CustomObjectsApi;
+  private readonly kube: KubeClient;
   /** Repository key -> Job key claimed in this process, covering the informer's lag after a create. */
   private readonly claims = new Map<string, string>();
   private readonly locks = new Map<string, Promise<void>>();
@@ -69,33 +60,20 @@ export class SessionRuntime {
 
   constructor(deps: SessionRuntimeDeps) {
     this.deps = deps;
-    this.core = deps.kc.makeApiClient(CoreV1Api);
-    this.batch = deps.kc.makeApiClient(BatchV1Api);
-    this.custom = deps.kc.makeApiClient(CustomObjectsApi);
+    this.kube = deps.kube;
   }
 
-  async getRepository(namespace: string, name: string): Promise<Repository | undefined> {
-    try {
-      return (await this.custom.getNamespacedCustomObject({ group: REPOSITORY_GROUP, version: REPOSITORY_VERSION, plural: REPOSITORY_PLURAL, namespace, name })) as Repository;
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
+  getRepository(namespace: string, name: string): Promise<Repository | undefined> {
+    return this.kube.find<Repository>(REPOSITORIES, namespace, name);
   }
 
   async pvcExists(namespace: string, name: string): Promise<boolean> {
-    try {
-      await this.core.readNamespacedPersistentVolumeClaim({ namespace, name });
-      return true;
-    } catch (err) {
-      if (isNotFound(err)) return false;
-      throw err;
-    }
+    return (await this.kube.find(PVCS, namespace, name)) !== undefined;
   }
 
   async namespaceLabels(namespace: string): Promise<Record<string, string> | undefined> {
     try {
-      return (await this.core.readNamespace({ name: namespace })).metadata?.labels ?? {};
+      return (await this.kube.get<V1Namespace>(NAMESPACES, undefined, namespace)).metadata?.labels ?? {};
     } catch (err) {
       if (isNotFound(err) || statusCode(err) === 403) return undefined;
       throw err;
@@ -105,17 +83,12 @@ export class SessionRuntime {
   async readJob(namespace: string, name: string): Promise<V1Job | undefined> {
     const cached = this.deps.jobs.get(name, namespace);
     if (cached) return cached;
-    try {
-      return await this.batch.readNamespacedJob({ namespace, name });
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
+    return this.kube.find<V1Job>(JOBS, namespace, name);
   }
 
   async podsOf(job: V1Job): Promise<V1Pod[]> {
     const namespace = job.metadata?.namespace ?? "";
-    const list = await this.core.listNamespacedPod({ namespace, labelSelector: `batch.kubernetes.io/job-name=${job.metadata?.name}` });
+    const list: KubeList<V1Pod> = await this.kube.list(PODS, { namespace, labelSelector: `batch.kubernetes.io/job-name=${job.metadata?.name}` });
     return list.items;
   }
 
@@ -199,23 +172,13 @@ export class SessionRuntime {
   }): Promise<Problem | undefined> {
     const { namespace, jobName, repository } = args;
     const name = jobSecretName(jobName);
-    try {
-      await this.core.readNamespacedSecret({ namespace, name });
-      return undefined;
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
+    if (await this.kube.find(SECRETS, namespace, name)) return undefined;
     const repoNs = repository.metadata?.namespace ?? namespace;
     const storageName = repository.spec?.backend?.storageSecretName;
     const container = repository.spec?.backend?.azure?.container;
     if (!storageName || !container) return { reason: "RepositoryInvalid", message: `Repository ${repoNs}/${repository.metadata?.name} has no storageSecretName or azure container` };
-    let storage: V1Secret;
-    try {
-      storage = await this.core.readNamespacedSecret({ namespace: repoNs, name: storageName });
-    } catch (err) {
-      if (isNotFound(err)) return { reason: "SecretNotFound", message: `Secret ${repoNs}/${storageName} named by the Repository does not exist` };
-      throw err;
-    }
+    const storage = await this.kube.find<V1Secret>(SECRETS, repoNs, storageName);
+    if (!storage) return { reason: "SecretNotFound", message: `Secret ${repoNs}/${storageName} named by the Repository does not exist` };
     const data = decodeSecretData(storage.data);
     for (const v of sensitiveValues(data)) registerSecret(v);
     const parsed = parseStorageSecret(data, { secretName: storageName, defaultEndpointSuffix: this.deps.defaultEndpointSuffix });
@@ -251,7 +214,7 @@ export class SessionRuntime {
       },
     };
     try {
-      await this.core.createNamespacedSecret({ namespace, body });
+      await this.kube.create(SECRETS, namespace, body);
     } catch (err) {
       if (!isConflict(err)) throw err;
     }
@@ -260,7 +223,7 @@ export class SessionRuntime {
 
   async deleteJobCredentials(namespace: string, jobName: string): Promise<void> {
     try {
-      await this.core.deleteNamespacedSecret({ namespace, name: jobSecretName(jobName) });
+      await this.kube.delete(SECRETS, namespace, jobSecretName(jobName));
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
@@ -270,10 +233,10 @@ export class SessionRuntime {
   async createOrAdoptJob(job: V1Job): Promise<V1Job> {
     const namespace = job.metadata?.namespace ?? "";
     try {
-      return await this.batch.createNamespacedJob({ namespace, body: job });
+      return await this.kube.create<V1Job>(JOBS, namespace, job);
     } catch (err) {
       if (!isConflict(err)) throw err;
-      return this.batch.readNamespacedJob({ namespace, name: job.metadata?.name ?? "" });
+      return this.kube.get<V1Job>(JOBS, namespace, job.metadata?.name ?? "");
     }
   }
 }

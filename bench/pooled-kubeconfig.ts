@@ -1,3 +1,4 @@
+// The benchmarks' client (the operator has its own, operator/kube/api-client.ts).
 // client-node 2.0.1 builds a new undici Agent for every request (KubeConfig.applySecurityAuthentication
 // calls createDispatcher each time), so no connection is ever reused: every API call pays a TCP
 // connect, a TLS handshake and a fresh SecureContext (the CA store parsed again), and leaves a
@@ -44,4 +45,11 @@ export class PooledKubeConfig extends KubeConfig {
     const cluster = this.getCurrentCluster();
     return JSON.stringify([cluster?.server, cluster?.proxyUrl, text(opts.ca), text(opts.cert), text(opts.key), text(opts.pfx), text(opts.passphrase), opts.rejectUnauthorized ?? null, opts.servername ?? null]);
   }
+}
+
+/** KUBECONFIG-style file, with pooled connections: baselines then measure the API server, not handshakes. */
+export function loadPooledKubeConfig(file: string): KubeConfig {
+  const kc = new PooledKubeConfig();
+  kc.loadFromFile(file);
+  return kc;
 }

@@ -1,0 +1,250 @@
+// The few Kubernetes API calls the operator makes (get, list, create, replace, merge patch,
+// delete, watch), as plain JSON over one keep-alive connection pool. Objects come back as the API
+// server sent them: timestamps are RFC 3339 strings, never Date objects.
+
+import http from "node:http";
+import https from "node:https";
+import type { Connection } from "./kubeconfig.ts";
+import { resourcePath, type ResourceType } from "./resources.ts";
+
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    managedFields?: unknown;
+  };
+}
+
+export interface KubeList<T> {
+  items: T[];
+  metadata?: { resourceVersion?: string; continue?: string };
+}
+
+export interface WatchEvent<T> {
+  type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
+  object: T;
+}
+
+/** An answer other than 2xx, with the API server's Status reason and message when it sent one. */
+export class KubeApiError extends Error {
+  readonly code: number;
+  readonly reason: string | undefined;
+
+  constructor(code: number, reason: string | undefined, message: string) {
+    super(message);
+    this.name = "KubeApiError";
+    this.code = code;
+    this.reason = reason;
+  }
+}
+
+type Query = Record<string, string | number | boolean | undefined>;
+
+interface RequestOptions {
+  query?: Query;
+  body?: unknown;
+  contentType?: string;
+}
+
+const REQUEST_TIMEOUT_MS = 30_000;
+const MERGE_PATCH = "application/merge-patch+json";
+
+export class KubeClient {
+  private readonly agent: http.Agent;
+  private readonly base: URL;
+  private readonly conn: Connection;
+
+  constructor(conn: Connection) {
+    this.conn = conn;
+    this.base = new URL(conn.server);
+    const tls: https.AgentOptions = {
+      keepAlive: true,
+      // Watches hold one connection each for minutes; requests reuse the others.
+      maxFreeSockets: 16,
+      ...(conn.ca ? { ca: conn.ca } : {}),
+      ...(conn.cert ? { cert: conn.cert } : {}),
+      ...(conn.key ? { key: conn.key } : {}),
+      ...(conn.tlsServerName ? { servername: conn.tlsServerName } : {}),
+      rejectUnauthorized: !conn.insecureSkipTlsVerify,
+    };
+    this.agent = this.base.protocol === "http:" ? new http.Agent({ keepAlive: true, maxFreeSockets: 16 }) : new https.Agent(tls);
+  }
+
+  get source(): string {
+    return this.conn.source;
+  }
+
+  get<T>(type: ResourceType, namespace: string | undefined, name: string): Promise<T> {
+    return this.request<T>("GET", resourcePath(type, namespace, name));
+  }
+
+  /** Like get, but undefined when the object does not exist. */
+  async find<T>(type: ResourceType, namespace: string | undefined, name: string): Promise<T | undefined> {
+    try {
+      return await this.get<T>(type, namespace, name);
+    } catch (err) {
+      if (err instanceof KubeApiError && err.code === 404) return undefined;
+      throw err;
+    }
+  }
+
+  list<T>(type: ResourceType, o: { namespace?: string; labelSelector?: string } = {}): Promise<KubeList<T>> {
+    return this.request<KubeList<T>>("GET", resourcePath(type, o.namespace), { query: { labelSelector: o.labelSelector } });
+  }
+
+  create<T>(type: ResourceType, namespace: string | undefined, body: unknown): Promise<T> {
+    return this.request<T>("POST", resourcePath(type, namespace), { body });
+  }
+
+  replace<T>(type: ResourceType, namespace: string | undefined, name: string, body: unknown): Promise<T> {
+    return this.request<T>("PUT", resourcePath(type, namespace, name), { body });
+  }
+
+  /** A JSON merge patch (RFC 7386): null removes a field; `subresource` e.g. "status". */
+  mergePatch<T>(type: ResourceType, namespace: string | undefined, name: string, body: unknown, subresource?: string): Promise<T> {
+    return this.request<T>("PATCH", resourcePath(type, namespace, name, subresource), { body, contentType: MERGE_PATCH });
+  }
+
+  async delete(type: ResourceType, namespace: string | undefined, name: string, o: { propagationPolicy?: "Background" | "Foreground" | "Orphan" } = {}): Promise<void> {
+    await this.request("DELETE", resourcePath(type, namespace, name), o.propagationPolicy ? { body: { kind: "DeleteOptions", apiVersion: "v1", propagationPolicy: o.propagationPolicy } } : {});
+  }
+
+  request<T>(method: string, path: string, o: RequestOptions = {}): Promise<T> {
+    const payload = o.body === undefined ? undefined : Buffer.from(JSON.stringify(o.body));
+    return new Promise<T>((resolve, reject) => {
+      const req = this.send(method, path, o.query, payload, o.contentType);
+      req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error(`${method} ${path}: no answer from the Kubernetes API within ${REQUEST_TIMEOUT_MS / 1000} s`)));
+      req.on("error", (err) => reject(withContext(err, method, path)));
+      req.on("response", (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("error", (err) => reject(withContext(err, method, path)));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          const status = res.statusCode ?? 0;
+          if (status < 200 || status > 299) return reject(apiError(status, text, method, path));
+          try {
+            resolve((text ? JSON.parse(text) : undefined) as T);
+          } catch (err) {
+            reject(new Error(`${method} ${path}: the Kubernetes API answered ${status} with a body that is not JSON (${(err as Error).message})`));
+          }
+        });
+      });
+      req.end(payload);
+    });
+  }
+
+  /**
+   * Streams a watch until the server ends it (resolves), the signal aborts it (resolves), or it
+   * fails (rejects; an ERROR event becomes a KubeApiError, 410 meaning "relist"). A connection
+   * that carries nothing, not even a bookmark, for `idleTimeoutMs` is treated as failed: a watch
+   * can stall silently behind a broken load balancer.
+   */
+  watch<T>(path: string, query: Query, onEvent: (e: WatchEvent<T>) => void, signal: AbortSignal, idleTimeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (signal.aborted) return resolve();
+      const req = this.send("GET", path, { ...query, watch: true });
+      const onAbort = () => {
+        req.destroy();
+        resolve();
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      const fail = (err: Error) => {
+        signal.removeEventListener("abort", onAbort);
+        if (signal.aborted) resolve();
+        else reject(err);
+      };
+      req.setTimeout(idleTimeoutMs, () => req.destroy(new Error(`watch ${path}: nothing received for ${idleTimeoutMs / 1000} s`)));
+      req.on("error", (err) => fail(withContext(err, "GET", path)));
+      req.on("response", (res) => {
+        const status = res.statusCode ?? 0;
+        if (status !== 200) {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => fail(apiError(status, Buffer.concat(chunks).toString("utf8"), "GET", path)));
+          return;
+        }
+        const lines = new LineSplitter();
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          try {
+            for (const line of lines.push(chunk)) {
+              const event = JSON.parse(line) as WatchEvent<T>;
+              if (event.type === "ERROR") throw statusError(event.object, "GET", path);
+              onEvent(event);
+            }
+          } catch (err) {
+            req.destroy(err instanceof Error ? err : new Error(String(err)));
+          }
+        });
+        res.on("error", (err) => fail(withContext(err, "GET", path)));
+        res.on("end", () => {
+          signal.removeEventListener("abort", onAbort);
+          if (!res.complete) fail(new Error(`watch ${path}: the connection closed mid-stream`));
+          else resolve();
+        });
+      });
+      req.end();
+    });
+  }
+
+  /** Closes idle connections (open watches are ended by their signals). */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private send(method: string, path: string, query?: Query, payload?: Buffer, contentType?: string): http.ClientRequest {
+    const url = new URL(path, this.base);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined && v !== "") url.searchParams.set(k, String(v));
+    const headers: http.OutgoingHttpHeaders = { accept: "application/json" };
+    const token = this.conn.token?.();
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (payload) {
+      headers["content-type"] = contentType ?? "application/json";
+      headers["content-length"] = payload.length;
+    }
+    const mod = url.protocol === "http:" ? http : https;
+    return mod.request(url, { method, headers, agent: this.agent });
+  }
+}
+
+/** Splits a stream of text into complete lines; a partial last line waits for the next chunk. */
+export class LineSplitter {
+  private rest = "";
+
+  push(chunk: string): string[] {
+    const parts = (this.rest + chunk).split("\n");
+    this.rest = parts.pop() ?? "";
+    return parts.filter((l) => l.trim() !== "");
+  }
+}
+
+function withContext(err: Error, method: string, path: string): Error {
+  if (err instanceof KubeApiError || err.message.includes(path)) return err;
+  const wrapped = new Error(`${method} ${path}: ${err.message}`, { cause: err });
+  return wrapped;
+}
+
+function apiError(status: number, body: string, method: string, path: string): KubeApiError {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed && typeof parsed === "object" && (parsed as { kind?: unknown }).kind === "Status") return statusError(parsed, method, path, status);
+  return new KubeApiError(status, undefined, `${method} ${path}: HTTP ${status}${body ? ` ${body.slice(0, 200)}` : ""}`);
+}
+
+/** A metav1.Status (an error answer, or a watch's ERROR event) as a KubeApiError. */
+export function statusError(status: unknown, method: string, path: string, httpStatus?: number): KubeApiError {
+  const s = (status ?? {}) as { code?: unknown; reason?: unknown; message?: unknown };
+  const code = typeof s.code === "number" ? s.code : (httpStatus ?? 500);
+  const reason = typeof s.reason === "string" ? s.reason : undefined;
+  const message = typeof s.message === "string" ? s.message : "no message";
+  return new KubeApiError(code, reason, `${method} ${path}: ${code}${reason ? ` ${reason}` : ""}: ${message}`);
+}

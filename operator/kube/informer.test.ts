@@ -1,0 +1,87 @@
+import assert from "node:assert/strict";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { logger } from "../observability/logger.ts";
+import { KubeClient } from "./api-client.ts";
+import { ResilientInformer } from "./informer.ts";
+
+// The informer's recovery paths, which a healthy API server rarely takes, against a scripted one:
+// what the real server does in the common case is in e2e/kube-client.test.ts.
+describe("ResilientInformer recovery", function () {
+  this.timeout(10_000);
+  let server: http.Server;
+  let kube: KubeClient;
+  const requests: string[] = [];
+  let script: (url: URL, res: http.ServerResponse) => void;
+
+  before(async function () {
+    server = http.createServer((req, res) => {
+      const url = new URL(req.url ?? "/", "http://x");
+      requests.push(`${url.searchParams.get("watch") ? "watch" : "list"} ${url.searchParams.get("resourceVersion") ?? ""}`.trim());
+      script(url, res);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    kube = new KubeClient({ server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, source: "test" });
+  });
+
+  after(function () {
+    kube.close();
+    server.closeAllConnections();
+    server.close();
+  });
+
+  const cm = (name: string, rv: string) => ({ metadata: { name, namespace: "ns", resourceVersion: rv } });
+  const list = (res: http.ServerResponse, rv: string, items: unknown[]) => res.writeHead(200).end(JSON.stringify({ metadata: { resourceVersion: rv }, items }));
+  const watchEvents = (res: http.ServerResponse, events: unknown[], end: boolean) => {
+    res.writeHead(200);
+    res.write(events.map((e) => `${JSON.stringify(e)}\n`).join(""));
+    if (end) res.end();
+  };
+
+  it("resumes from the last resourceVersion seen when the server ends a watch, and relists on 410 Gone", async function () {
+    requests.length = 0;
+    let lists = 0;
+    let watches = 0;
+    script = (url, res) => {
+      if (!url.searchParams.get("watch")) return list(res, lists++ === 0 ? "10" : "20", lists === 1 ? [cm("a", "10")] : [cm("a", "10"), cm("b", "19")]);
+      watches++;
+      if (watches === 1) return watchEvents(res, [{ type: "MODIFIED", object: cm("a", "12") }, { type: "BOOKMARK", object: { metadata: { resourceVersion: "15" } } }], true);
+      if (watches === 2) return watchEvents(res, [{ type: "ERROR", object: { kind: "Status", code: 410, reason: "Expired", message: "too old resource version: 15 (18)" } }], false);
+      watchEvents(res, [], false);
+    };
+    const informer = new ResilientInformer<ReturnType<typeof cm>>({ client: kube, path: "/api/v1/namespaces/ns/configmaps", log: logger, maxBackoffMs: 50 });
+    const seen: string[] = [];
+    for (const ev of ["add", "update", "delete"] as const) informer.on(ev, (o) => seen.push(`${ev} ${o.metadata.name}@${o.metadata.resourceVersion}`));
+    await informer.start();
+    const deadline = Date.now() + 5_000;
+    while (requests.length < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await informer.stop();
+    assert.deepEqual(requests.slice(0, 5), ["list", "watch 10", "watch 15", "list", "watch 20"]);
+    // The relist after 410 finds "a" back at resourceVersion 10 (an update: it differs from 12) and "b" new.
+    assert.deepEqual(seen, ["add a@10", "update a@12", "update a@10", "add b@19"]);
+    assert.deepEqual(informer.list().map((o) => o.metadata.name).sort(), ["a", "b"]);
+  });
+
+  it("retries a failed list with backoff and is synced only once a list succeeded", async function () {
+    requests.length = 0;
+    let lists = 0;
+    script = (url, res) => {
+      if (!url.searchParams.get("watch")) {
+        if (lists++ < 2) return res.writeHead(500).end(JSON.stringify({ kind: "Status", code: 500, message: "etcd unavailable" }));
+        return list(res, "5", [cm("a", "5")]);
+      }
+      watchEvents(res, [], false);
+    };
+    const informer = new ResilientInformer<ReturnType<typeof cm>>({ client: kube, path: "/api/v1/namespaces/ns/configmaps", log: logger, maxBackoffMs: 50 });
+    let synced = false;
+    void informer.synced.then(() => (synced = true));
+    await informer.start();
+    assert.equal(synced, false);
+    await informer.synced;
+    const deadline = Date.now() + 5_000;
+    while (requests.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await informer.stop();
+    assert.deepEqual(requests.slice(0, 4), ["list", "list", "list", "watch 5"]);
+    assert.equal(informer.get("a", "ns")?.metadata.resourceVersion, "5");
+  });
+});
