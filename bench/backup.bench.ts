@@ -13,13 +13,14 @@ import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-blob";
-import { BatchV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import { BatchV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Job, type V1Pod } from "@kubernetes/client-node";
 import { execa } from "execa";
 import { parseJobResult } from "../operator/api/result.ts";
 import { startCluster, type Cluster } from "../e2e/cluster/cluster.ts";
 import { useClusterInThisProcess } from "../e2e/cluster/in-process.ts";
 import { applyCrds, installOperatorIdentity, startOperator, type OperatorHandle } from "../e2e/cluster/operator.ts";
 import { benchStateDir } from "./harness.ts";
+import { EventClock } from "./watch.ts";
 import { waitFor } from "../e2e/cluster/wait.ts";
 import { manifest, summarize, writeRandomFile } from "../e2e/backup-restore/tree.ts";
 
@@ -80,6 +81,7 @@ async function run(cluster: Cluster, dir: string): Promise<number> {
     args: ["--leader-elect=false", `--watch-namespaces=${NS}`],
   });
   log(`operator ready (log ${op.logFile})`);
+  const trace = await startTrace(kc, core, batch, custom);
 
   const pvc = async (name: string) => {
     await core.createNamespacedPersistentVolumeClaim({ namespace: NS, body: { metadata: { name }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "2Gi" } } } } });
@@ -123,24 +125,14 @@ async function run(cluster: Cluster, dir: string): Promise<number> {
     body: { apiVersion: "stash.appscode.com/v1beta1", kind: "BackupConfiguration", metadata: { name: "data" }, spec: { repository: { name: "full" }, target: { ref: { apiVersion: "v1", kind: "PersistentVolumeClaim", name: "data" } } } },
   });
 
-  const untilPhase = async (plural: string, name: string) => {
-    let phase: string | undefined;
-    await waitFor(`${plural} ${name} to finish`, async () => {
-      const s = (await custom.getNamespacedCustomObject({ ...STASH, plural, namespace: NS, name })) as { status?: { phase?: string } };
-      phase = s.status?.phase;
-      return phase === "Succeeded" || phase === "Failed";
-    }, { timeoutMs: 60 * 60_000, intervalMs: 100 });
-    if (phase !== "Succeeded") throw new Error(`${plural} ${name} ended ${phase}; see ${op.logFile}`);
-  };
-  const fullBackup = await timed(async () => {
-    await custom.createNamespacedCustomObject({
+  const fullBackup = await fullRun(trace, "backupsessions", "backup", "backup-backup", () =>
+    custom.createNamespacedCustomObject({
       ...STASH, plural: "backupsessions", namespace: NS,
       body: { apiVersion: "stash.appscode.com/v1beta1", kind: "BackupSession", metadata: { name: "backup" }, spec: { invoker: { apiGroup: "stash.appscode.com", kind: "BackupConfiguration", name: "data" } } },
-    });
-    await untilPhase("backupsessions", "backup");
-  });
+    }),
+  );
   log(`full path backup (session -> Succeeded): ${secs(fullBackup.ms)}`);
-  await breakdown(core, batch, "backup-backup");
+  log(fullBackup.timeline);
 
   const bareTarget = path.join(dir, "bare-restore");
   const bareRestore = await timed(async () => {
@@ -149,15 +141,14 @@ async function run(cluster: Cluster, dir: string): Promise<number> {
   log(`bare restic restore:                   ${secs(bareRestore.ms)}`);
 
   const restored = await pvc("restored");
-  const fullRestore = await timed(async () => {
-    await custom.createNamespacedCustomObject({
+  const fullRestore = await fullRun(trace, "restoresessions", "restore", "restore-restore", () =>
+    custom.createNamespacedCustomObject({
       ...STASH, plural: "restoresessions", namespace: NS,
       body: { apiVersion: "stash.appscode.com/v1beta1", kind: "RestoreSession", metadata: { name: "restore" }, spec: { repository: { name: "full" }, target: { ref: { apiVersion: "v1", kind: "PersistentVolumeClaim", name: "restored" }, rules: [{ snapshots: ["latest"] }] } } },
-    });
-    await untilPhase("restoresessions", "restore");
-  });
+    }),
+  );
   log(`full path restore (session -> Succeeded): ${secs(fullRestore.ms)}`);
-  await breakdown(core, batch, "restore-restore");
+  log(fullRestore.timeline);
 
   t = performance.now();
   for (const [name, d] of [["bare", bareTarget], ["full", restored]] as const) {
@@ -165,6 +156,7 @@ async function run(cluster: Cluster, dir: string): Promise<number> {
   }
   log(`both restores are byte-identical to the source (checked in ${secs(performance.now() - t)})`);
   await op.stop();
+  await trace.stop();
 
   log(`\n== backup and restore of ${SIZE_MIB} MiB: full path vs bare restic (target: full <= ${TARGET.factor} x bare + ${TARGET.constantMs / 1000} s) ==`);
   let pass = true;
@@ -177,23 +169,94 @@ async function run(cluster: Cluster, dir: string): Promise<number> {
   return pass ? 0 : 1;
 }
 
-/** Where the full path's time went: API and scheduling before the wrapper ran, the wrapper itself, and after. */
-async function breakdown(core: CoreV1Api, batch: BatchV1Api, jobName: string): Promise<void> {
-  const job = await batch.readNamespacedJob({ namespace: NS, name: jobName });
-  const pods = await core.listNamespacedPod({ namespace: NS, labelSelector: `batch.kubernetes.io/job-name=${jobName}` });
-  const pod: V1Pod | undefined = pods.items[0];
-  const terminated = pod?.status?.containerStatuses?.[0]?.state?.terminated;
-  const parsed = parseJobResult(terminated?.message);
-  const jobCreated = new Date(job.metadata!.creationTimestamp!).getTime();
-  const started = terminated?.startedAt ? new Date(terminated.startedAt).getTime() : NaN;
-  const finished = terminated?.finishedAt ? new Date(terminated.finishedAt).getTime() : NaN;
-  if (!parsed.ok) return;
-  const wrapperStart = Date.parse(parsed.result.startTime);
-  const wrapperEnd = Date.parse(parsed.result.endTime);
-  log(
-    `   job created -> container started ${secs(started - jobCreated)}, -> wrapper running ${secs(wrapperStart - started)} (Node start-up), ` +
-      `wrapper ${secs(wrapperEnd - wrapperStart)}, -> container exited ${secs(finished - wrapperEnd)} (timestamps have 1 s resolution)`,
-  );
+interface SessionObject extends KubernetesObject {
+  status?: { phase?: string };
+}
+
+/** Watches of the benchmark's namespace: each event is stamped the moment it arrives, like `kubectl get -w`. */
+interface Trace {
+  jobs: EventClock<V1Job>;
+  pods: EventClock<V1Pod>;
+  sessions: Record<"backupsessions" | "restoresessions", EventClock<SessionObject>>;
+  stop(): Promise<void>;
+}
+
+async function startTrace(kc: KubeConfig, core: CoreV1Api, batch: BatchV1Api, custom: CustomObjectsApi): Promise<Trace> {
+  const sessions = (plural: string) =>
+    new EventClock<SessionObject>(kc, `/apis/${STASH.group}/${STASH.version}/namespaces/${NS}/${plural}`, () =>
+      custom.listNamespacedCustomObject({ ...STASH, plural, namespace: NS }) as Promise<KubernetesListObject<SessionObject>>,
+    );
+  const trace: Trace = {
+    jobs: new EventClock<V1Job>(kc, `/apis/batch/v1/namespaces/${NS}/jobs`, () => batch.listNamespacedJob({ namespace: NS })),
+    pods: new EventClock<V1Pod>(kc, `/api/v1/namespaces/${NS}/pods`, () => core.listNamespacedPod({ namespace: NS })),
+    sessions: { backupsessions: sessions("backupsessions"), restoresessions: sessions("restoresessions") },
+    async stop() {
+      await Promise.all([trace.jobs.stop(), trace.pods.stop(), trace.sessions.backupsessions.stop(), trace.sessions.restoresessions.stop()]);
+    },
+  };
+  await Promise.all([trace.jobs.start(), trace.pods.start(), trace.sessions.backupsessions.start(), trace.sessions.restoresessions.start()]);
+  return trace;
+}
+
+const finishedJob = (j: V1Job) => !!j.status?.conditions?.some((c) => ["Complete", "SuccessCriteriaMet", "Failed", "FailureTarget"].includes(c.type) && c.status === "True");
+
+/**
+ * One full-path run, timed from creating the session to the watch event that shows it finished,
+ * with where the time went: what the API server reported about the Job, its pod and the session,
+ * and the wrapper's own start and end (from its result, in wall-clock milliseconds).
+ */
+async function fullRun(trace: Trace, plural: "backupsessions" | "restoresessions", name: string, jobName: string, create: () => Promise<unknown>): Promise<Timed & { timeline: string }> {
+  const marks = new Map<string, number>();
+  const mark = (what: string, at: number) => {
+    if (!marks.has(what)) marks.set(what, at);
+  };
+  const offJobs = trace.jobs.onEvent((j, at) => {
+    if (j.metadata?.name !== jobName) return;
+    mark("Job created", at);
+    if (finishedJob(j)) mark("Job finished", at);
+  });
+  let result: string | undefined;
+  const offPods = trace.pods.onEvent((p, at) => {
+    if (p.metadata?.labels?.["batch.kubernetes.io/job-name"] !== jobName) return;
+    mark("pod created", at);
+    if (p.spec?.nodeName) mark("pod bound", at);
+    const state = p.status?.containerStatuses?.[0]?.state;
+    if (state?.running || state?.terminated) mark("container running", at);
+    if (state?.terminated) {
+      mark("container exited", at);
+      result ??= state.terminated.message;
+    }
+  });
+  const offSession = trace.sessions[plural].onEvent((s, at) => {
+    if (s.metadata?.name === name && s.status?.phase === "Running") mark("session Running", at);
+  });
+  await execa("sync");
+  const done = trace.sessions[plural].next((s) => s.metadata?.name === name && (s.status?.phase === "Succeeded" || s.status?.phase === "Failed"), 60 * 60_000, `${plural} ${name} to finish`);
+  const t0 = performance.now();
+  try {
+    await create();
+    const seen = await done;
+    if (seen.obj.status?.phase !== "Succeeded") throw new Error(`${plural} ${name} ended ${seen.obj.status?.phase}`);
+    mark(`session ${seen.obj.status.phase}`, seen.at);
+    const parsed = parseJobResult(result);
+    if (parsed.ok) {
+      // Wall-clock times from another process on this host, on this process's performance.now() scale.
+      mark("wrapper started", Date.parse(parsed.result.startTime) - performance.timeOrigin);
+      mark("wrapper finished", Date.parse(parsed.result.endTime) - performance.timeOrigin);
+    }
+    const steps = [...marks].sort((a, b) => a[1] - b[1]);
+    let prev = t0;
+    const lines = steps.map(([what, at]) => {
+      const line = `     ${`+${((at - t0) / 1000).toFixed(3)}`.padStart(8)} s  ${`(${((at - prev) / 1000).toFixed(3)})`.padStart(9)}  ${what}`;
+      prev = at;
+      return line;
+    });
+    return { ms: seen.at - t0, timeline: lines.join("\n") };
+  } finally {
+    offJobs();
+    offPods();
+    offSession();
+  }
 }
 
 async function main(): Promise<number> {
