@@ -30,7 +30,7 @@ function fullResult(): JobResult {
       durationSeconds: 0.8,
     },
     retention: { kept: 2, removed: 3, dryRun: false, pruned: true, removedIds: ["07f08678", "0724036f", "4335939e"] },
-    repository: { snapshotCount: 2, totalSize: 426033730, uncompressedSize: 426032295, oldestSnapshotTime: "2026-11-23T01:24:56Z" },
+    repository: { snapshotCount: 2, totalSize: 426033730, uncompressedSize: 426032295 },
     errors: { count: 1, samples: ["/a/unreadable.txt: open a/unreadable.txt: permission denied"] },
   };
 }

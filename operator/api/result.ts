@@ -102,14 +102,12 @@ export interface RetentionFigures {
   removedIds?: string[];
 }
 
-/** Whole-repository figures from `snapshots` and `stats --mode raw-data`. */
+/** Whole-repository figures from `stats --mode raw-data`. */
 export interface RepositoryFigures {
   snapshotCount: number;
   /** Bytes the repository's blobs take as stored (after compression), across all snapshots. */
   totalSize?: number;
   uncompressedSize?: number;
-  oldestSnapshotTime?: string;
-  newestSnapshotTime?: string;
 }
 
 export interface SnapshotRef {
@@ -345,10 +343,6 @@ function parseRepositoryFigures(v: unknown): RepositoryFigures | undefined {
   const out: RepositoryFigures = { snapshotCount: v.snapshotCount };
   if (isCount(v.totalSize)) out.totalSize = v.totalSize;
   if (isCount(v.uncompressedSize)) out.uncompressedSize = v.uncompressedSize;
-  const oldest = time(v.oldestSnapshotTime);
-  if (oldest) out.oldestSnapshotTime = oldest;
-  const newest = time(v.newestSnapshotTime);
-  if (newest) out.newestSnapshotTime = newest;
   return out;
 }
 

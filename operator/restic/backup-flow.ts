@@ -1,8 +1,8 @@
-// The backup Job's work, in order: open the repository and remove stale locks (`unlock`, which also
-// says whether the repository exists), `init` when it does not, `backup`, retention (`forget` with
-// `--prune` when asked), then `snapshots` and `stats --mode raw-data` side by side for the real
-// count and size. A failure before the snapshot exists fails the Job; a failure after it leaves the
-// result Partial: the data is safe, but something the user asked for did not happen.
+// The backup Job's work: `backup` (which also says whether the repository exists: `init` when it does
+// not) while `unlock` removes stale locks beside it, retention (`forget` with `--prune` when asked),
+// then `stats --mode raw-data` for the real count and size. A failure before the snapshot exists
+// fails the Job; a failure after it leaves the result Partial: the data is safe, but something the
+// user asked for did not happen.
 
 import { mkdir, stat } from "node:fs/promises";
 import type { JobResult } from "../api/result.ts";
@@ -12,8 +12,8 @@ import type { BackupPlan } from "./flags.ts";
 import { runForget } from "./forget.ts";
 import { runInit } from "./init.ts";
 import { describeBackupStatus, Throttle } from "./progress.ts";
-import { EXIT_NO_REPOSITORY, EXIT_OK, EXIT_PARTIAL } from "./reasons.ts";
-import { overview, runSnapshots } from "./snapshots.ts";
+import { EXIT_LOCKED, EXIT_NO_REPOSITORY, EXIT_OK, EXIT_PARTIAL } from "./reasons.ts";
+import type { ResticRun } from "./runner.ts";
 import { runStats } from "./stats.ts";
 import { abortCause, errorSample, problem, problemOf, resticContext, verdict, type FlowDeps, type Problem } from "./steps.ts";
 import { runUnlock } from "./unlock.ts";
@@ -33,31 +33,55 @@ export async function backupFlow(plan: BackupPlan, deps: FlowDeps): Promise<JobR
     return done("Failed");
   }
 
-  logger.info("opening repository and removing stale locks", { repository: plan.repository });
+  // Every restic start pays its key derivation (scrypt, half a second of one core), so the stale
+  // locks are removed beside the backup, not before it. That is safe: `unlock` only removes locks of
+  // processes that no longer run on this host (or 30 minutes old), never the live backup's; and the
+  // backup's lock is non-exclusive, so only a stale exclusive lock (a prune that died) stops it,
+  // with "locked" (exit 11), after which it runs again once the removal is done. Retention takes an
+  // exclusive lock that any stale lock would block, so it waits for the removal.
+  const stopUnlock = new AbortController();
+  const unlockCtx = { ...ctx, signal: AbortSignal.any([deps.signal, stopUnlock.signal]) };
+  let unlock$: Promise<ResticRun> | undefined = runUnlock(unlockCtx);
+  /** The removal's outcome; with `abandon` it is stopped first (the Job failed: nothing else will run). */
+  const unlocked = async (abandon = false): Promise<ResticRun | undefined> => {
+    if (abandon) stopUnlock.abort();
+    const run = await unlock$;
+    return abandon ? undefined : run;
+  };
+  const failed = async (p: Problem, extra: Partial<JobResult> = {}) => {
+    await unlocked(true);
+    problems.push(p);
+    return done("Failed", extra);
+  };
+
+  const throttle = new Throttle(plan.progressIntervalMs);
+  const backupOnce = () => {
+    logger.info("backing up", { source: plan.source, paths: plan.paths, host: plan.host, tags: plan.tags });
+    return runBackup(ctx, { paths: plan.paths, excludes: plan.excludes, host: plan.host, tags: plan.tags }, plan.source, (s) => {
+      if (!throttle.ready()) return;
+      const line = describeBackupStatus(s);
+      logger.info(line.message, line.meta);
+    });
+  };
   let initialized = false;
-  const unlock = await runUnlock(ctx);
-  if (unlock.exitCode === EXIT_NO_REPOSITORY && !unlock.aborted) {
+  let backup = await backupOnce();
+  if (backup.run.exitCode === EXIT_NO_REPOSITORY && !backup.run.aborted) {
+    // A repository that does not exist has no locks: the removal found nothing to open either.
+    await unlock$;
+    unlock$ = undefined;
     logger.info("no repository yet: initializing", { repository: plan.repository });
     const init = await runInit(ctx);
-    if (init.run.exitCode !== EXIT_OK) {
-      problems.push(problemOf("init", init.run, deps));
-      return done("Failed");
-    }
+    if (init.run.exitCode !== EXIT_OK) return failed(problemOf("init", init.run, deps));
     initialized = true;
     logger.info("repository initialized", { id: init.id });
-  } else if (unlock.exitCode !== EXIT_OK) {
-    problems.push(problemOf("unlock", unlock, deps));
-    return done("Failed");
+    backup = await backupOnce();
+  } else if (backup.run.exitCode === EXIT_LOCKED && !backup.run.aborted) {
+    const unlock = await unlocked();
+    if (unlock && unlock.exitCode !== EXIT_OK) return failed(problemOf("unlock", unlock, deps));
+    logger.info("stale locks removed: backing up again", { repository: plan.repository });
+    backup = await backupOnce();
   }
   const base: Partial<JobResult> = initialized ? { initialized: true } : {};
-
-  logger.info("backing up", { source: plan.source, paths: plan.paths, host: plan.host, tags: plan.tags });
-  const throttle = new Throttle(plan.progressIntervalMs);
-  const backup = await runBackup(ctx, { paths: plan.paths, excludes: plan.excludes, host: plan.host, tags: plan.tags }, plan.source, (s) => {
-    if (!throttle.ready()) return;
-    const line = describeBackupStatus(s);
-    logger.info(line.message, line.meta);
-  });
   const summary = backup.summary;
   const snapshotId = summary?.snapshotId;
   const partial = backup.run.exitCode === EXIT_PARTIAL && snapshotId !== undefined;
@@ -67,10 +91,7 @@ export async function backupFlow(plan: BackupPlan, deps: FlowDeps): Promise<JobR
       samples: backup.errorSamples.map((e) => errorSample(e, plan.source)),
     };
   }
-  if (!snapshotId || (backup.run.exitCode !== EXIT_OK && !partial)) {
-    problems.push(problemOf("backup", backup.run, deps));
-    return done("Failed", base);
-  }
+  if (!snapshotId || (backup.run.exitCode !== EXIT_OK && !partial)) return failed(problemOf("backup", backup.run, deps), base);
   if (partial) {
     const text = `snapshot ${snapshotId.slice(0, 8)} was made, but ${backup.errorCount || "some"} file(s) could not be read`;
     problems.push({ ...problem("backup", "PartialBackup", text), exitCode: EXIT_PARTIAL });
@@ -91,6 +112,10 @@ export async function backupFlow(plan: BackupPlan, deps: FlowDeps): Promise<JobR
   };
   logger.info("snapshot saved", { snapshot: snapshotId, ...base.backup });
 
+  // The snapshot is safe; stale locks that could not be removed are what the next run would trip on.
+  const unlock = await unlocked();
+  if (unlock && unlock.exitCode !== EXIT_OK) problems.push(problemOf("unlock", unlock, deps));
+
   if (plan.retention && !stopped(deps, problems, "forget")) {
     logger.info("applying retention policy", { prune: plan.retention.prune, dryRun: plan.retention.dryRun });
     const forget = await runForget(ctx, plan.retention, { host: plan.host, tags: plan.tags });
@@ -109,21 +134,14 @@ export async function backupFlow(plan: BackupPlan, deps: FlowDeps): Promise<JobR
     }
   }
 
-  if (!stopped(deps, problems, "snapshots")) {
-    const [snaps, stats] = await Promise.all([runSnapshots(ctx), runStats(ctx)]);
-    if (snaps.run.exitCode !== EXIT_OK) problems.push(problemOf("snapshots", snaps.run, deps));
-    else if (!snaps.snapshots) problems.push(problem("snapshots", "ResticFailed", snaps.parseError ?? "snapshots: no output"));
+  // One restic run for both figures: stats reads every snapshot (no filter) and says how many.
+  if (!stopped(deps, problems, "stats")) {
+    const stats = await runStats(ctx);
     if (stats.run.exitCode !== EXIT_OK) problems.push(problemOf("stats", stats.run, deps));
     else if (!stats.stats) problems.push(problem("stats", "ResticFailed", stats.parseError ?? "stats: no output"));
-    if (snaps.snapshots) {
-      const o = overview(snaps.snapshots);
-      base.repository = { snapshotCount: o.count };
-      if (stats.stats) {
-        base.repository.totalSize = stats.stats.totalSize;
-        if (stats.stats.totalUncompressedSize !== undefined) base.repository.uncompressedSize = stats.stats.totalUncompressedSize;
-      }
-      if (o.oldest) base.repository.oldestSnapshotTime = o.oldest;
-      if (o.newest) base.repository.newestSnapshotTime = o.newest;
+    else {
+      base.repository = { snapshotCount: stats.stats.snapshotsCount, totalSize: stats.stats.totalSize };
+      if (stats.stats.totalUncompressedSize !== undefined) base.repository.uncompressedSize = stats.stats.totalUncompressedSize;
       logger.info("repository", { ...base.repository });
     }
   }

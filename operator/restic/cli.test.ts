@@ -1,11 +1,12 @@
 // The wrapper end to end with the real restic against a local-directory repository: backup (init,
-// unlock, backup, retention, snapshots, stats), restore, and the failures a Job must report.
+// unlock, backup, retention, stats), restore, and the failures a Job must report.
 
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { execa } from "execa";
 import { parseJobResult, TERMINATION_MESSAGE_LIMIT, type JobResult } from "../api/result.ts";
 import { setLogLevel } from "../observability/logger.ts";
 import { deadlineMargin, forceKillAfterMs, runWrapper, stopAfterMs } from "./cli.ts";
@@ -33,6 +34,16 @@ async function manifest(root: string, rel = ""): Promise<Entry[]> {
     else out.push({ path, type: "file", mode, sha256: createHash("sha256").update(await readFile(full)).digest("hex"), mtimeMs: st.mtimeMs });
   }
   return out;
+}
+
+/** Waits for a complete lock file: named by its content's hash, not empty (restic skips empty ones). */
+async function waitForLock(locks: string): Promise<void> {
+  for (const until = Date.now() + 20_000; Date.now() < until; await new Promise((r) => setTimeout(r, 5))) {
+    for (const name of await readdir(locks).catch(() => [])) {
+      if (/^[0-9a-f]{64}$/.test(name) && (await lstat(join(locks, name)).catch(() => undefined))?.size) return;
+    }
+  }
+  throw new Error(`no lock appeared in ${locks}`);
 }
 
 async function readResult(file: string): Promise<JobResult> {
@@ -134,7 +145,6 @@ describe("restic wrapper (real restic, local repository)", function () {
     assert.deepEqual(r.retention && { kept: r.retention.kept, removed: r.retention.removed, pruned: r.retention.pruned }, { kept: 1, removed: 0, pruned: true });
     assert.equal(r.repository?.snapshotCount, 1);
     assert.ok((r.repository?.totalSize ?? 0) > 6 * 1024 * 1024 * 0.9);
-    assert.equal(r.repository?.newestSnapshotTime, r.snapshot?.time);
     lastSnapshot = r.snapshot!.id;
   });
 
@@ -158,6 +168,34 @@ describe("restic wrapper (real restic, local repository)", function () {
     assert.deepEqual(r3.retention?.removedIds, [lastSnapshot.slice(0, 8)]);
     assert.equal(r3.repository?.snapshotCount, 2);
     lastSnapshot = r3.snapshot!.id;
+  });
+
+  it("backs up past a stale exclusive lock: removed beside the first attempt, which then runs again", async () => {
+    // A prune killed while it held its exclusive lock: the lock's process is gone from this host.
+    const prune = execa(restic, ["-r", repo, "--cache-dir", cache, "prune"], { reject: false });
+    await waitForLock(join(repo, "locks"));
+    prune.kill("SIGKILL");
+    await prune;
+    assert.equal((await readdir(join(repo, "locks"))).length, 1);
+
+    // The real restic, with the lock removal held back until a backup has met the lock, so the
+    // path where the backup stops with "locked" and runs again is the one taken.
+    const calls = join(dir, "calls.log");
+    const stub = join(dir, "late-unlock-restic");
+    await writeFile(
+      stub,
+      `#!/bin/sh\nif [ "$1" = unlock ]; then i=0; while ! grep -q '^backup 11$' "${calls}" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.05; i=$((i+1)); done; fi\n"${restic}" "$@"; code=$?\necho "$1 $code" >> "${calls}"\nexit $code\n`,
+    );
+    await chmod(stub, 0o755);
+    const rf = join(dir, "result-locked.json");
+    assert.equal(await backup(rf, "--restic", stub), 0);
+    const r = await readResult(rf);
+    assert.equal(r.outcome, "Succeeded", r.message);
+    assert.equal(r.backup?.filesNew, 0);
+    assert.equal(r.repository?.snapshotCount, 2);
+    assert.deepEqual((await readFile(calls, "utf8")).trim().split("\n"), ["backup 11", "unlock 0", "backup 0", "forget 0", "stats 0"]);
+    assert.deepEqual(await readdir(join(repo, "locks")), []);
+    lastSnapshot = r.snapshot!.id;
   });
 
   it("restores the latest snapshot byte for byte, with modes and symlinks", async () => {
@@ -215,7 +253,7 @@ describe("restic wrapper (real restic, local repository)", function () {
     assert.equal((await manifest(target)).length, 4);
   });
 
-  it("reports a wrong password as WrongPassword, before any backup", async () => {
+  it("reports a wrong password as WrongPassword, with no snapshot made", async () => {
     process.env.RESTIC_PASSWORD = "not-the-password";
     try {
       const rf = join(dir, "wrong-password.json");
@@ -223,7 +261,7 @@ describe("restic wrapper (real restic, local repository)", function () {
       const r = await readResult(rf);
       assert.equal(r.outcome, "Failed");
       assert.equal(r.reason, "WrongPassword");
-      assert.equal(r.step, "unlock");
+      assert.equal(r.step, "backup");
       assert.equal(r.exitCode, 12);
       assert.equal(r.snapshot, undefined);
       assert.doesNotMatch(await readFile(rf, "utf8"), /not-the-password/);
@@ -272,7 +310,7 @@ describe("restic wrapper (real restic, local repository)", function () {
     assert.doesNotMatch(text, /c2VjcmV0/);
     const r = await readResult(rf);
     assert.equal(r.reason, "NetworkError");
-    assert.equal(r.step, "unlock");
+    assert.equal(r.step, "backup");
     assert.match(r.message ?? "", /stopped before the Job's timeOut.*connection refused/s);
   });
 
@@ -290,7 +328,7 @@ describe("restic wrapper (real restic, local repository)", function () {
     assert.ok(took >= 2_500 && took < 5_500, `result after ${took} ms: before the 6 s deadline minus the startup`);
     const r = await readResult(rf);
     assert.equal(r.reason, "Timeout");
-    assert.equal(r.step, "unlock");
+    assert.equal(r.step, "backup");
   });
 
   it("keeps a margin before the deadline, counting the wrapper's own startup", () => {

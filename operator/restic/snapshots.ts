@@ -1,5 +1,5 @@
-// `restic snapshots --json`: the whole list (count, oldest and newest for Repository status), or
-// one snapshot resolved from an id prefix or `latest` before a restore.
+// `restic snapshots --json`: the snapshot a restore names (`latest`, an id or a prefix), resolved to
+// its id, time and host.
 
 import { isRecord, parseDocument, stringArray, type Parsed } from "./json-doc.ts";
 import { runRestic, type ResticContext, type ResticRun } from "./runner.ts";
@@ -49,22 +49,6 @@ export function parseSnapshots(stdout: string): Parsed<Snapshot[]> {
     out.push(snap);
   }
   return { ok: true, value: out };
-}
-
-export interface SnapshotsOverview {
-  count: number;
-  oldest?: string;
-  newest?: string;
-}
-
-export function overview(snapshots: readonly Snapshot[]): SnapshotsOverview {
-  const times = snapshots.map((s) => s.time).sort((a, b) => Date.parse(a) - Date.parse(b));
-  const out: SnapshotsOverview = { count: snapshots.length };
-  if (times.length > 0) {
-    out.oldest = times[0]!;
-    out.newest = times[times.length - 1]!;
-  }
-  return out;
 }
 
 export interface SnapshotsOutcome {

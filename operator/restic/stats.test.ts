@@ -16,7 +16,10 @@ describe("stats --mode raw-data", () => {
     assert.ok((parsed.value.blobCount ?? 0) > 0);
   });
 
-  it("refuses output without a size", () => {
-    for (const bad of ["", "[]", "{}", '{"total_size":-1}', '{"total_size":"1"}', "oops"]) assert.equal(parseStats(bad).ok, false, bad);
+  it("refuses output without a size or a snapshot count", () => {
+    for (const bad of ["", "[]", "{}", '{"total_size":-1}', '{"total_size":"1"}', "oops", '{"total_size":1}', '{"total_size":1,"snapshots_count":-1}', '{"total_size":1,"snapshots_count":1.5}']) {
+      assert.equal(parseStats(bad).ok, false, bad);
+    }
+    assert.deepEqual(parseStats('{"total_size":1,"snapshots_count":0}'), { ok: true, value: { totalSize: 1, snapshotsCount: 0 } });
   });
 });

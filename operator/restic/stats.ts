@@ -1,5 +1,6 @@
 // `restic stats --mode raw-data --json`: what the repository really takes in storage, which is the
-// size Repository status reports (Stash's "restore size" counted deduplicated data many times).
+// size Repository status reports (Stash's "restore size" counted deduplicated data many times), and
+// how many snapshots it holds (without a filter, stats reads all of them).
 
 import { isRecord, parseDocument, type Parsed } from "./json-doc.ts";
 import { runRestic, type ResticContext, type ResticRun } from "./runner.ts";
@@ -9,7 +10,7 @@ export interface RawDataStats {
   totalSize: number;
   totalUncompressedSize?: number;
   blobCount?: number;
-  snapshotsCount?: number;
+  snapshotsCount: number;
 }
 
 export function statsArgs(): string[] {
@@ -23,10 +24,12 @@ export function parseStats(stdout: string): Parsed<RawDataStats> {
   if (!isRecord(v) || typeof v.total_size !== "number" || !Number.isFinite(v.total_size) || v.total_size < 0) {
     return { ok: false, error: "stats: no total_size in restic's output" };
   }
-  const out: RawDataStats = { totalSize: v.total_size };
+  if (typeof v.snapshots_count !== "number" || !Number.isInteger(v.snapshots_count) || v.snapshots_count < 0) {
+    return { ok: false, error: "stats: no snapshots_count in restic's output" };
+  }
+  const out: RawDataStats = { totalSize: v.total_size, snapshotsCount: v.snapshots_count };
   if (typeof v.total_uncompressed_size === "number") out.totalUncompressedSize = v.total_uncompressed_size;
   if (typeof v.total_blob_count === "number") out.blobCount = v.total_blob_count;
-  if (typeof v.snapshots_count === "number") out.snapshotsCount = v.snapshots_count;
   return { ok: true, value: out };
 }
 

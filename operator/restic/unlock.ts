@@ -1,7 +1,6 @@
-// `restic unlock` without --remove-all removes only stale locks (from processes that died, or not
-// refreshed for 30 minutes); a lock held by a live process elsewhere stays. Run before a backup, it
-// also opens the repository, so its exit code doubles as the probe: 10 no repository, 12 wrong
-// password.
+// `restic unlock` without --remove-all removes only stale locks (of processes that no longer run on
+// this host, or not refreshed for 30 minutes); a lock held by a live process stays, so it can run
+// beside the backup whose way it clears (backup-flow.ts).
 
 import { runRestic, type ResticContext, type ResticRun } from "./runner.ts";
 
