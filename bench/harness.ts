@@ -2,11 +2,13 @@
 // the CRDs, the operator as the Helm chart's ServiceAccount, and clean-up of all of it at the end,
 // also when the benchmark fails or is interrupted.
 
+import { rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-blob";
 import { ApiException, CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { execa } from "execa";
 import { loadPooledKubeConfig } from "./pooled-kubeconfig.ts";
 import { startCluster, type Cluster } from "../e2e/cluster/cluster.ts";
 import { useClusterInThisProcess } from "../e2e/cluster/in-process.ts";
@@ -22,12 +24,15 @@ export interface Bench {
   custom: CustomObjectsApi;
   blob: BlobServiceClient;
   operatorKubeconfig: string;
+  /** How the operator runs: "compiled JavaScript (as in the image)" or "TypeScript source". */
+  operatorBuild: string;
   /** Starts the operator (extra flags appended), as the chart's ServiceAccount; see operatorEnv for BENCH_* switches. */
   startOperator(args?: string[]): Promise<OperatorHandle>;
   /** The Secret keys of a valid account-key Secret for the emulator. */
   accountKeySecret(password: string): Record<string, string>;
 }
 
+const repoRoot = path.resolve(import.meta.dirname, "..");
 const elapsed = (t0: number) => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
 
 /**
@@ -43,7 +48,8 @@ export async function runBench(name: string, body: (bench: Bench) => Promise<num
     useClusterInThisProcess(cluster);
     await applyCrds(cluster);
     const operatorKubeconfig = await installOperatorIdentity(cluster);
-    console.log(`cluster, CRDs and operator identity ready in ${elapsed(t0)} (${dir})`);
+    const dist = await buildDist(dir);
+    console.log(`cluster, CRDs, operator identity and compiled operator ready in ${elapsed(t0)} (${dir})`);
     // Pooled connections, as the operator has them: the baselines then measure the API server, not handshakes.
     const kc = loadPooledKubeConfig(cluster.kubeconfig);
     const az = cluster.azurite;
@@ -55,12 +61,13 @@ export async function runBench(name: string, body: (bench: Bench) => Promise<num
       custom: kc.makeApiClient(CustomObjectsApi),
       blob: new BlobServiceClient(`https://${az.account}.blob.${az.endpointSuffix}`, new StorageSharedKeyCredential(az.account, az.key)),
       operatorKubeconfig,
+      operatorBuild: dist ? "compiled JavaScript (as in the image)" : "TypeScript source (BENCH_FROM_SOURCE)",
       startOperator: (args = []) =>
         startOperator(cluster, {
           name: `operator-${++operators}`,
           kubeconfig: operatorKubeconfig,
           args,
-          env: operatorEnv(dir),
+          env: { ...operatorEnv(dir), ...(dist ? { BLOBSTASH_DIST: dist } : {}) },
         }),
       accountKeySecret: (password) => ({ RESTIC_PASSWORD: password, AZURE_ACCOUNT_NAME: az.account, AZURE_ACCOUNT_KEY: az.key }),
     });
@@ -70,6 +77,20 @@ export async function runBench(name: string, body: (bench: Bench) => Promise<num
     else console.log(`state, logs and profiles kept in ${dir}`);
   }
   return code;
+}
+
+/**
+ * The operator as the image runs it: compiled JavaScript (dist/), not the TypeScript source that a
+ * checkout runs (Node's type stripping alone holds ~20 MB more). Built fresh into the state dir's
+ * sibling under .local/ (node_modules must be reachable from it), so it can never be stale.
+ * BENCH_FROM_SOURCE=1 runs the source instead.
+ */
+async function buildDist(dir: string): Promise<string | undefined> {
+  if (process.env.BENCH_FROM_SOURCE) return undefined;
+  const out = path.join(repoRoot, ".local", `bench-dist-${path.basename(dir)}`);
+  await execa("npx", ["tsc", "-p", "tsconfig.build.json", "--outDir", out], { cwd: repoRoot });
+  process.once("exit", () => rmSync(out, { recursive: true, force: true }));
+  return out;
 }
 
 /**

@@ -148,6 +148,7 @@ main("repository-scale", async (b) => {
   report.duration("all Ready, from the first create", allReadyMs, { name: `${total} Azure probes alone, 8 in flight`, value: probesMs });
   report.duration("  of which: Repository creates accepted", created, { name: "ConfigMap creates accepted", value: cmCreated });
   report.note(`CPU seconds during the ramp: ${Object.entries(rampCpu).sort((x, y) => y[1] - x[1]).map(([n, s]) => `${n} ${s.toFixed(1)}`).join(", ")}`);
+  report.note(`operator runs as ${b.operatorBuild}, with bin/blobstash's Node and allocator settings`);
   report.figure("operator RSS idle (caches synced, leading)", `${idle?.rssMb.toFixed(0)} MB`);
   report.figure("operator RSS after the ramp", `${afterRamp?.rssMb.toFixed(0)} MB`);
   report.figure("operator RSS at the end", `${end?.rssMb.toFixed(0)} MB`);

@@ -9,6 +9,12 @@
 // 2. A SharedKey request with a wrong key: Azure answers 403 AuthenticationFailed. Azurite with
 //    `--oauth basic` hands the failed request on to its bearer-token check, which answers
 //    400 InvalidAuthenticationInfo, as if the header were malformed. The SharedKey case gets Azure's answer.
+// 4. An error answer to a HEAD request (e.g. 404 for a blob that does not exist): Azure sends a
+//    Content-Length; Azurite sends neither Content-Length nor Transfer-Encoding, which tells an
+//    HTTP/1.1 client the message ends with the connection, so Node's client closes every such
+//    connection instead of keeping it alive (one new TLS connection per "does config exist?" check).
+//    A HEAD answer without a length gets `Content-Length: 0`.
+import http from "node:http";
 import { createRequire } from "node:module";
 import path from "node:path";
 
@@ -66,3 +72,12 @@ wrap(prototypeOf("authentication/BlobSASAuthenticator.js"), "validate", (origina
     throw err;
   }
 });
+
+// 4. writeHead is where explicit and implicit (res.end() without writeHead) headers are sent.
+const writeHead = http.ServerResponse.prototype.writeHead as unknown as Method;
+http.ServerResponse.prototype.writeHead = function (this: http.ServerResponse, ...args: unknown[]) {
+  const passed = args.find((a): a is Record<string, unknown> => !!a && typeof a === "object" && !Array.isArray(a));
+  const has = (name: string) => this.hasHeader(name) || Object.keys(passed ?? {}).some((k) => k.toLowerCase() === name);
+  if (this.req?.method === "HEAD" && !has("content-length") && !has("transfer-encoding")) this.setHeader("content-length", "0");
+  return writeHead.apply(this, args);
+} as typeof http.ServerResponse.prototype.writeHead;

@@ -51,10 +51,19 @@ interface RequestOptions {
 }
 
 const REQUEST_TIMEOUT_MS = 30_000;
+/**
+ * Connections for requests (not watches). Enough for the reconcile workers and event writes in
+ * flight together; beyond it requests queue, which bounds the sockets and TLS state a burst of
+ * reconciles (a thousand Repositories becoming Ready) can pile up.
+ */
+const MAX_REQUEST_CONNECTIONS = 16;
 const MERGE_PATCH = "application/merge-patch+json";
 
 export class KubeClient {
+  /** Requests share at most MAX_REQUEST_CONNECTIONS connections; a burst queues instead of opening hundreds of TLS sessions. */
   private readonly agent: http.Agent;
+  /** Watches hold their connection for minutes, so they have a pool of their own that never makes requests wait. */
+  private readonly watchAgent: http.Agent;
   private readonly base: URL;
   private readonly conn: Connection;
 
@@ -63,15 +72,15 @@ export class KubeClient {
     this.base = new URL(conn.server);
     const tls: https.AgentOptions = {
       keepAlive: true,
-      // Watches hold one connection each for minutes; requests reuse the others.
-      maxFreeSockets: 16,
       ...(conn.ca ? { ca: conn.ca } : {}),
       ...(conn.cert ? { cert: conn.cert } : {}),
       ...(conn.key ? { key: conn.key } : {}),
       ...(conn.tlsServerName ? { servername: conn.tlsServerName } : {}),
       rejectUnauthorized: !conn.insecureSkipTlsVerify,
     };
-    this.agent = this.base.protocol === "http:" ? new http.Agent({ keepAlive: true, maxFreeSockets: 16 }) : new https.Agent(tls);
+    const agent = (o: http.AgentOptions) => (this.base.protocol === "http:" ? new http.Agent({ keepAlive: true, ...o }) : new https.Agent({ ...tls, ...o }));
+    this.agent = agent({ maxSockets: MAX_REQUEST_CONNECTIONS, maxFreeSockets: MAX_REQUEST_CONNECTIONS });
+    this.watchAgent = agent({ maxFreeSockets: 0 });
   }
 
   get source(): string {
@@ -147,7 +156,7 @@ export class KubeClient {
   watch<T>(path: string, query: Query, onEvent: (e: WatchEvent<T>) => void, signal: AbortSignal, idleTimeoutMs: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       if (signal.aborted) return resolve();
-      const req = this.send("GET", path, { ...query, watch: true });
+      const req = this.send("GET", path, { ...query, watch: true }, undefined, undefined, this.watchAgent);
       const onAbort = () => {
         req.destroy();
         resolve();
@@ -195,9 +204,10 @@ export class KubeClient {
   /** Closes idle connections (open watches are ended by their signals). */
   close(): void {
     this.agent.destroy();
+    this.watchAgent.destroy();
   }
 
-  private send(method: string, path: string, query?: Query, payload?: Buffer, contentType?: string): http.ClientRequest {
+  private send(method: string, path: string, query?: Query, payload?: Buffer, contentType?: string, agent = this.agent): http.ClientRequest {
     const url = new URL(path, this.base);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined && v !== "") url.searchParams.set(k, String(v));
     const headers: http.OutgoingHttpHeaders = { accept: "application/json" };
@@ -208,7 +218,7 @@ export class KubeClient {
       headers["content-length"] = payload.length;
     }
     const mod = url.protocol === "http:" ? http : https;
-    return mod.request(url, { method, headers, agent: this.agent });
+    return mod.request(url, { method, headers, agent });
   }
 }
 
