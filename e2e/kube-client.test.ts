@@ -4,10 +4,11 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import type { V1ConfigMap } from "@kubernetes/client-node";
-import { KubeApiError, type KubeClient } from "../operator/kube/api-client.ts";
+import { KubeApiError, type KubeClient, type KubeObject } from "../operator/kube/api-client.ts";
 import { connectKube, isConflict } from "../operator/kube/client.ts";
-import { ResilientInformer } from "../operator/kube/informer.ts";
-import { NAMESPACES, resourcePath, type ResourceType } from "../operator/kube/resources.ts";
+import { InformerSet, ResilientInformer } from "../operator/kube/informer.ts";
+import { NAMESPACES, resourcePath, SECRETS, type ResourceType } from "../operator/kube/resources.ts";
+import { SecretReader } from "../operator/kube/secret-reader.ts";
 import { logger } from "../operator/observability/logger.ts";
 import { cluster } from "./fixture.ts";
 import { waitFor } from "./cluster/wait.ts";
@@ -71,5 +72,30 @@ describe("the operator's Kubernetes client (real API server)", function () {
     await kube.mergePatch(CONFIGMAPS, ns, "later", { data: { v: "4" } });
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(events.length, 5, "nothing after stop");
+  });
+
+  it("Secrets: the informer holds metadata only; the reader fetches data on demand and again once the Secret changed", async function () {
+    const secrets = new InformerSet<KubeObject>({ client: kube, log: logger, metadataOnly: true }, [ns], (n) => resourcePath(SECRETS, n));
+    const reader = new SecretReader(kube, secrets);
+    await kube.create(SECRETS, ns, { metadata: { name: "s" }, stringData: { RESTIC_PASSWORD: "one" } });
+    await secrets.start();
+    await secrets.synced;
+    const cached = secrets.get("s", ns) as KubeObject & { data?: unknown };
+    assert.equal(cached.kind, "PartialObjectMetadata");
+    assert.equal(cached.data, undefined, "no Secret data in the informer's cache");
+    const value = async () => {
+      const d = (await reader.get(ns, "s"))?.data?.RESTIC_PASSWORD;
+      return d === undefined ? undefined : Buffer.from(d, "base64").toString();
+    };
+    assert.equal(await value(), "one");
+    const rv = secrets.get("s", ns)?.metadata?.resourceVersion;
+    await kube.mergePatch(SECRETS, ns, "s", { stringData: { RESTIC_PASSWORD: "two" } });
+    await waitFor("the metadata watch to see the edit", () => secrets.get("s", ns)?.metadata?.resourceVersion !== rv, { timeoutMs: 10_000, intervalMs: 50 });
+    assert.equal(await value(), "two");
+    await kube.delete(SECRETS, ns, "s");
+    await waitFor("the metadata watch to see the delete", () => !secrets.get("s", ns), { timeoutMs: 10_000, intervalMs: 50 });
+    assert.equal(await value(), undefined);
+    assert.equal(reader.size, 0);
+    await secrets.stop();
   });
 });

@@ -1,11 +1,12 @@
 // Builds every controller of the operator: the informers it watches, the reconcilers, and which
 // change enqueues which key. The manager (operator/manager.ts) owns the lifecycle around it.
 
-import type { V1Job, V1Secret } from "@kubernetes/client-node";
+import type { V1Job } from "@kubernetes/client-node";
 import type { KubeClient, KubeObject } from "../kube/api-client.ts";
 import { Controller } from "../kube/controller.ts";
 import { InformerSet } from "../kube/informer.ts";
 import { keyOf } from "../kube/client.ts";
+import { SecretReader } from "../kube/secret-reader.ts";
 import { BACKUP_CONFIGURATIONS, BACKUP_SESSIONS, JOBS, REPOSITORIES, RESTORE_SESSIONS, resourcePath, SECRETS, type ResourceType } from "../kube/resources.ts";
 import type { EventRecorder } from "../kube/events.ts";
 import { logger } from "../observability/logger.ts";
@@ -33,14 +34,15 @@ export function buildControllers(kube: KubeClient, opts: OperatorOptions, events
   const ns = opts.watchNamespaces;
   const base = { client: kube, log };
 
-  const informer = <T extends KubeObject>(type: ResourceType, labelSelector?: string) =>
-    new InformerSet<T>(labelSelector ? { ...base, labelSelector } : base, ns, (n) => resourcePath(type, n));
+  const informer = <T extends KubeObject>(type: ResourceType, extra: { labelSelector?: string; metadataOnly?: boolean } = {}) =>
+    new InformerSet<T>({ ...base, ...extra }, ns, (n) => resourcePath(type, n));
   const repositories = informer<Repository>(REPOSITORIES);
   const configs = informer<BackupConfiguration>(BACKUP_CONFIGURATIONS);
   const backupSessions = informer<BackupSession>(BACKUP_SESSIONS);
   const restoreSessions = informer<RestoreSession>(RESTORE_SESSIONS);
-  const secrets = informer<V1Secret>(SECRETS);
-  const jobs = informer<V1Job>(JOBS, `${LABEL_MANAGED_BY}=${MANAGED_BY}`);
+  const secrets = informer<KubeObject>(SECRETS, { metadataOnly: true });
+  const secretReader = new SecretReader(kube, secrets);
+  const jobs = informer<V1Job>(JOBS, { labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}` });
 
   const controller = (kind: string, reconcile: (namespace: string, name: string) => Promise<{ requeueAfterMs?: number }>) =>
     new Controller({ kind, workers: opts.concurrency, reconcile: (k) => reconcile(k.namespace, k.name), log, observe: observeReconcile });
@@ -54,7 +56,7 @@ export function buildControllers(kube: KubeClient, opts: OperatorOptions, events
     log: logger.child({ controller: "Repository" }),
     events,
     getRepository: (namespace, name) => repositories.get(name, namespace),
-    getSecret: (namespace, name) => secrets.get(name, namespace),
+    getSecret: (namespace, name) => secretReader.get(namespace, name),
   });
   const sessionRuntime = new SessionRuntime({
     kube,

@@ -48,6 +48,8 @@ interface RequestOptions {
   query?: Query;
   body?: unknown;
   contentType?: string;
+  /** Accept header, e.g. to ask for PartialObjectMetadata (metadata only). */
+  accept?: string;
 }
 
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -125,7 +127,7 @@ export class KubeClient {
   request<T>(method: string, path: string, o: RequestOptions = {}): Promise<T> {
     const payload = o.body === undefined ? undefined : Buffer.from(JSON.stringify(o.body));
     return new Promise<T>((resolve, reject) => {
-      const req = this.send(method, path, o.query, payload, o.contentType);
+      const req = this.send(method, path, o.query, payload, o.contentType, this.agent, o.accept);
       req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error(`${method} ${path}: no answer from the Kubernetes API within ${REQUEST_TIMEOUT_MS / 1000} s`)));
       req.on("error", (err) => reject(withContext(err, method, path)));
       req.on("response", (res) => {
@@ -153,10 +155,10 @@ export class KubeClient {
    * that carries nothing, not even a bookmark, for `idleTimeoutMs` is treated as failed: a watch
    * can stall silently behind a broken load balancer.
    */
-  watch<T>(path: string, query: Query, onEvent: (e: WatchEvent<T>) => void, signal: AbortSignal, idleTimeoutMs: number): Promise<void> {
+  watch<T>(path: string, query: Query, onEvent: (e: WatchEvent<T>) => void, signal: AbortSignal, idleTimeoutMs: number, accept?: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       if (signal.aborted) return resolve();
-      const req = this.send("GET", path, { ...query, watch: true }, undefined, undefined, this.watchAgent);
+      const req = this.send("GET", path, { ...query, watch: true }, undefined, undefined, this.watchAgent, accept);
       const onAbort = () => {
         req.destroy();
         resolve();
@@ -207,10 +209,10 @@ export class KubeClient {
     this.watchAgent.destroy();
   }
 
-  private send(method: string, path: string, query?: Query, payload?: Buffer, contentType?: string, agent = this.agent): http.ClientRequest {
+  private send(method: string, path: string, query?: Query, payload?: Buffer, contentType?: string, agent = this.agent, accept = "application/json"): http.ClientRequest {
     const url = new URL(path, this.base);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined && v !== "") url.searchParams.set(k, String(v));
-    const headers: http.OutgoingHttpHeaders = { accept: "application/json" };
+    const headers: http.OutgoingHttpHeaders = { accept };
     const token = this.conn.token?.();
     if (token) headers.authorization = `Bearer ${token}`;
     if (payload) {

@@ -16,7 +16,15 @@ export interface ResilientInformerOptions {
   maxBackoffMs?: number;
   /** How long a watch may carry nothing (bookmarks included) before it counts as stalled. */
   idleTimeoutMs?: number;
+  /**
+   * Cache metadata only (PartialObjectMetadata): for Secrets, whose data the operator needs for a
+   * few and the cluster may hold hundreds of megabytes of (Helm releases, certificates).
+   */
+  metadataOnly?: boolean;
 }
+
+const METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
+const METADATA_ITEM = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json";
 
 /**
  * A cache of one collection kept current by list + watch, the way client-go's reflector does it:
@@ -83,7 +91,7 @@ export class ResilientInformer<T extends KubeObject> {
     const { client, path, labelSelector, log } = this.opts;
     let list: KubeList<T>;
     try {
-      list = await client.request<KubeList<T>>("GET", path, { query: { labelSelector } });
+      list = await client.request<KubeList<T>>("GET", path, { query: { labelSelector }, ...(this.opts.metadataOnly ? { accept: METADATA_LIST } : {}) });
     } catch (err) {
       if (generation === this.generation) this.retryLater(`list ${path} failed`, err);
       return;
@@ -126,6 +134,7 @@ export class ResilientInformer<T extends KubeObject> {
           },
           abort.signal,
           Math.max(idleTimeoutMs, (timeoutSeconds + 30) * 1000),
+          this.opts.metadataOnly ? METADATA_ITEM : undefined,
         );
       } catch (err) {
         if (generation !== this.generation || this.stopped) return;

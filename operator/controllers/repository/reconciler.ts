@@ -46,7 +46,7 @@ export interface RepositoryReconcilerDeps {
   events?: EventRecorder;
   /** Informer cache lookups; without them the reconciler reads from the API server. */
   getRepository?: (namespace: string, name: string) => Repository | undefined;
-  getSecret?: (namespace: string, name: string) => V1Secret | undefined;
+  getSecret?: (namespace: string, name: string) => Promise<V1Secret | undefined>;
   /** Retry sooner than `revalidateAfterMs` after failures that heal by themselves (network, 5xx). Default 10 s. */
   transientRetryMs?: number;
   /**
