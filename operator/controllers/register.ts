@@ -1,13 +1,13 @@
 // Builds every controller of the operator: the informers it watches, the reconcilers, and which
 // change enqueues which key. The manager (operator/manager.ts) owns the lifecycle around it.
 
-import type { V1Job } from "@kubernetes/client-node";
+import type { V1Job, V1Pod } from "@kubernetes/client-node";
 import type { KubeClient, KubeObject } from "../kube/api-client.ts";
 import { Controller } from "../kube/controller.ts";
 import { InformerSet } from "../kube/informer.ts";
 import { keyOf } from "../kube/client.ts";
 import { SecretReader } from "../kube/secret-reader.ts";
-import { BACKUP_CONFIGURATIONS, BACKUP_SESSIONS, JOBS, REPOSITORIES, RESTORE_SESSIONS, resourcePath, SECRETS, type ResourceType } from "../kube/resources.ts";
+import { BACKUP_CONFIGURATIONS, BACKUP_SESSIONS, JOBS, PODS, REPOSITORIES, RESTORE_SESSIONS, resourcePath, SECRETS, type ResourceType } from "../kube/resources.ts";
 import type { EventRecorder } from "../kube/events.ts";
 import { logger } from "../observability/logger.ts";
 import { observeReconcile } from "../observability/metrics.ts";
@@ -42,7 +42,10 @@ export function buildControllers(kube: KubeClient, opts: OperatorOptions, events
   const restoreSessions = informer<RestoreSession>(RESTORE_SESSIONS);
   const secrets = informer<KubeObject>(SECRETS, { metadataOnly: true });
   const secretReader = new SecretReader(kube, secrets);
-  const jobs = informer<V1Job>(JOBS, { labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}` });
+  const managedBy = { labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}` };
+  const jobs = informer<V1Job>(JOBS, managedBy);
+  // Job pods: a session is finished when its pod exits, a second before the Job controller says so.
+  const pods = informer<V1Pod>(PODS, managedBy);
 
   const controller = (kind: string, reconcile: (namespace: string, name: string) => Promise<{ requeueAfterMs?: number }>) =>
     new Controller({ kind, workers: opts.concurrency, reconcile: (k) => reconcile(k.namespace, k.name), log, observe: observeReconcile });
@@ -98,14 +101,20 @@ export function buildControllers(kube: KubeClient, opts: OperatorOptions, events
     if (invoker) configController.enqueue(`${s.metadata?.namespace}/${invoker}`);
   }, ["add", "update"]);
   on(restoreSessions, (s) => restoreController.enqueue(keyOf(s)), ["add", "update"]);
-  on(jobs, (j) => {
-    const owner = j.metadata?.ownerReferences?.find((o) => o.controller);
-    const key = `${j.metadata?.namespace}/${owner?.name}`;
+  const enqueueSessionOf = (j: V1Job | undefined) => {
+    const owner = j?.metadata?.ownerReferences?.find((o) => o.controller);
+    const key = `${j?.metadata?.namespace}/${owner?.name}`;
     if (owner?.kind === BACKUP_SESSION_KIND) backupController.enqueue(key);
     if (owner?.kind === RESTORE_SESSION_KIND) restoreController.enqueue(key);
-  });
+  };
+  on(jobs, enqueueSessionOf);
+  on(pods, (p) => {
+    if (p.status?.phase !== "Succeeded" && p.status?.phase !== "Failed") return;
+    const jobName = p.metadata?.ownerReferences?.find((o) => o.controller && o.kind === "Job")?.name;
+    if (jobName) enqueueSessionOf(jobs.get(jobName, p.metadata?.namespace ?? ""));
+  }, ["add", "update"]);
 
-  const informers = [repositories, secrets, configs, backupSessions, restoreSessions, jobs] as unknown as Array<InformerSet<KubeObject>>;
+  const informers = [repositories, secrets, configs, backupSessions, restoreSessions, jobs, pods] as unknown as Array<InformerSet<KubeObject>>;
   return {
     informers,
     controllers: [repositoryController, configController, backupController, restoreController],

@@ -21,8 +21,16 @@ const result = (over: Partial<JobResult>): JobResult => ({
 });
 
 describe("jobOutcome", () => {
-  it("is running while the Job has no terminal condition", () => {
+  it("is running while the Job has no terminal condition and no pod has exited with a result", () => {
     assert.equal(jobOutcome(job([]), []).state, "running");
+    assert.equal(jobOutcome(job([]), [pod("")]).state, "running", "exited without a result: the Job's verdict decides");
+  });
+
+  it("is finished as soon as the pod exited with the wrapper's result, before the Job controller marks the Job", () => {
+    const exited = pod(serializeJobResult(result({ outcome: "Failed", reason: "WrongPassword", message: "wrong password" })), 1);
+    exited.status!.containerStatuses![0]!.state!.terminated!.finishedAt = new Date("2026-01-01T00:00:59Z");
+    const o = jobOutcome(job([]), [exited]);
+    assert.deepEqual(o.state === "finished" && [o.succeeded, o.reason, o.finishedAt?.toISOString()], [false, "WrongPassword", "2026-01-01T00:00:59.000Z"]);
   });
 
   it("takes the wrapper's result when there is one", () => {

@@ -37,22 +37,18 @@ function terminatedWrapper(pods: readonly V1Pod[]) {
 export function jobOutcome(job: V1Job, pods: readonly V1Pod[]): JobOutcome {
   const complete = jobCondition(job, "Complete") ?? jobCondition(job, "SuccessCriteriaMet");
   const failed = jobCondition(job, "Failed") ?? jobCondition(job, "FailureTarget");
-  if (!complete && !failed) return { state: "running", startedAt: toDate(job.status?.startTime) };
-
-  const finishedAt = toDate(complete?.lastTransitionTime ?? failed?.lastTransitionTime ?? job.status?.completionTime);
   const terminated = terminatedWrapper(pods);
   const parsed = parseJobResult(terminated?.message);
-  if (parsed.ok) {
-    const r = parsed.result;
-    return {
-      state: "finished",
-      succeeded: r.outcome !== "Failed",
-      result: r,
-      reason: r.reason,
-      message: r.message ?? (r.outcome === "Succeeded" ? `${r.action} succeeded` : `${r.action} ${r.outcome.toLowerCase()}`),
-      finishedAt,
-    };
+  if (!complete && !failed) {
+    // The wrapper exited with its result: the session is done. The Job controller batches pod
+    // updates for a second before it marks the Job finished; waiting for that would add the second
+    // to every backup. (restartPolicy Never and backoffLimit 0: this pod is the Job's only one.)
+    if (parsed.ok) return fromResult(parsed.result, toDate(terminated?.finishedAt));
+    return { state: "running", startedAt: toDate(job.status?.startTime) };
   }
+
+  const finishedAt = toDate(complete?.lastTransitionTime ?? failed?.lastTransitionTime ?? job.status?.completionTime);
+  if (parsed.ok) return fromResult(parsed.result, finishedAt);
   if (complete) {
     return { state: "finished", succeeded: false, reason: "ResultMissing", message: `the Job completed but its pod reported no result (${parsed.error})`, finishedAt };
   }
@@ -64,6 +60,17 @@ export function jobOutcome(job: V1Job, pods: readonly V1Pod[]): JobOutcome {
     succeeded: false,
     reason: known?.reason ?? failed?.reason ?? "JobFailed",
     message: `${known?.message ?? failed?.message ?? "the Job failed"}${exit}${tail}`,
+    finishedAt,
+  };
+}
+
+function fromResult(r: JobResult, finishedAt: Date | undefined): JobOutcome {
+  return {
+    state: "finished",
+    succeeded: r.outcome !== "Failed",
+    result: r,
+    reason: r.reason,
+    message: r.message ?? (r.outcome === "Succeeded" ? `${r.action} succeeded` : `${r.action} ${r.outcome.toLowerCase()}`),
     finishedAt,
   };
 }
