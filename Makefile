@@ -54,7 +54,7 @@ crds: ## Copy crds/ into the Helm chart (it ships byte-identical CRDs; a unit te
 	@echo "charts/blobstash/crds/ = crds/ ($$(ls crds/*.yaml | wc -l) CRDs)"
 
 bench: tools deps ## Run the benchmarks under bench/ (each starts its own cluster) and print their figures
-	@for b in bench/*.bench.ts; do node "$$b" || exit 1; done
+	@rc=0; for b in bench/*.bench.ts; do node "$$b" || rc=1; done; exit $$rc
 
 image: ## Build the container image (needs Docker)
 	@command -v docker >/dev/null && docker info >/dev/null 2>&1 || { echo "make image needs a running Docker engine; none found on this machine" >&2; exit 2; }
