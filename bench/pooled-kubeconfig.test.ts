@@ -1,10 +1,7 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
-import os from "node:os";
-import path from "node:path";
+import { selfSignedCert } from "../e2e/support/self-signed.ts";
 import { CoreV1Api, HttpMethod, KubeConfig, RequestContext } from "@kubernetes/client-node";
 import { PooledKubeConfig } from "./pooled-kubeconfig.ts";
 
@@ -22,7 +19,6 @@ function load<T extends KubeConfig>(kc: T, server: string, caPem: string, user: 
 
 describe("PooledKubeConfig (one connection pool per TLS identity)", function () {
   this.timeout(20_000);
-  let dir: string;
   let server: https.Server;
   let url: string;
   let caPem: string;
@@ -30,11 +26,9 @@ describe("PooledKubeConfig (one connection pool per TLS identity)", function () 
   const authorizations: string[] = [];
 
   before(async function () {
-    dir = mkdtempSync(path.join(os.tmpdir(), "pooled-kubeconfig-"));
-    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-      "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem")], { stdio: "ignore" });
-    caPem = readFileSync(path.join(dir, "cert.pem"), "utf8");
-    server = https.createServer({ cert: caPem, key: readFileSync(path.join(dir, "key.pem")), keepAliveTimeout: 10_000 }, (req, res) => {
+    const tls = selfSignedCert("127.0.0.1");
+    caPem = tls.certPem;
+    server = https.createServer({ cert: tls.certPem, key: tls.keyPem, keepAliveTimeout: 10_000 }, (req, res) => {
       authorizations.push(req.headers.authorization ?? "");
       res.setHeader("content-type", "application/json");
       res.end(JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: "default" } }));
@@ -47,7 +41,6 @@ describe("PooledKubeConfig (one connection pool per TLS identity)", function () 
   after(function () {
     server.closeAllConnections();
     server.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   beforeEach(function () {

@@ -1,11 +1,8 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import type http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
-import os from "node:os";
-import path from "node:path";
+import { selfSignedCert } from "../../e2e/support/self-signed.ts";
 import { createConnectProxy } from "../../e2e/cluster/connect-proxy.ts";
 import { bypassesProxy, proxyAgentFor, proxyFromEnv, TunnelingAgent } from "./proxy-agent.ts";
 
@@ -41,7 +38,6 @@ describe("proxy settings for Azure requests", () => {
 
 describe("TunnelingAgent (kept-alive connections through a CONNECT proxy)", function () {
   this.timeout(20_000);
-  let dir: string;
   let target: https.Server;
   let proxy: http.Server;
   let proxyUrl: URL;
@@ -50,11 +46,9 @@ describe("TunnelingAgent (kept-alive connections through a CONNECT proxy)", func
   const tunnels: string[] = [];
 
   before(async function () {
-    dir = mkdtempSync(path.join(os.tmpdir(), "proxy-agent-"));
-    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=acct.blob.localhost",
-      "-addext", "subjectAltName=DNS:acct.blob.localhost", "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem")], { stdio: "ignore" });
-    ca = readFileSync(path.join(dir, "cert.pem"), "utf8");
-    target = https.createServer({ cert: ca, key: readFileSync(path.join(dir, "key.pem")), keepAliveTimeout: 10_000 }, (req, res) => {
+    const tls = selfSignedCert("acct.blob.localhost");
+    ca = tls.certPem;
+    target = https.createServer({ cert: tls.certPem, key: tls.keyPem, keepAliveTimeout: 10_000 }, (req, res) => {
       res.writeHead(req.url === "/missing" ? 404 : 200).end(req.url);
     });
     await new Promise<void>((resolve) => target.listen(0, "127.0.0.1", resolve));
@@ -69,7 +63,6 @@ describe("TunnelingAgent (kept-alive connections through a CONNECT proxy)", func
       s.closeAllConnections();
       s.close();
     }
-    rmSync(dir, { recursive: true, force: true });
   });
 
   const get = (agent: https.Agent, urlPath: string) =>

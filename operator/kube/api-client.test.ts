@@ -1,11 +1,8 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
-import os from "node:os";
-import path from "node:path";
+import { selfSignedCert } from "../../e2e/support/self-signed.ts";
 import { KubeApiError, KubeClient, LineSplitter, type WatchEvent } from "./api-client.ts";
 import { resourcePath, SECRETS, JOBS, REPOSITORIES, NAMESPACES } from "./resources.ts";
 
@@ -15,7 +12,6 @@ type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void
 // TLS server; what the real API server answers is covered by e2e/kube-client.test.ts.
 describe("KubeClient (HTTP behaviour)", function () {
   this.timeout(20_000);
-  let dir: string;
   let server: https.Server;
   let caPem: string;
   let url: string;
@@ -24,11 +20,9 @@ describe("KubeClient (HTTP behaviour)", function () {
   const seen: Array<{ method?: string; url?: string; auth?: string; type?: string; body: string }> = [];
 
   before(async function () {
-    dir = mkdtempSync(path.join(os.tmpdir(), "kube-client-"));
-    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-      "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem")], { stdio: "ignore" });
-    caPem = readFileSync(path.join(dir, "cert.pem"), "utf8");
-    server = https.createServer({ cert: caPem, key: readFileSync(path.join(dir, "key.pem")), keepAliveTimeout: 10_000 }, (req, res) => {
+    const tls = selfSignedCert("127.0.0.1");
+    caPem = tls.certPem;
+    server = https.createServer({ cert: tls.certPem, key: tls.keyPem, keepAliveTimeout: 10_000 }, (req, res) => {
       let body = "";
       req.on("data", (c: Buffer) => (body += c.toString()));
       req.on("end", () => {
@@ -44,7 +38,6 @@ describe("KubeClient (HTTP behaviour)", function () {
   after(function () {
     server.closeAllConnections();
     server.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   let token = "t1";
