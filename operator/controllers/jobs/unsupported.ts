@@ -29,6 +29,31 @@ const SUPPORTED_CONTAINER_SETTINGS = new Set(["resources"]);
 const SUPPORTED_POD_SETTINGS = new Set(["nodeSelector", "tolerations", "affinity", "priorityClassName", "imagePullSecrets", "securityContext"]);
 const SUPPORTED_POD_SECURITY = new Set(["runAsUser", "runAsGroup", "fsGroup", "supplementalGroups"]);
 
+type CommonSpec = Pick<BackupConfigurationSpec & RestoreSessionSpec, "driver" | "task" | "hooks" | "interimVolumeTemplate" | "timeOut" | "runtimeSettings" | "tempDir">;
+
+/** The Stash fields backup and restore specs share; `hint` ends the hooks and interim-volume messages. */
+function commonSpec(spec: CommonSpec, expectedTask: string, hint: { hooks: string; interim: string }, out: Refusal[]): void {
+  driver(spec.driver, out);
+  task(spec.task, expectedTask, out);
+  if (spec.hooks !== undefined) out.push({ field: "spec.hooks", message: `hooks are not supported${hint.hooks}` });
+  if (spec.interimVolumeTemplate !== undefined) out.push({ field: "spec.interimVolumeTemplate", message: `interim volumes are not supported; blobstash ${hint.interim}` });
+  if (spec.timeOut !== undefined) timeOut(spec.timeOut, out);
+  runtimeSettings(spec.runtimeSettings, out);
+  tempDir(spec.tempDir, out);
+}
+
+/** The target's PVC reference and the workload-only fields; false when there is no target at all. */
+function commonTarget<T extends { ref?: TargetRef; replicas?: number; args?: string[] }>(target: T | undefined, namespace: string, out: Refusal[]): target is T {
+  if (!target) {
+    out.push({ field: "spec.target", message: "a target is required: spec.target.ref naming a PersistentVolumeClaim" });
+    return false;
+  }
+  targetRef(target.ref, namespace, out);
+  if (target.replicas !== undefined) out.push({ field: "spec.target.replicas", message: "replicas apply to workload targets, which are not supported" });
+  if (target.args !== undefined && target.args.length > 0) out.push({ field: "spec.target.args", message: "extra restic arguments are not supported" });
+  return true;
+}
+
 /** Refusals for the BackupConfiguration a BackupSession runs (and the session's own spec, if given). */
 export function unsupportedBackupFields(spec: BackupConfigurationSpec | undefined, namespace: string, session?: BackupSessionSpec): Refusal[] {
   const out: Refusal[] = [];
@@ -36,24 +61,11 @@ export function unsupportedBackupFields(spec: BackupConfigurationSpec | undefine
     out.push({ field: "spec.invoker.kind", message: `invoker kind "${session.invoker.kind}" is not supported; blobstash runs sessions of a BackupConfiguration` });
   }
   if (!spec) return [...out, { field: "spec", message: "the BackupConfiguration has no spec" }];
-  driver(spec.driver, out);
-  task(spec.task, PVC_BACKUP_TASK, out);
-  if (spec.hooks !== undefined) out.push({ field: "spec.hooks", message: "hooks are not supported; run pre/post actions outside the backup (for example in the workload)" });
-  if (spec.interimVolumeTemplate !== undefined) out.push({ field: "spec.interimVolumeTemplate", message: "interim volumes are not supported; blobstash backs up PersistentVolumeClaims directly" });
   if (spec.retryConfig !== undefined) out.push({ field: "spec.retryConfig", message: "retryConfig is not supported; the next scheduled session runs regardless of this one" });
-  if (spec.timeOut !== undefined) timeOut(spec.timeOut, out);
-  runtimeSettings(spec.runtimeSettings, out);
-  tempDir(spec.tempDir, out);
-
+  commonSpec(spec, PVC_BACKUP_TASK, { hooks: "; run pre/post actions outside the backup (for example in the workload)", interim: "backs up PersistentVolumeClaims directly" }, out);
   const target = spec.target;
-  if (!target) {
-    out.push({ field: "spec.target", message: "a target is required: spec.target.ref naming a PersistentVolumeClaim" });
-    return out;
-  }
-  targetRef(target.ref, namespace, out);
-  if (target.replicas !== undefined) out.push({ field: "spec.target.replicas", message: "replicas apply to workload targets, which are not supported" });
+  if (!commonTarget(target, namespace, out)) return out;
   if (target.volumeSnapshotClassName !== undefined) out.push({ field: "spec.target.volumeSnapshotClassName", message: "VolumeSnapshotter backups are not supported" });
-  if (target.args !== undefined && target.args.length > 0) out.push({ field: "spec.target.args", message: "extra restic arguments are not supported" });
   (target.paths ?? []).forEach((p, i) => {
     const r = volumePath(p, target.volumeMounts);
     if (!r.ok) out.push({ field: `spec.target.paths[${i}]`, message: r.error });
@@ -73,23 +85,10 @@ export function unsupportedBackupFields(spec: BackupConfigurationSpec | undefine
 export function unsupportedRestoreFields(spec: RestoreSessionSpec | undefined, namespace: string): Refusal[] {
   const out: Refusal[] = [];
   if (!spec) return [{ field: "spec", message: "the RestoreSession has no spec" }];
-  driver(spec.driver, out);
-  task(spec.task, PVC_RESTORE_TASK, out);
-  if (spec.hooks !== undefined) out.push({ field: "spec.hooks", message: "hooks are not supported" });
-  if (spec.interimVolumeTemplate !== undefined) out.push({ field: "spec.interimVolumeTemplate", message: "interim volumes are not supported; blobstash restores into PersistentVolumeClaims directly" });
-  if (spec.timeOut !== undefined) timeOut(spec.timeOut, out);
-  runtimeSettings(spec.runtimeSettings, out);
-  tempDir(spec.tempDir, out);
-
+  commonSpec(spec, PVC_RESTORE_TASK, { hooks: "", interim: "restores into PersistentVolumeClaims directly" }, out);
   const target = spec.target;
-  if (!target) {
-    out.push({ field: "spec.target", message: "a target is required: spec.target.ref naming a PersistentVolumeClaim" });
-    return out;
-  }
-  targetRef(target.ref, namespace, out);
-  if (target.replicas !== undefined) out.push({ field: "spec.target.replicas", message: "replicas apply to workload targets, which are not supported" });
+  if (!commonTarget(target, namespace, out)) return out;
   if (target.volumeClaimTemplates !== undefined) out.push({ field: "spec.target.volumeClaimTemplates", message: "volumeClaimTemplates are not supported; create the PVC and name it in spec.target.ref" });
-  if (target.args !== undefined && target.args.length > 0) out.push({ field: "spec.target.args", message: "extra restic arguments are not supported" });
   const rules = target.rules ?? [];
   if (rules.length > 1) out.push({ field: "spec.target.rules", message: `only one rule is supported (found ${rules.length}); use one RestoreSession per rule` });
   rules.forEach((rule, i) => {
