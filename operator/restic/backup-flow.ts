@@ -1,6 +1,6 @@
 // The backup Job's work: `backup` (which also says whether the repository exists: `init` when it does
-// not) while `unlock` removes stale locks beside it, retention (`forget` with `--prune` when asked),
-// then `stats --mode raw-data` for the real count and size. A failure before the snapshot exists
+// not), then `unlock` to remove stale locks, retention (`forget` with `--prune` when asked) and
+// `stats --mode raw-data` for the real count and size. A failure before the snapshot exists
 // fails the Job; a failure after it leaves the result Partial: the data is safe, but something the
 // user asked for did not happen.
 
@@ -33,27 +33,10 @@ export async function backupFlow(plan: BackupPlan, deps: FlowDeps): Promise<JobR
     return done("Failed");
   }
 
-  // Every restic start pays its key derivation (scrypt, half a second of one core), so the stale
-  // locks are removed beside the backup, not before it. That is safe: `unlock` only removes locks of
-  // processes that no longer run on this host (or 30 minutes old), never the live backup's; and the
-  // backup's lock is non-exclusive, so only a stale exclusive lock (a prune that died) stops it,
-  // with "locked" (exit 11), after which it runs again once the removal is done. Retention takes an
-  // exclusive lock that any stale lock would block, so it waits for the removal.
-  const stopUnlock = new AbortController();
-  const unlockCtx = { ...ctx, signal: AbortSignal.any([deps.signal, stopUnlock.signal]) };
-  let unlock$: Promise<ResticRun> | undefined = runUnlock(unlockCtx);
-  /** The removal's outcome; with `abandon` it is stopped first (the Job failed: nothing else will run). */
-  const unlocked = async (abandon = false): Promise<ResticRun | undefined> => {
-    if (abandon) stopUnlock.abort();
-    const run = await unlock$;
-    return abandon ? undefined : run;
-  };
-  const failed = async (p: Problem, extra: Partial<JobResult> = {}) => {
-    await unlocked(true);
+  const failed = (p: Problem, extra: Partial<JobResult> = {}) => {
     problems.push(p);
     return done("Failed", extra);
   };
-
   const throttle = new Throttle(plan.progressIntervalMs);
   const backupOnce = () => {
     logger.info("backing up", { source: plan.source, paths: plan.paths, host: plan.host, tags: plan.tags });
@@ -63,12 +46,17 @@ export async function backupFlow(plan: BackupPlan, deps: FlowDeps): Promise<JobR
       logger.info(line.message, line.meta);
     });
   };
+
+  // The backup goes first: it also says whether the repository exists (exit 10: init), and its lock
+  // is non-exclusive, so only a stale exclusive lock (a prune that died) stops it ("locked", exit 11:
+  // remove stale locks, then again). Other stale locks are removed once the snapshot is safe, beside
+  // `stats`: every restic start pays its key derivation (scrypt, half a second of a core), which
+  // beside the backup slowed it on a two-core node. Retention's exclusive lock is blocked by any
+  // stale lock, so `forget` waits for the removal.
   let initialized = false;
+  let unlocked: ResticRun | undefined;
   let backup = await backupOnce();
   if (backup.run.exitCode === EXIT_NO_REPOSITORY && !backup.run.aborted) {
-    // A repository that does not exist has no locks: the removal found nothing to open either.
-    await unlock$;
-    unlock$ = undefined;
     logger.info("no repository yet: initializing", { repository: plan.repository });
     const init = await runInit(ctx);
     if (init.run.exitCode !== EXIT_OK) return failed(problemOf("init", init.run, deps));
@@ -76,8 +64,9 @@ export async function backupFlow(plan: BackupPlan, deps: FlowDeps): Promise<JobR
     logger.info("repository initialized", { id: init.id });
     backup = await backupOnce();
   } else if (backup.run.exitCode === EXIT_LOCKED && !backup.run.aborted) {
-    const unlock = await unlocked();
-    if (unlock && unlock.exitCode !== EXIT_OK) return failed(problemOf("unlock", unlock, deps));
+    logger.info("repository locked: removing stale locks", { repository: plan.repository });
+    unlocked = await runUnlock(ctx);
+    if (unlocked.exitCode !== EXIT_OK) return failed(problemOf("unlock", unlocked, deps));
     logger.info("stale locks removed: backing up again", { repository: plan.repository });
     backup = await backupOnce();
   }
@@ -113,8 +102,15 @@ export async function backupFlow(plan: BackupPlan, deps: FlowDeps): Promise<JobR
   logger.info("snapshot saved", { snapshot: snapshotId, ...base.backup });
 
   // The snapshot is safe; stale locks that could not be removed are what the next run would trip on.
-  const unlock = await unlocked();
-  if (unlock && unlock.exitCode !== EXIT_OK) problems.push(problemOf("unlock", unlock, deps));
+  // A repository this run created, or one it just cleared, has none.
+  const unlock$ = initialized || unlocked || stopped(deps, problems, "unlock") ? undefined : runUnlock(ctx);
+  let unlockChecked: Promise<void> | undefined;
+  const unlockDone = () =>
+    (unlockChecked ??= (async () => {
+      const unlock = await unlock$;
+      if (unlock && unlock.exitCode !== EXIT_OK) problems.push(problemOf("unlock", unlock, deps));
+    })());
+  if (plan.retention) await unlockDone();
 
   if (plan.retention && !stopped(deps, problems, "forget")) {
     logger.info("applying retention policy", { prune: plan.retention.prune, dryRun: plan.retention.dryRun });
@@ -136,7 +132,7 @@ export async function backupFlow(plan: BackupPlan, deps: FlowDeps): Promise<JobR
 
   // One restic run for both figures: stats reads every snapshot (no filter) and says how many.
   if (!stopped(deps, problems, "stats")) {
-    const stats = await runStats(ctx);
+    const [stats] = await Promise.all([runStats(ctx), unlockDone()]);
     if (stats.run.exitCode !== EXIT_OK) problems.push(problemOf("stats", stats.run, deps));
     else if (!stats.stats) problems.push(problem("stats", "ResticFailed", stats.parseError ?? "stats: no output"));
     else {
@@ -145,6 +141,7 @@ export async function backupFlow(plan: BackupPlan, deps: FlowDeps): Promise<JobR
       logger.info("repository", { ...base.repository });
     }
   }
+  await unlockDone();
   return done(problems.length > 0 ? "Partial" : "Succeeded", base);
 }
 
