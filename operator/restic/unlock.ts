@@ -1,6 +1,6 @@
 // `restic unlock` without --remove-all removes only stale locks (of processes that no longer run on
-// this host, or not refreshed for 30 minutes); a lock held by a live process stays, so it can run
-// beside the backup whose way it clears (backup-flow.ts).
+// this host, or not refreshed for 30 minutes); a lock held by a live process stays, so it may run
+// while other restic commands work on the repository (backup-flow.ts runs it beside `stats`).
 
 import { runRestic, type ResticContext, type ResticRun } from "./runner.ts";
 
