@@ -1,7 +1,5 @@
 import assert from "node:assert/strict";
-import https from "node:https";
-import type { AddressInfo } from "node:net";
-import { selfSignedCert } from "../e2e/support/self-signed.ts";
+import { startTlsServer, type TlsTestServer } from "../e2e/support/tls-test-server.ts";
 import { CoreV1Api, HttpMethod, KubeConfig, RequestContext } from "@kubernetes/client-node";
 import { PooledKubeConfig } from "./pooled-kubeconfig.ts";
 
@@ -19,32 +17,24 @@ function load<T extends KubeConfig>(kc: T, server: string, caPem: string, user: 
 
 describe("PooledKubeConfig (one connection pool per TLS identity)", function () {
   this.timeout(20_000);
-  let server: https.Server;
+  let srv: TlsTestServer;
   let url: string;
   let caPem: string;
-  let connections = 0;
   const authorizations: string[] = [];
 
   before(async function () {
-    const tls = selfSignedCert("127.0.0.1");
-    caPem = tls.certPem;
-    server = https.createServer({ cert: tls.certPem, key: tls.keyPem, keepAliveTimeout: 10_000 }, (req, res) => {
+    srv = await startTlsServer("127.0.0.1", (req, res) => {
       authorizations.push(req.headers.authorization ?? "");
       res.setHeader("content-type", "application/json");
       res.end(JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: "default" } }));
     });
-    server.on("secureConnection", () => connections++);
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    ({ url, caPem } = srv);
   });
 
-  after(function () {
-    server.closeAllConnections();
-    server.close();
-  });
+  after(() => srv.close());
 
   beforeEach(function () {
-    connections = 0;
+    srv.connections = 0;
     authorizations.length = 0;
   });
 
@@ -52,7 +42,7 @@ describe("PooledKubeConfig (one connection pool per TLS identity)", function () 
     const api = load(new PooledKubeConfig(), url, caPem, { token: "t1" }).makeApiClient(CoreV1Api);
     for (let i = 0; i < 20; i++) assert.equal((await api.readNamespace({ name: "default" })).metadata?.name, "default");
     // undici may open a second connection while the first response is being released; then both are reused.
-    assert.ok(connections <= 2, `${connections} connections for 20 calls`);
+    assert.ok(srv.connections <= 2, `${srv.connections} connections for 20 calls`);
     assert.ok(authorizations.every((a) => a === "Bearer t1"));
   });
 
@@ -60,7 +50,7 @@ describe("PooledKubeConfig (one connection pool per TLS identity)", function () 
     const api = load(new KubeConfig(), url, caPem, { token: "t1" }).makeApiClient(CoreV1Api);
     for (let i = 0; i < 20; i++) await api.readNamespace({ name: "default" });
     // If this fails, client-node pools connections itself and PooledKubeConfig can go.
-    assert.equal(connections, 20);
+    assert.equal(srv.connections, 20);
   });
 
   it("keeps the pool when only the bearer token changes (a header), and sends the new token", async function () {
@@ -70,7 +60,7 @@ describe("PooledKubeConfig (one connection pool per TLS identity)", function () 
     kc.users[0] = { ...kc.users[0]!, token: "t2" };
     await api.readNamespace({ name: "default" });
     assert.deepEqual(authorizations, ["Bearer t1", "Bearer t2"]);
-    assert.ok(connections <= 2);
+    assert.ok(srv.connections <= 2);
     assert.equal(kc.poolCount, 1);
   });
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
-import { selfSignedCert } from "../../e2e/support/self-signed.ts";
+import { startTlsServer, type TlsTestServer } from "../../e2e/support/tls-test-server.ts";
 import { createConnectProxy } from "../../e2e/cluster/connect-proxy.ts";
 import { bypassesProxy, proxyAgentFor, proxyFromEnv, TunnelingAgent } from "./proxy-agent.ts";
 
@@ -38,7 +38,7 @@ describe("proxy settings for Azure requests", () => {
 
 describe("TunnelingAgent (kept-alive connections through a CONNECT proxy)", function () {
   this.timeout(20_000);
-  let target: https.Server;
+  let target: TlsTestServer;
   let proxy: http.Server;
   let proxyUrl: URL;
   let port: number;
@@ -46,23 +46,19 @@ describe("TunnelingAgent (kept-alive connections through a CONNECT proxy)", func
   const tunnels: string[] = [];
 
   before(async function () {
-    const tls = selfSignedCert("acct.blob.localhost");
-    ca = tls.certPem;
-    target = https.createServer({ cert: tls.certPem, key: tls.keyPem, keepAliveTimeout: 10_000 }, (req, res) => {
+    target = await startTlsServer("acct.blob.localhost", (req, res) => {
       res.writeHead(req.url === "/missing" ? 404 : 200).end(req.url);
     });
-    await new Promise<void>((resolve) => target.listen(0, "127.0.0.1", resolve));
-    port = (target.address() as AddressInfo).port;
+    ({ port, caPem: ca } = target);
     proxy = createConnectProxy((line) => tunnels.push(line));
     await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
     proxyUrl = new URL(`http://127.0.0.1:${(proxy.address() as AddressInfo).port}`);
   });
 
   after(function () {
-    for (const s of [target, proxy]) {
-      s.closeAllConnections();
-      s.close();
-    }
+    target.close();
+    proxy.closeAllConnections();
+    proxy.close();
   });
 
   const get = (agent: https.Agent, urlPath: string) =>

@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import https from "node:https";
-import type { AddressInfo } from "node:net";
-import { selfSignedCert } from "../../e2e/support/self-signed.ts";
+import { startTlsServer, type TlsTestServer } from "../../e2e/support/tls-test-server.ts";
 import { KubeApiError, KubeClient, LineSplitter, type WatchEvent } from "./api-client.ts";
 import { resourcePath, SECRETS, JOBS, REPOSITORIES, NAMESPACES } from "./resources.ts";
 
@@ -12,17 +10,14 @@ type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void
 // TLS server; what the real API server answers is covered by e2e/kube-client.test.ts.
 describe("KubeClient (HTTP behaviour)", function () {
   this.timeout(20_000);
-  let server: https.Server;
+  let srv: TlsTestServer;
   let caPem: string;
   let url: string;
-  let connections = 0;
   let handler: Handler;
   const seen: Array<{ method?: string; url?: string; auth?: string; type?: string; body: string }> = [];
 
   before(async function () {
-    const tls = selfSignedCert("127.0.0.1");
-    caPem = tls.certPem;
-    server = https.createServer({ cert: tls.certPem, key: tls.keyPem, keepAliveTimeout: 10_000 }, (req, res) => {
+    srv = await startTlsServer("127.0.0.1", (req, res) => {
       let body = "";
       req.on("data", (c: Buffer) => (body += c.toString()));
       req.on("end", () => {
@@ -30,15 +25,10 @@ describe("KubeClient (HTTP behaviour)", function () {
         handler(req, res, body);
       });
     });
-    server.on("secureConnection", () => connections++);
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    ({ url, caPem } = srv);
   });
 
-  after(function () {
-    server.closeAllConnections();
-    server.close();
-  });
+  after(() => srv.close());
 
   let token = "t1";
   const client = () => new KubeClient({ server: url, ca: Buffer.from(caPem), token: () => token, source: "test" });
@@ -48,7 +38,7 @@ describe("KubeClient (HTTP behaviour)", function () {
   };
 
   beforeEach(function () {
-    connections = 0;
+    srv.connections = 0;
     seen.length = 0;
     token = "t1";
     handler = (_req, res) => json(res, 200, { kind: "Namespace", metadata: { name: "default" } });
@@ -60,7 +50,7 @@ describe("KubeClient (HTTP behaviour)", function () {
       if (i === 10) token = "t2";
       assert.equal((await kube.get<{ metadata: { name: string } }>(NAMESPACES, undefined, "default")).metadata.name, "default");
     }
-    assert.equal(connections, 1);
+    assert.equal(srv.connections, 1);
     assert.deepEqual([...new Set(seen.map((s) => s.auth))], ["Bearer t1", "Bearer t2"]);
     kube.close();
   });
