@@ -35,6 +35,7 @@ export async function runOperator(argv: string[]): Promise<number> {
 async function runManager(opts: OperatorOptions): Promise<number> {
   const log = logger.child({ component: "manager" });
   const kube = connectKube(opts.kubeconfig);
+  log.info("Kubernetes API", { credentials: kube.source });
   let leading = false;
   const events = makeEventRecorder(kube, "blobstash-operator", log);
   const { informers, controllers, enqueueAll } = buildControllers(kube, opts, events, () => leading);

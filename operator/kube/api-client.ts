@@ -237,8 +237,7 @@ export class LineSplitter {
 
 function withContext(err: Error, method: string, path: string): Error {
   if (err instanceof KubeApiError || err.message.includes(path)) return err;
-  const wrapped = new Error(`${method} ${path}: ${err.message}`, { cause: err });
-  return wrapped;
+  return new Error(`${method} ${path}: ${err.message}`, { cause: err });
 }
 
 function apiError(status: number, body: string, method: string, path: string): KubeApiError {
