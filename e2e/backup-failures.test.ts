@@ -3,14 +3,13 @@
 // the session's reason saying what happened, and with the next backup working.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
-import path from "node:path";
+import { readFile } from "node:fs/promises";
 import type { V1Job, V1Pod } from "@kubernetes/client-node";
 import { cluster } from "./fixture.ts";
 import { waitFor } from "./cluster/wait.ts";
 import { BackupEnv, CONTAINER } from "./backup-restore/harness.ts";
 import { record, type Recorder } from "./backup-restore/recorder.ts";
-import { writeRandomFile } from "./backup-restore/tree.ts";
+import { containerPid } from "./cluster/node.ts";
 
 const id = randomBytes(3).toString("hex");
 const PASSWORD = `pw-${randomBytes(12).toString("hex")}`;
@@ -26,20 +25,20 @@ describe("backups that fail, and recover (real API server, job controller, Azuri
     env = new BackupEnv(cluster(), `e2e-failures-${id}`, `operator-failures-${id}`);
     await env.setUp();
     jobs = await env.recordJobs();
-    pods = await record<V1Pod>(env.kc, `/api/v1/namespaces/${env.ns}/pods`);
+    pods = await record<V1Pod>(env.kc, `/api/v1/namespaces/${env.ns}/pods`, { labelSelector: "app.kubernetes.io/managed-by=blobstash" });
     await env.storageSecret("azure-secret", PASSWORD);
     await env.storageSecret("pw-secret", `first-${PASSWORD}`);
     await Promise.all([env.repository("net", "azure-secret", NET_PREFIX), env.repository("pw", "pw-secret", `/e2e/failures-pw-${id}`)]);
-    const small = await env.pvc("small");
-    await mkdir(path.join(small, "dir"));
-    await writeFile(path.join(small, "dir", "file.txt"), "small\n");
+    await env.pvc("small");
+    await env.writeTree("small", [{ path: "dir/file.txt", type: "file", content: "small\n" }]);
     // Large enough that the upload is still going when the emulator is stopped (it is stopped as soon as it starts).
-    await writeRandomFile(path.join(await env.pvc("large"), "data.bin"), 96 << 20);
+    await env.pvc("large");
+    await env.writeTree("large", [{ path: "data.bin", type: "file", randomBytes: 96 << 20 }]);
     await env.backupConfiguration("pw", { repository: { name: "pw" }, backupHistoryLimit: 5 }, "small");
     // timeOut bounds how long restic retries an unreachable endpoint (by itself, up to 15 minutes). It
     // must leave restic time to report a retry: the emulator takes seconds to stop, the Azure SDK
     // retries by itself before restic sees an error.
-    await env.backupConfiguration("net", { repository: { name: "net" }, backupHistoryLimit: 5, timeOut: "40s", retentionPolicy: { name: "keep", keepLast: 5, prune: true } }, "large");
+    await env.backupConfiguration("net", { repository: { name: "net" }, backupHistoryLimit: 5, timeOut: "40s" }, "large");
   });
 
   after(async function () {
@@ -74,10 +73,10 @@ describe("backups that fail, and recover (real API server, job controller, Azuri
     };
     await env.backupSession("net-1", "net");
     await waitFor("the first pack of net-1 to reach the emulator", async () => (await packs()).length > 0, { timeoutMs: 60_000, intervalMs: 100 });
-    // While it runs: the wrapper's real process environment (the node agent's container is a host
-    // process) holds the minted SAS and no account key.
+    // While it runs: the wrapper's real process environment (the container's process, found through
+    // its node's containerd) holds the minted SAS and no account key.
     const pod = [...pods.byUid().values()].find((p) => p.metadata?.labels?.["blobstash.io/session"] === "net-1" && p.status?.containerStatuses?.[0]?.containerID);
-    const pid = Number(pod?.status?.containerStatuses?.[0]?.containerID?.replace("process://", ""));
+    const pid = await containerPid(cluster(), pod!.spec!.nodeName!, pod!.status!.containerStatuses![0]!.containerID!);
     const environ = await readFile(`/proc/${pid}/environ`, "utf8");
     const vars = new Map(environ.split("\0").filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
     assert.ok(vars.get("AZURE_ACCOUNT_SAS")?.includes("sig="), "the wrapper got a SAS");
@@ -96,9 +95,11 @@ describe("backups that fail, and recover (real API server, job controller, Azuri
     await env.waitForRepositoryReady("net");
     await env.backupSession("net-2", "net");
     const ok = await env.waitForPhase("backupsessions", "net-2", ["Succeeded"], 90_000);
-    assert.equal((await env.snapshots(NET_PREFIX, PASSWORD)).map((s) => s.id).join(), ok.status?.snapshot);
-    assert.equal((await env.restic(NET_PREFIX, PASSWORD, ["list", "locks", "--no-lock"])).trim(), "", "no lock left");
+    assert.equal((await env.snapshots(NET_PREFIX, PASSWORD)).map((s) => s.id).join(), ok.status?.snapshot, "the backup made its snapshot");
     assert.equal((await env.getRepository("net")).status?.snapshotCount, 1);
+    // The dead pod's lock is another host's (each Job pod has its own hostname) and younger than
+    // restic's 30 minutes, so restic does not deem it stale: it stays, and a prune must wait for it.
+    assert.deepEqual((await env.restic(NET_PREFIX, PASSWORD, ["list", "locks", "--no-lock"])).trim().split("\n").filter(Boolean), locks);
   });
 
   it("finishes a session whose operator was SIGKILLed while its Job ran, with one Job only", async function () {
@@ -112,8 +113,8 @@ describe("backups that fail, and recover (real API server, job controller, Azuri
         return phase === "Succeeded" || phase === "Failed" ? `the session ended ${phase} first` : undefined;
       },
     });
-    env.op.kill();
-    await env.startOperator();
+    await env.op.kill();
+    await env.op.waitReady();
     const done = await env.waitForPhase("backupsessions", "kill-1", ["Succeeded"], 90_000);
     assert.equal(BackupEnv.jobsOf(jobs, "kill-1").length, 1, "exactly one Job ever existed for the session");
     const snaps = await env.snapshots(NET_PREFIX, PASSWORD);

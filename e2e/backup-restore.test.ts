@@ -6,15 +6,16 @@
 // queue, and sessions that cannot work fail with their reason before any Job exists.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { readdir, readFile } from "node:fs/promises";
-import path from "node:path";
+import { readFile } from "node:fs/promises";
 import { ContainerClient, RestError } from "@azure/storage-blob";
 import type { V1Job, V1Pod, V1Secret } from "@kubernetes/client-node";
 import { formatBytes } from "../operator/api/bytes.ts";
 import { cluster } from "./fixture.ts";
 import { BackupEnv, CONTAINER } from "./backup-restore/harness.ts";
 import { record, type Recorder } from "./backup-restore/recorder.ts";
-import { manifest, summarize, writeMixedTree, type Manifest } from "./backup-restore/tree.ts";
+import { mixedTree, summarize } from "./backup-restore/tree.ts";
+import { podLogFiles } from "./cluster/node-logs.ts";
+import { diffTrees, type TreeEntry } from "./support/tree.ts";
 
 const id = randomBytes(3).toString("hex");
 const PASSWORD = `pw-${randomBytes(12).toString("hex")}`;
@@ -26,7 +27,7 @@ describe("backup and restore of a PVC (real API server, job controller, Azurite,
   let jobs: Recorder<V1Job>;
   let pods: Recorder<V1Pod>;
   let secrets: Recorder<V1Secret>;
-  let source: Manifest;
+  let source: TreeEntry[];
   let snapshotId = "";
 
   before(async function () {
@@ -34,13 +35,13 @@ describe("backup and restore of a PVC (real API server, job controller, Azurite,
     env = new BackupEnv(cluster(), `e2e-backup-${id}`, `operator-backup-${id}`);
     await env.setUp();
     jobs = await env.recordJobs();
-    pods = await record<V1Pod>(env.kc, `/api/v1/namespaces/${env.ns}/pods`);
+    pods = await record<V1Pod>(env.kc, `/api/v1/namespaces/${env.ns}/pods`, { labelSelector: "app.kubernetes.io/managed-by=blobstash" });
     secrets = await record<V1Secret>(env.kc, `/api/v1/namespaces/${env.ns}/secrets`, { labelSelector: "app.kubernetes.io/managed-by=blobstash" });
     await env.storageSecret("azure-secret", PASSWORD);
     await env.repository("main", "azure-secret", PREFIX);
-    const src = await env.pvc("source");
-    await writeMixedTree(src, { bigMiB: 24, smallFiles: 300 });
-    source = await manifest(src);
+    await env.pvc("source");
+    await env.writeTree("source", mixedTree({ bigMiB: 24, smallFiles: 300 }));
+    source = await env.readTree("source");
     await env.pvc("restored");
     // Stash's default history limit (1) would delete sessions this file still looks at.
     await env.backupConfiguration("data", { repository: { name: "main" }, timeOut: "10m", backupHistoryLimit: 10 });
@@ -51,9 +52,11 @@ describe("backup and restore of a PVC (real API server, job controller, Azurite,
     await env?.tearDown();
   });
 
-  it("backs up a mixed tree and restores it into another PVC byte for byte, with modes, times and symlinks", async function () {
+  it("backs up a mixed tree and restores it into another PVC byte for byte, with owners, modes, times, symlinks and hard links", async function () {
     const counts = summarize(source);
     assert.ok(counts.files > 300 && counts.symlinks === 4 && counts.bytes > 24 << 20, `the tree is what it claims: ${JSON.stringify(counts)}`);
+    // A hard link is one file with two names: restic counts it once.
+    const distinctFiles = counts.files - source.filter((e) => e.type === "file" && (e.links ?? 1) > 1).length / 2;
     const startedAt = Date.now();
     await env.backupSession("first", "data");
     const backup = await env.waitForPhase("backupsessions", "first", ["Succeeded"], 90_000);
@@ -69,9 +72,10 @@ describe("backup and restore of a PVC (real API server, job controller, Azurite,
     assert.equal(target?.phase, "Succeeded");
     const snap = target?.stats?.[0]?.snapshots?.[0];
     assert.equal(snap?.name, snapshotId);
-    assert.equal(snap?.totalSize, formatBytes(counts.bytes));
-    // restic's file counts are regular files only.
+    // restic's file counts are regular files only; a hard-linked file counts for each of its names.
     assert.deepEqual(snap?.fileStats, { totalFiles: counts.files, newFiles: counts.files, modifiedFiles: 0, unmodifiedFiles: 0 });
+    assert.ok(distinctFiles < counts.files, "the tree has a hard link");
+    assert.equal(snap?.totalSize, formatBytes(counts.bytes));
     assert.ok(snap?.uploaded && snap.processingTime);
 
     // What restic itself says is in the repository.
@@ -91,9 +95,9 @@ describe("backup and restore of a PVC (real API server, job controller, Azurite,
     const restore = await env.waitForPhase("restoresessions", "restore", ["Succeeded"], 90_000);
     assert.equal(restore.status?.snapshot, snapshotId);
     // restic's restore counts every entry it wrote: files, symlinks and directories.
-    assert.equal(restore.status?.filesRestored, Object.keys(source).length);
+    assert.equal(restore.status?.filesRestored, source.length);
     assert.equal(restore.status?.bytesRestored, counts.bytes);
-    assert.deepEqual(await manifest(env.pvcDir("restored")), source);
+    assert.deepEqual(diffTrees(source, await env.readTree("restored")), []);
   });
 
   it("gives Jobs no account key: the Job, its Pod, its credentials Secret and its logs hold none", async function () {
@@ -118,7 +122,9 @@ describe("backup and restore of a PVC (real API server, job controller, Azurite,
     }
     for (const s of secretsSeen) {
       const data = Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]));
-      assert.deepEqual(Object.keys(data).sort(), ["AZURE_ACCOUNT_NAME", "AZURE_ACCOUNT_SAS", "AZURE_ENDPOINT_SUFFIX", "RESTIC_PASSWORD"]);
+      // The chart's proxy and extra CA reach the Job through the same Secret.
+      assert.deepEqual(Object.keys(data).sort(), ["AZURE_ACCOUNT_NAME", "AZURE_ACCOUNT_SAS", "AZURE_ENDPOINT_SUFFIX", "HTTPS_PROXY", "RESTIC_PASSWORD", "ca.crt"]);
+      assert.equal(data.HTTPS_PROXY, cluster().podProxyUrl);
       for (const v of Object.values(data)) for (const f of forms) assert.ok(!v.includes(f), `Secret ${s.metadata?.name} holds the account key`);
       assert.equal(s.metadata?.ownerReferences?.[0]?.kind, s.metadata?.name?.startsWith("first") ? "BackupSession" : "RestoreSession");
       // Expires shortly after the Job's deadline (no timeOut on the restore: the 24 h default), plus 15 min slack.
@@ -131,12 +137,13 @@ describe("backup and restore of a PVC (real API server, job controller, Azurite,
     const live = await env.core.listNamespacedSecret({ namespace: env.ns, labelSelector: "app.kubernetes.io/managed-by=blobstash" });
     assert.deepEqual(live.items.map((s) => s.metadata?.name), []);
 
-    const podDirs = (await readdir(path.join(cluster().dir, "node/pods"))).filter((d) => d.startsWith(`${env.ns}_`));
-    assert.equal(podDirs.length, 2);
-    for (const d of podDirs) {
-      const log = await readFile(path.join(cluster().dir, "node/pods", d, "restic.log"), "utf8");
+    // The container logs as the nodes' kubelets keep them (/var/log/pods), after the pods are gone.
+    const logs = podLogFiles(cluster(), env.ns, "restic");
+    assert.equal(logs.length, 2, logs.join(", "));
+    for (const f of logs) {
+      const log = await readFile(f, "utf8");
       assert.match(log, /"message":"(backup|restore) Succeeded"/);
-      for (const f of [...forms, PASSWORD]) assert.ok(!log.includes(f), `pod log ${d} holds a secret`);
+      for (const secret of [...forms, PASSWORD]) assert.ok(!log.includes(secret), `pod log ${f} holds a secret`);
     }
   });
 
@@ -205,7 +212,7 @@ describe("backup and restore of a PVC (real API server, job controller, Azurite,
     assert.equal(c?.reason, "SnapshotNotFound");
     assert.match(c?.message ?? "", /deadbeef/);
     assert.equal(BackupEnv.jobsOf(jobs, "missing-snapshot").length, 1);
-    assert.deepEqual(await readdir(env.pvcDir("restored-missing")), []);
+    assert.deepEqual(await env.readTree("restored-missing"), []);
   });
 
   it("fails a backup or a restore whose PVC does not exist before any Job is made", async function () {

@@ -4,8 +4,6 @@
 // retention keeps exactly keepLast snapshots, as restic itself and the Repository's status say.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { writeFile } from "node:fs/promises";
-import path from "node:path";
 import type { V1Job } from "@kubernetes/client-node";
 import type { BackupConfiguration, BackupSession } from "../operator/api/backup.ts";
 import { cluster } from "./fixture.ts";
@@ -40,8 +38,8 @@ describe("scheduled backups (real API server, job controller, garbage collector,
     sessions = await record<BackupSession>(env.kc, `/apis/stash.appscode.com/v1beta1/namespaces/${env.ns}/backupsessions`);
     await env.storageSecret("azure-secret", PASSWORD);
     await env.repository("scheduled", "azure-secret", PREFIX);
-    const dir = await env.pvc("source");
-    for (let i = 0; i < 20; i++) await writeFile(path.join(dir, `file-${i}.txt`), randomBytes(2048));
+    await env.pvc("source");
+    await env.writeTree("source", Array.from({ length: 20 }, (_, i) => ({ path: `file-${i}.txt`, type: "file" as const, randomBytes: 2048 })));
   });
 
   after(async function () {

@@ -7,11 +7,13 @@ import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { execa } from "execa";
 import { isRunning, readRecords } from "./cluster/supervisor.ts";
 import { repoRoot } from "./cluster/tools.ts";
 import { exampleNames } from "./demo/examples.ts";
-import { describeTree, diffTrees } from "./demo/tree.ts";
+import { readTree } from "./support/toolbox.ts";
+import { diffTrees } from "./support/tree.ts";
 
 const OK = "demo: OK — restored data matches the source";
 // A user's shell: none of the variables the test fixture put into this process (KUBECONFIG, proxy, state dir).
@@ -42,7 +44,7 @@ describe("make demo, from a clean state, twice (its own local cluster)", functio
     assert.equal(r.exitCode, 0, r.all);
     assert.equal(lastLine(r.stdout), OK, r.all);
     assert.match(r.stdout, /cluster up in/, "make demo ran make up first");
-    assert.match(r.stdout, /operator ready as ServiceAccount/);
+    assert.match(r.stdout, /helm release blobstash in blobstash-system: image localhost\/blobstash:\S+, 2 pods ready/);
     // Phase changes are printed as they happen, in order.
     const running = r.stdout.indexOf(`BackupSession/${names.backupSession}: Running`);
     const succeeded = r.stdout.indexOf(`BackupSession/${names.backupSession}: Succeeded`);
@@ -58,12 +60,15 @@ describe("make demo, from a clean state, twice (its own local cluster)", functio
     assert.match(r.stdout, new RegExp(`backupsession.stash.appscode.com/${names.backupSession}\\s+\\S+\\s+Succeeded`));
     assert.match(r.stdout, new RegExp(`restoresession.stash.appscode.com/${names.restoreSession}\\s+\\S+\\s+Succeeded`));
     assert.match(r.stdout, /kubectl describe repository/);
-    assert.match(r.stdout, /curl -s http:\/\/127\.0\.0\.1:\d+\/metrics/);
+    assert.match(r.stdout, /kubectl get --raw \/api\/v1\/namespaces\/blobstash-system\/services\/blobstash-metrics:metrics\/proxy\/metrics/);
     assert.match(r.stdout, new RegExp(`make down DIR=${dir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`));
-    // Checked here too, not only by the demo's own word.
-    const pvc = (claim: string) => path.join(dir, "pvc", names.namespace, claim);
-    assert.ok(describeTree(pvc(names.sourcePvc)).length > 10);
-    assert.deepEqual(diffTrees(describeTree(pvc(names.sourcePvc)), describeTree(pvc(names.restorePvc))), []);
+    // Checked here too, not only by the demo's own word: read back through toolbox pods on the demo's cluster.
+    const kc = new KubeConfig();
+    kc.loadFromFile(path.join(dir, "kubeconfig"));
+    const core = kc.makeApiClient(CoreV1Api);
+    const source = await readTree(core, names.namespace, names.sourcePvc);
+    assert.ok(source.length > 10);
+    assert.deepEqual(diffTrees(source, await readTree(core, names.namespace, names.restorePvc)), []);
   });
 
   it("runs again on the same cluster, from a fresh namespace and repository", async function () {

@@ -8,21 +8,23 @@
 //
 // The last line is `demo: OK — restored data matches the source` or `demo: FAILED — <why>`.
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-blob";
-import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import { execa } from "execa";
 import { attachCluster, type Cluster } from "./cluster/cluster.ts";
 import { useClusterInThisProcess } from "./cluster/in-process.ts";
-import { isRunning, readRecord } from "./cluster/supervisor.ts";
+import { RELEASE, OPERATOR_NAMESPACE } from "./cluster/operator.ts";
 import { repoRoot, tool } from "./cluster/tools.ts";
-import { BACKUP_EXAMPLES, exampleNames, RESTORE_EXAMPLES } from "./demo/examples.ts";
+import { waitFor } from "./cluster/wait.ts";
+import { BACKUP_EXAMPLES, exampleNames, PVC_EXAMPLES, RESTORE_EXAMPLES } from "./demo/examples.ts";
 import { follow, sessionSucceeded, type Tracked, trackedKey } from "./demo/follow.ts";
-import { writeSampleTree } from "./demo/sample.ts";
-import { describeTree, diffTrees, summarizeTree } from "./demo/tree.ts";
+import { sampleTree } from "./demo/sample.ts";
+import { readTree, TOOLBOX_IMAGE, writeTree } from "./support/toolbox.ts";
+import { diffTrees, summarizeTree } from "./support/tree.ts";
 
 const DEMO_OK = "demo: OK — restored data matches the source";
 const STEPS = 7;
@@ -48,14 +50,14 @@ async function kubectl(cluster: Cluster, args: string[], opts: { cwd?: string; q
   return r.stdout;
 }
 
-/** The operator `make up` started in dir, and the URL of its /metrics. */
-function runningOperator(dir: string): { metricsUrl: string; logFile: string } {
-  const record = readRecord(dir, "operator");
-  if (!record || !isRunning(record)) {
-    throw new DemoError(`the operator does not run in ${show(dir)}; start it with \`make up\` (or node e2e/operator-cli.ts up --dir ${show(dir)})`);
+/** The operator `make up` installed with Helm: its Deployment must have a ready replica. */
+async function runningOperator(cluster: Cluster, dir: string): Promise<void> {
+  const r = await execa(tool("kubectl"), ["-n", OPERATOR_NAMESPACE, "get", "deployment", RELEASE, "-o", "jsonpath={.status.readyReplicas}"], {
+    env: { KUBECONFIG: cluster.kubeconfig }, reject: false,
+  });
+  if (r.exitCode !== 0 || !(Number(r.stdout) > 0)) {
+    throw new DemoError(`the operator (Deployment ${OPERATOR_NAMESPACE}/${RELEASE}) is not ready in ${show(dir)}; install it with \`make up\``);
   }
-  const address = record.command.find((a) => a.startsWith("--metrics-address="))?.split("=")[1] ?? "127.0.0.1:8080";
-  return { metricsUrl: `http://${address}/metrics`, logFile: record.logFile };
 }
 
 async function freshNamespace(cluster: Cluster): Promise<void> {
@@ -64,8 +66,6 @@ async function freshNamespace(cluster: Cluster): Promise<void> {
     say(`deleting the previous run's namespace ${names.namespace} (and everything in it) first`);
     await kubectl(cluster, ["delete", "namespace", names.namespace, "--wait=true", "--timeout=180s"]);
   }
-  // The volumes of the local cluster are plain directories that outlive their claims.
-  rmSync(path.join(cluster.pvcRoot, names.namespace), { recursive: true, force: true });
   await kubectl(cluster, ["create", "namespace", names.namespace]);
 }
 
@@ -112,12 +112,13 @@ async function run(dir: string): Promise<void> {
   console.log(`blobstash demo on the local cluster in ${show(dir)}`);
   const cluster = await attachCluster(dir);
   if (!cluster) throw new DemoError(`no local cluster runs in ${show(dir)}; start it with \`make up\` (\`make demo\` does that first)`);
-  const operator = runningOperator(dir);
+  await runningOperator(cluster, dir);
   // Proxy and CA trust of the emulator, for the Azure SDK below; kubectl gets its kubeconfig per call.
   useClusterInThisProcess(cluster);
   const kc = new KubeConfig();
   kc.loadFromFile(cluster.kubeconfig);
   const custom = kc.makeApiClient(CustomObjectsApi);
+  const core = kc.makeApiClient(CoreV1Api);
 
   step(1, `Azure Blob container ${names.container} in the emulator (what \`az storage container create --name ${names.container}\` does)`);
   await freshContainer(cluster);
@@ -125,18 +126,21 @@ async function run(dir: string): Promise<void> {
   step(2, `namespace ${names.namespace}`);
   await freshNamespace(cluster);
 
-  const source = path.join(cluster.pvcRoot, names.namespace, names.sourcePvc);
-  const restored = path.join(cluster.pvcRoot, names.namespace, names.restorePvc);
-  step(3, `sample data for PersistentVolumeClaim ${names.namespace}/${names.sourcePvc} (on this cluster the directory ${show(source)}/)`);
-  mkdirSync(source, { recursive: true });
-  writeSampleTree(source);
-  const sourceTree = describeTree(source);
+  step(3, `the volumes, and sample data in PersistentVolumeClaim ${names.namespace}/${names.sourcePvc}, written by a pod of ${TOOLBOX_IMAGE}`);
+  await apply(cluster, PVC_EXAMPLES);
+  for (const pvc of [names.sourcePvc, names.restorePvc]) {
+    await waitFor(`PVC ${names.namespace}/${pvc} bound`, async () => (await core.readNamespacedPersistentVolumeClaim({ namespace: names.namespace, name: pvc })).status?.phase === "Bound", {
+      timeoutMs: 60_000, intervalMs: 200,
+    });
+  }
+  await writeTree(core, names.namespace, names.sourcePvc, sampleTree());
+  const sourceTree = await readTree(core, names.namespace, names.sourcePvc);
   say(summarizeTree(sourceTree));
 
   step(4, `the storage Secret ${names.secret}, made the documented way from three files`);
   await createSecret(cluster);
 
-  step(5, "the Repository, the volumes, the BackupConfiguration and an instant BackupSession");
+  step(5, "the Repository, the BackupConfiguration and an instant BackupSession");
   await apply(cluster, BACKUP_EXAMPLES);
   const repository: Tracked = { kind: "Repository", name: names.repository };
   const backup: Tracked = { kind: "BackupSession", name: names.backupSession };
@@ -163,13 +167,13 @@ async function run(dir: string): Promise<void> {
   const table = await kubectl(cluster, ["get", "repositories,backupsessions,restoresessions", "-n", names.namespace], { quiet: true });
   console.log(table);
 
-  step(7, `comparing ${show(restored)}/ with the source`);
-  const problems = diffTrees(sourceTree, describeTree(restored));
+  step(7, `comparing ${names.namespace}/${names.restorePvc} with the source (read by a pod of ${TOOLBOX_IMAGE})`);
+  const problems = diffTrees(sourceTree, await readTree(core, names.namespace, names.restorePvc));
   if (problems.length > 0) {
     for (const p of problems.slice(0, 20)) say(p);
     throw new DemoError(`the restored data differs from the source in ${problems.length} place(s)`);
   }
-  say(`identical: content, permission bits, symlink targets and mtimes of ${summarizeTree(sourceTree)}`);
+  say(`identical: content, owners, permission bits, symlink targets, hard links and mtimes of ${summarizeTree(sourceTree)}`);
 
   const rel = show(dir);
   const envHint = rel === ".local" ? "" : ` DIR=${rel}`;
@@ -183,8 +187,8 @@ async function run(dir: string): Promise<void> {
       `  kubectl get events -n ${names.namespace} --sort-by=.lastTimestamp`,
       `  RESTIC_PASSWORD=$(kubectl get secret -n ${names.namespace} ${names.secret} -o jsonpath='{.data.RESTIC_PASSWORD}' | base64 -d) \\`,
       `    restic -r azure:${names.container}:${names.prefix} snapshots`,
-      `  less ${show(operator.logFile)}                   # the operator's JSON log (secrets redacted)`,
-      `  curl -s ${operator.metricsUrl} | grep ^blobstash_`,
+      `  kubectl logs -n ${OPERATOR_NAMESPACE} deployment/${RELEASE}        # the operator's JSON log (secrets redacted)`,
+      `  kubectl get --raw /api/v1/namespaces/${OPERATOR_NAMESPACE}/services/${RELEASE}-metrics:metrics/proxy/metrics | grep ^blobstash_`,
       `stop everything: make down${envHint}`,
       DEMO_OK,
     ].join("\n"),
@@ -203,7 +207,7 @@ async function main(): Promise<number> {
     return 0;
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
-    console.log(`\nlook at: kubectl describe -n ${names.namespace} repositories,backupsessions,restoresessions; ${show(path.join(dir, "logs/operator.log"))}`);
+    console.log(`\nlook at: kubectl describe -n ${names.namespace} repositories,backupsessions,restoresessions; kubectl logs -n ${OPERATOR_NAMESPACE} deployment/${RELEASE}`);
     console.log(`demo: FAILED — ${why.split("\n")[0]}`);
     if (!(err instanceof DemoError) && err instanceof Error && err.stack) console.error(err.stack);
     return 1;

@@ -1,11 +1,12 @@
 // What an operator admin watches: after a real backup and restore (examples/ applied into a namespace
-// of this test, the operator as the chart runs it), /metrics carries every series the README documents
+// of this test, the operator installed by Helm), /metrics, scraped through the chart's metrics
+// Service, carries every series the README documents
 // with this run's values, the probes answer, and no secret value (restic password, account key, a SAS
 // or its signature, including the SAS the operator minted for the Jobs) shows up in the operator's log,
 // in Kubernetes events, in the Job pods' logs or in the metrics.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -13,12 +14,15 @@ import { ContainerSASPermissions, generateBlobSASQueryParameters, StorageSharedK
 import { CoreV1Api, CustomObjectsApi, KubeConfig, Watch, type V1Secret } from "@kubernetes/client-node";
 import { execa } from "execa";
 import { cluster } from "./fixture.ts";
-import { applyCrds, installOperatorIdentity, startOperator, type OperatorHandle } from "./cluster/operator.ts";
+import { podLogFiles } from "./cluster/node-logs.ts";
+import { applyCrds, installOperator, type OperatorHandle } from "./cluster/operator.ts";
 import { repoRoot, tool } from "./cluster/tools.ts";
-import { BACKUP_EXAMPLES, exampleNames, RESTORE_EXAMPLES, retargeted, toYaml } from "./demo/examples.ts";
+import { waitFor } from "./cluster/wait.ts";
+import { BACKUP_EXAMPLES, exampleNames, PVC_EXAMPLES, RESTORE_EXAMPLES, retargeted, toYaml } from "./demo/examples.ts";
 import { follow, sessionSucceeded, trackedKey, type Tracked } from "./demo/follow.ts";
-import { writeSampleTree } from "./demo/sample.ts";
-import { describeTree, diffTrees } from "./demo/tree.ts";
+import { sampleTree } from "./demo/sample.ts";
+import { readTree, writeTree } from "./support/toolbox.ts";
+import { diffTrees } from "./support/tree.ts";
 
 interface Sample {
   name: string;
@@ -122,15 +126,14 @@ describe("metrics, probes and secret hygiene after a backup and a restore", func
     addSas(userSas);
     await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: "sas-secret" }, stringData: { RESTIC_PASSWORD: sasPassword, AZURE_ACCOUNT_NAME: az.account, AZURE_ACCOUNT_SAS: userSas } } });
 
-    op = await startOperator(c, {
-      name: `operator-metrics-${id}`,
-      kubeconfig: await installOperatorIdentity(c),
-      args: [`--watch-namespaces=${ns}`, "--leader-elect=false"],
-    });
+    op = await installOperator(c, { release: `metrics-${id}`, namespace: `${ns}-operator`, values: { replicaCount: 1, watchNamespaces: [ns] } });
 
-    const source = path.join(c.pvcRoot, ns, names.sourcePvc);
-    mkdirSync(source, { recursive: true });
-    writeSampleTree(source);
+    await kubectl(["apply", "-f", "-"], { input: toYaml(retargeted(PVC_EXAMPLES, { namespace: ns })) });
+    for (const pvc of [names.sourcePvc, names.restorePvc]) {
+      await waitFor(`PVC ${pvc} bound`, async () => (await core.readNamespacedPersistentVolumeClaim({ namespace: ns, name: pvc })).status?.phase === "Bound", { timeoutMs: 60_000, intervalMs: 200 });
+    }
+    await writeTree(core, ns, names.sourcePvc, sampleTree());
+    const source = await readTree(core, ns, names.sourcePvc);
     const sasRepository = {
       apiVersion: "stash.appscode.com/v1alpha1",
       kind: "Repository",
@@ -155,22 +158,25 @@ describe("metrics, probes and secret hygiene after a backup and a restore", func
     await kubectl(["apply", "-f", "-"], { input: toYaml(retargeted(RESTORE_EXAMPLES, { namespace: ns })) });
     const restore: Tracked = { kind: "RestoreSession", name: names.restoreSession };
     await follow(custom, ns, [restore], { timeoutMs: 180_000, until: sessionSucceeded(restore) });
-    assert.deepEqual(diffTrees(describeTree(source), describeTree(path.join(c.pvcRoot, ns, names.restorePvc))), []);
-    metrics = parseMetrics(await op.metrics());
+    assert.deepEqual(diffTrees(source, await readTree(core, ns, names.restorePvc)), []);
+    metrics = parseMetrics(await op.serviceMetrics());
   });
 
   after(async function () {
     stopWatch?.();
-    await op?.stop();
-    await execa(tool("kubectl"), ["delete", "namespace", ns, "--wait=false"], { env: { KUBECONFIG: cluster().kubeconfig }, reject: false });
+    await op?.stop().catch(() => undefined);
+    for (const n of [ns, `${ns}-operator`]) await execa(tool("kubectl"), ["delete", "namespace", n, "--wait=false"], { env: { KUBECONFIG: cluster().kubeconfig }, reject: false });
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it("answers /healthz and /readyz with 200", async function () {
+  it("answers /healthz and /readyz with 200 (what the chart's probes ask)", async function () {
+    const [pod] = await op.pods();
     for (const p of ["/healthz", "/readyz"]) {
-      const r = await fetch(`${op.metricsUrl}${p}`);
-      assert.equal(r.status, 200, p);
+      const body = await kubectl(["get", "--raw", `/api/v1/namespaces/${op.namespace}/pods/${pod}:8080/proxy${p}`]);
+      assert.ok(body.length > 0, p);
     }
+    const ready = await kubectl(["-n", op.namespace, "get", "pod", pod!, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}"]);
+    assert.equal(ready, "True", "the kubelet's readiness probe passes");
   });
 
   it("counts and times reconciles per kind", function () {
@@ -223,17 +229,13 @@ describe("metrics, probes and secret hygiene after a backup and a restore", func
   it("never writes a secret value into its log, events, Job pod logs or metrics", async function () {
     // The minted SAS of the backup and of the restore Job, at least, were seen.
     assert.ok([...secrets].filter((s) => s.includes("sig=")).length >= 3, "the per-Job Secrets were observed");
-    const podDir = path.join(cluster().dir, "node", "pods");
-    const podLogs = existsSync(podDir)
-      ? readdirSync(podDir).filter((d) => d.startsWith(`${ns}_`)).flatMap((d) =>
-          readdirSync(path.join(podDir, d)).filter((f) => f.endsWith(".log") || f.endsWith(".termination-log")).map((f) => readFileSync(path.join(podDir, d, f), "utf8")))
-      : [];
+    const podLogs = podLogFiles(cluster(), ns, "restic").map((f) => readFileSync(f, "utf8"));
     assert.ok(podLogs.length >= 2, "the backup and restore pods' logs were found");
     const places: Record<string, string> = {
-      "operator log": readFileSync(op.logFile, "utf8"),
+      "operator log": await op.logs(),
       events: await kubectl(["get", "events", "-n", ns, "-o", "json"]),
       "Job pod logs": podLogs.join("\n"),
-      metrics: await op.metrics(),
+      metrics: await op.serviceMetrics(),
     };
     assert.match(places.events!, /BackupSucceeded|Succeeded/, "events were recorded");
     for (const [where, text] of Object.entries(places)) {

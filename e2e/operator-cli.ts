@@ -1,33 +1,27 @@
 // `node e2e/operator-cli.ts up [--dir <state dir>]` (default $BLOBSTASH_STATE_DIR, else .local): the
-// second half of `make up`. On a running local cluster, applies crds/, the Helm chart's ServiceAccount
-// and RBAC, and starts `blobstash operator` from source as that ServiceAccount (log in
-// <dir>/logs/operator.log). Idempotent: an operator that already runs is left alone. `make down` stops
-// it with the rest of the cluster.
+// second half of `make up`. On a running local cluster: builds the project's image if its inputs
+// changed (content hash), imports it into every node, applies crds/ and installs (or upgrades) the
+// Helm chart as a cluster admin would, so a code change rolls the Deployment to the new image.
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { attachCluster } from "./cluster/cluster.ts";
-import { applyCrds, installOperatorIdentity, startOperator } from "./cluster/operator.ts";
-import { isRunning, readRecord } from "./cluster/supervisor.ts";
+import { attachCluster, refreshImages } from "./cluster/cluster.ts";
+import { applyCrds, installOperator, OPERATOR_NAMESPACE, RELEASE } from "./cluster/operator.ts";
 import { repoRoot } from "./cluster/tools.ts";
 
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { dir: { type: "string" } }, allowPositionals: true });
   const dir = path.resolve(values.dir ?? process.env.BLOBSTASH_STATE_DIR ?? path.join(repoRoot, ".local"));
-  const cluster = await attachCluster(dir);
-  if (!cluster) {
+  const attached = await attachCluster(dir);
+  if (!attached) {
     process.stderr.write(`no local cluster runs in ${dir}; run \`make up\`\n`);
     return 1;
   }
-  const existing = readRecord(dir, "operator");
-  if (existing && isRunning(existing)) {
-    console.log(`operator already runs (PID ${existing.pid}, log ${existing.logFile})`);
-    return 0;
-  }
+  const cluster = await refreshImages(attached, (line) => console.log(`[operator] ${line}`));
   const crds = await applyCrds(cluster);
-  console.log(`CRDs applied: ${crds.join(", ")}`);
-  const kubeconfig = await installOperatorIdentity(cluster);
-  const op = await startOperator(cluster, { kubeconfig, dieWithParent: false, args: ["--leader-elect=true"] });
-  console.log(`operator ready as ServiceAccount blobstash-system/blobstash (PID ${op.pid}, metrics ${op.metricsUrl}/metrics, log ${op.logFile})`);
+  console.log(`[operator] CRDs applied: ${crds.join(", ")}`);
+  const op = await installOperator(cluster);
+  const pods = await op.pods();
+  console.log(`[operator] helm release ${RELEASE} in ${OPERATOR_NAMESPACE}: image ${cluster.images.blobstash}, ${pods.length} pods ready (${pods.join(", ")}); Lease holder ${await op.leader()}`);
   return 0;
 }
 

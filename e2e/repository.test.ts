@@ -1,6 +1,6 @@
 // The Repository controller end to end: the real API server, Azurite over TLS behind the CONNECT
-// proxy, restic, and the operator as its own process (`blobstash operator`), exactly as `make up`
-// runs it. Every failure mode gets its specific reason and recovers once fixed, without the test
+// proxy, restic, and the operator installed by Helm as a pod of the project's image, exactly as
+// `make up` installs it. Every failure mode gets its specific reason and recovers once fixed, without the test
 // touching the Repository; and no secret value ever shows up in a log line, an event or a status.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -12,7 +12,7 @@ import { ApiException, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, s
 import { execa } from "execa";
 import type { Repository, RepositoryCondition } from "../operator/api/repository.ts";
 import { cluster } from "./fixture.ts";
-import { applyCrds, installOperatorIdentity, type OperatorHandle, startOperator } from "./cluster/operator.ts";
+import { applyCrds, installOperator, type OperatorHandle } from "./cluster/operator.ts";
 import { repoRoot } from "./cluster/tools.ts";
 import { waitFor } from "./cluster/wait.ts";
 
@@ -137,12 +137,11 @@ describe("Repository controller (real API server, Azurite, restic)", function ()
     }
     blob = new BlobServiceClient(`https://${az().account}.blob.${az().endpointSuffix}`, new StorageSharedKeyCredential(az().account, az().key));
     await blob.getContainerClient(container).createIfNotExists();
-    // As the chart runs it: its ServiceAccount and RBAC, so a permission the chart lacks fails here.
-    op = await startOperator(cluster(), {
-      name: `operator-repository-${id}`,
-      kubeconfig: await installOperatorIdentity(cluster()),
-      args: ["--leader-elect=false", `--revalidate-period=${REVALIDATE}`, `--watch-namespaces=${[ns, otherNs, demoNs].join(",")}`],
-      env: { BLOBSTASH_LOG_LEVEL: "debug" },
+    // Installed by Helm: its ServiceAccount and RBAC, so a permission the chart lacks fails here.
+    op = await installOperator(cluster(), {
+      release: `operator-repository-${id}`,
+      namespace: `${ns}-operator`,
+      values: { replicaCount: 1, watchNamespaces: [ns, otherNs, demoNs], operator: { revalidatePeriod: REVALIDATE, logLevel: "debug" } },
     });
   });
 
@@ -159,6 +158,7 @@ describe("Repository controller (real API server, Azurite, restic)", function ()
       }
       await core.deleteNamespace({ name: n }).catch(() => undefined);
     }
+    await core.deleteNamespace({ name: `${ns}-operator` }).catch(() => undefined);
   });
 
   it("accepts a Repository with another backend and leaves it alone", async function () {
@@ -429,12 +429,13 @@ spec: {backend: {storageSecretName: s, azure: ${azure}}}
   it("never let a secret value into a log line, an event or a status", async function () {
     const events = (await Promise.all([ns, otherNs, demoNs].map((n) => core.listNamespacedEvent({ namespace: n })))).flatMap((l) => l.items);
     const repos = (await Promise.all([ns, demoNs].map((n) => custom.listNamespacedCustomObject({ ...GROUP, namespace: n })))).flatMap((l) => (l as { items: Repository[] }).items);
+    const log = await op.logs();
     const haystacks: Array<[string, string]> = [
-      ["operator log", op.log()],
+      ["operator log", log],
       ["events", JSON.stringify(events)],
       ["Repository objects", JSON.stringify(repos)],
     ];
-    assert.ok(op.log().split("\n").length > 20, "the operator logged enough for this check to mean something");
+    assert.ok(log.split("\n").length > 20, "the operator logged enough for this check to mean something");
     assert.ok(events.length > 10, "events were recorded");
     assert.ok(secretValues.size > 10);
     for (const [where, text] of haystacks) {

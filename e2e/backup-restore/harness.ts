@@ -1,7 +1,7 @@
-// What the backup and restore e2e tests share: a namespace of their own, the operator as the chart
-// runs it (watching only that namespace), storage Secrets made the way the docs say, Repositories,
-// PVCs (directories under the cluster's PVC root), sessions, and waits that explain themselves when
-// they time out (the session's last status and the operator's log tail).
+// What the backup and restore e2e tests share: a namespace of their own, the operator installed by
+// Helm (watching only that namespace), storage Secrets made the way the docs say, Repositories, PVCs
+// from the default StorageClass (data goes in and out through toolbox pods), sessions, and waits that
+// explain themselves when they time out (the session's last status and the operator's log tail).
 
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -13,7 +13,9 @@ import type { BackupConfigurationSpec, BackupSession, RestoreSession, RestoreSes
 import type { Repository } from "../../operator/api/repository.ts";
 import { LABEL_SESSION } from "../../operator/api/labels.ts";
 import type { Cluster } from "../cluster/cluster.ts";
-import { applyCrds, installOperatorIdentity, startOperator, type OperatorHandle } from "../cluster/operator.ts";
+import { applyCrds, installOperator, type OperatorHandle } from "../cluster/operator.ts";
+import { readTree, writeTree } from "../support/toolbox.ts";
+import type { SpecEntry, TreeEntry } from "../support/tree.ts";
 import { waitFor } from "../cluster/wait.ts";
 import { record, type Recorder } from "./recorder.ts";
 
@@ -37,8 +39,6 @@ export class BackupEnv {
   readonly blob: BlobServiceClient;
   readonly operatorName: string;
   op!: OperatorHandle;
-  private operatorKubeconfig = "";
-  private restarts = 0;
   private work = "";
 
   constructor(cluster: Cluster, ns: string, operatorName: string) {
@@ -54,31 +54,34 @@ export class BackupEnv {
     this.blob = new BlobServiceClient(`https://${az.account}.blob.${az.endpointSuffix}`, new StorageSharedKeyCredential(az.account, az.key));
   }
 
+  /** The namespace the operator's release lives in (its own, as an admin would install it). */
+  get operatorNamespace(): string {
+    return `${this.ns}-operator`;
+  }
+
   /** CRDs, the namespace, the container (as an admin would with `az storage container create`) and the operator. */
   async setUp(): Promise<void> {
     this.work = await mkdtemp(path.join(os.tmpdir(), "blobstash-backup-e2e-"));
     await applyCrds(this.cluster);
     await this.core.createNamespace({ body: { metadata: { name: this.ns } } });
     await this.blob.getContainerClient(CONTAINER).createIfNotExists();
-    this.operatorKubeconfig = await installOperatorIdentity(this.cluster);
-    await this.startOperator();
+    this.op = await installOperator(this.cluster, {
+      release: this.operatorName,
+      namespace: this.operatorNamespace,
+      // One replica watching only this namespace; a short revalidation lets Repositories recover quickly from the emulator outage test.
+      values: { replicaCount: 1, watchNamespaces: [this.ns], operator: { revalidatePeriod: "2s" } },
+    });
   }
 
-  /** Starts (or, after kill(), restarts) the operator, watching only this namespace. */
-  async startOperator(): Promise<OperatorHandle> {
-    this.op = await startOperator(this.cluster, {
-      name: this.restarts === 0 ? this.operatorName : `${this.operatorName}-${this.restarts}`,
-      kubeconfig: this.operatorKubeconfig,
-      // A short revalidation lets Repositories recover quickly from the emulator outage test.
-      args: ["--leader-elect=false", "--revalidate-period=2s", `--watch-namespaces=${this.ns}`],
-    });
-    this.restarts++;
-    return this.op;
+  /** The last lines of the operator's log, for failure messages. */
+  async operatorLogTail(lines = 15): Promise<string> {
+    return (await this.op.logs().catch((e: Error) => e.message)).split("\n").slice(-lines).join("\n");
   }
 
   async tearDown(): Promise<void> {
-    await this.op?.stop();
+    await this.op?.stop().catch(() => undefined);
     await this.core.deleteNamespace({ name: this.ns }).catch(() => undefined);
+    await this.core.deleteNamespace({ name: this.operatorNamespace }).catch(() => undefined);
     if (this.work) await rm(this.work, { recursive: true, force: true });
   }
 
@@ -127,19 +130,25 @@ export class BackupEnv {
     }
   }
 
-  /** A PVC object and its directory on the node; returns the directory. */
-  async pvc(name: string): Promise<string> {
+  /** A PVC of the default StorageClass, waited on until it is bound. */
+  async pvc(name: string): Promise<void> {
     await this.core.createNamespacedPersistentVolumeClaim({
       namespace: this.ns,
       body: { metadata: { name }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } },
     });
-    const dir = this.pvcDir(name);
-    await mkdir(dir, { recursive: true });
-    return dir;
+    await waitFor(`PVC ${this.ns}/${name} bound`, async () => (await this.core.readNamespacedPersistentVolumeClaim({ namespace: this.ns, name })).status?.phase === "Bound", {
+      timeoutMs: 30_000, intervalMs: 100,
+    });
   }
 
-  pvcDir(name: string): string {
-    return path.join(this.cluster.pvcRoot, this.ns, name);
+  /** Writes a tree into a PVC through a toolbox pod. */
+  writeTree(pvc: string, spec: readonly SpecEntry[]): Promise<void> {
+    return writeTree(this.core, this.ns, pvc, spec);
+  }
+
+  /** Reads a PVC's tree back through a toolbox pod. */
+  readTree(pvc: string): Promise<TreeEntry[]> {
+    return readTree(this.core, this.ns, pvc);
   }
 
   async backupConfiguration(name: string, spec: Partial<BackupConfigurationSpec> & { repository: { name: string } }, target = "source"): Promise<void> {
@@ -206,7 +215,7 @@ export class BackupEnv {
         },
       });
     } catch (err) {
-      throw new Error(`${(err as Error).message}\nlast status: ${JSON.stringify(last?.status, null, 1)}\noperator log tail:\n${this.op.log().split("\n").slice(-15).join("\n")}`);
+      throw new Error(`${(err as Error).message}\nlast status: ${JSON.stringify(last?.status, null, 1)}\noperator log tail:\n${await this.operatorLogTail()}`);
     }
   }
 

@@ -9,33 +9,42 @@ export interface ApiserverConfig {
   dir: string;
   pki: Pki;
   etcdUrl: string;
+  /** The host's address on the cluster bridge: where the host, kubelets and pods (via the kubernetes Service) reach it. */
+  address: string;
   port: number;
+  serviceCidr: string;
   dieWithParent?: boolean;
 }
 
 export const serviceAccountIssuer = "https://kubernetes.default.svc.cluster.local";
-export const serviceClusterIpRange = "10.0.0.0/24";
 
-export function apiserverArgs(cfg: Pick<ApiserverConfig, "pki" | "etcdUrl" | "port">): string[] {
+export function apiserverArgs(cfg: Pick<ApiserverConfig, "pki" | "etcdUrl" | "port" | "address" | "serviceCidr">): string[] {
   const { pki } = cfg;
   return [
     "--etcd-servers", cfg.etcdUrl,
-    "--bind-address", "127.0.0.1",
-    "--advertise-address", "127.0.0.1",
+    // Only on the cluster bridge: nothing outside this machine's cluster reaches it.
+    "--bind-address", cfg.address,
+    "--advertise-address", cfg.address,
     "--secure-port", String(cfg.port),
     "--tls-cert-file", pki.apiserverCert,
     "--tls-private-key-file", pki.apiserverKey,
     "--client-ca-file", pki.caCert,
-    "--authorization-mode", "RBAC",
+    // Node: kubelets read only what their own pods need (and NodeRestriction keeps them to their own Node).
+    "--authorization-mode", "Node,RBAC",
+    "--enable-admission-plugins", "NodeRestriction",
+    "--kubelet-client-certificate", pki.kubeletClientCert,
+    "--kubelet-client-key", pki.kubeletClientKey,
+    "--kubelet-certificate-authority", pki.caCert,
+    // Kubelets are reached by IP: resolving node names would send DNS queries off the machine.
+    "--kubelet-preferred-address-types", "InternalIP",
     // Anonymous requests are refused outright, so "forbidden" in a test means RBAC said no, not "who are you".
     "--anonymous-auth=false",
     "--service-account-issuer", serviceAccountIssuer,
     "--service-account-key-file", pki.serviceAccountPub,
     "--service-account-signing-key-file", pki.serviceAccountKey,
-    "--service-cluster-ip-range", serviceClusterIpRange,
+    "--service-cluster-ip-range", cfg.serviceCidr,
     "--allow-privileged=true",
-    // There are no kubelets to reach and no other apiservers to share load with.
-    "--endpoint-reconciler-type", "none",
+    // The `kubernetes` Service's endpoint is this API server's advertise address (the default "lease" reconciler).
     "--enable-priority-and-fairness=false",
     "--profiling=false",
     "--event-ttl", "1h",
@@ -49,7 +58,7 @@ export async function startApiserver(cfg: ApiserverConfig): Promise<{ url: strin
     env: { PATH: process.env.PATH, HOME: process.env.HOME },
     dieWithParent: cfg.dieWithParent,
   });
-  const url = `https://127.0.0.1:${cfg.port}`;
+  const url = `https://${cfg.address}:${cfg.port}`;
   await waitForApiserver(url, cfg.pki, { timeoutMs: 90_000, abortIf: exitedWithLog(cfg.dir, record) });
   return { url, record };
 }

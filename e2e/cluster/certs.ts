@@ -17,6 +17,11 @@ export interface Pki {
   adminKey: string;
   controllerManagerCert: string;
   controllerManagerKey: string;
+  schedulerCert: string;
+  schedulerKey: string;
+  /** The API server's client identity towards kubelets (logs, exec). */
+  kubeletClientCert: string;
+  kubeletClientKey: string;
   serviceAccountKey: string;
   serviceAccountPub: string;
   azuriteCert: string;
@@ -36,6 +41,10 @@ export function pkiPaths(dir: string): Pki {
     adminKey: p("admin.key"),
     controllerManagerCert: p("kube-controller-manager.crt"),
     controllerManagerKey: p("kube-controller-manager.key"),
+    schedulerCert: p("kube-scheduler.crt"),
+    schedulerKey: p("kube-scheduler.key"),
+    kubeletClientCert: p("apiserver-kubelet-client.crt"),
+    kubeletClientKey: p("apiserver-kubelet-client.key"),
     serviceAccountKey: p("sa.key"),
     serviceAccountPub: p("sa.pub"),
     azuriteCert: p("azurite.crt"),
@@ -57,7 +66,7 @@ const systemBundles = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs
 // P-256 keys take milliseconds to generate where RSA takes a noticeable share of a cold start.
 const keyArgs = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
 
-interface Leaf {
+export interface Leaf {
   cert: string;
   key: string;
   subject: string;
@@ -78,7 +87,8 @@ export function leafExtensions(leaf: Pick<Leaf, "usage" | "dns" | "ips">): strin
   return lines.join("\n") + "\n";
 }
 
-async function issue(pki: Pki, leaf: Leaf): Promise<void> {
+/** Issues one leaf certificate signed by the cluster's CA (a node's kubelet and kube-proxy, say). */
+export async function issue(pki: Pki, leaf: Leaf): Promise<void> {
   const csr = await execa("openssl", ["req", "-new", ...keyArgs, "-keyout", leaf.key, "-subj", leaf.subject]);
   const extFile = `${leaf.cert}.ext`;
   await writeFile(extFile, leafExtensions(leaf));
@@ -112,15 +122,21 @@ export async function createServerCertificate(dir: string, dns: string[]): Promi
   return { caCert: pki.caCert, cert, key };
 }
 
-/** Generates a fresh CA and every certificate and key the cluster uses. */
-export async function createPki(dir: string): Promise<Pki> {
+/**
+ * Generates a fresh CA and every certificate and key the cluster's control plane and Azurite use.
+ * `apiserverIps`: where clients reach the API server (the host's bridge address, the `kubernetes`
+ * Service's ClusterIP). Nodes get theirs when they start (node.ts).
+ */
+export async function createPki(dir: string, apiserverIps: string[]): Promise<Pki> {
   const pki = pkiPaths(dir);
   await createCa(pki);
   await Promise.all([
     issue(pki, {
       cert: pki.apiserverCert, key: pki.apiserverKey, subject: "/CN=kube-apiserver", usage: "serverAuth",
-      dns: apiserverHostNames, ips: ["127.0.0.1", "10.0.0.1"],
+      dns: apiserverHostNames, ips: ["127.0.0.1", ...apiserverIps],
     }),
+    issue(pki, { cert: pki.schedulerCert, key: pki.schedulerKey, subject: "/CN=system:kube-scheduler", usage: "clientAuth" }),
+    issue(pki, { cert: pki.kubeletClientCert, key: pki.kubeletClientKey, subject: "/O=system:masters/CN=kube-apiserver-kubelet-client", usage: "clientAuth" }),
     issue(pki, { cert: pki.adminCert, key: pki.adminKey, subject: "/O=system:masters/CN=blobstash-admin", usage: "clientAuth" }),
     issue(pki, {
       cert: pki.controllerManagerCert, key: pki.controllerManagerKey, subject: "/CN=system:kube-controller-manager",

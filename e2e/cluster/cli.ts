@@ -5,7 +5,7 @@ import { attachCluster, downCluster, startCluster, type Cluster } from "./cluste
 import { readRecords, isRunning } from "./supervisor.ts";
 import { repoRoot } from "./tools.ts";
 
-const usage = "usage: node e2e/cluster/cli.ts up|down|status [--dir <state dir, default .local>] [--no-node-agent]";
+const usage = "usage: node e2e/cluster/cli.ts up|down|status [--dir <state dir, default .local>]";
 
 /** Relative to the working directory when inside it, absolute otherwise: whatever is shorter to paste. */
 function show(p: string): string {
@@ -23,7 +23,8 @@ function describe(cluster: Cluster): string {
     procs,
     `kube-apiserver  ${cluster.apiServerUrl}   (kubeconfig ${show(cluster.kubeconfig)})`,
     `Azurite         https://${cluster.azurite.account}.blob.${cluster.azurite.endpointSuffix}  (via proxy ${cluster.env.HTTPS_PROXY})`,
-    `PVC root        ${show(cluster.pvcRoot)}/<namespace>/<claim>/`,
+    `nodes           ${cluster.nodes.map((n) => `${n.name} (${n.ip}, pods ${n.podCidr})`).join(", ")} on bridge ${cluster.network.bridge}`,
+    `images          ${cluster.images.blobstash}, ${cluster.images.toolbox}, ${cluster.images.pause}`,
     ``,
     `use it:`,
     `  . ${rel}/env`,
@@ -36,7 +37,7 @@ function describe(cluster: Cluster): string {
 async function main(): Promise<number> {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
-    options: { dir: { type: "string" }, "no-node-agent": { type: "boolean" } },
+    options: { dir: { type: "string" } },
   });
   const dir = path.resolve(values.dir ?? process.env.BLOBSTASH_STATE_DIR ?? path.join(repoRoot, ".local"));
   const log = (line: string) => console.log(`[cluster] ${line}`);
@@ -52,7 +53,7 @@ async function main(): Promise<number> {
         log(`a previous cluster in ${dir} is only partly alive; stopping it first`);
         await downCluster(dir);
       }
-      const cluster = await startCluster({ dir, log, nodeAgent: !values["no-node-agent"] });
+      const cluster = await startCluster({ dir, log });
       console.log(describe(cluster));
       return 0;
     }

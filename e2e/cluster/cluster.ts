@@ -1,24 +1,30 @@
 import { randomBytes } from "node:crypto";
-import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { accessSync, constants, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { execa } from "execa";
 import { startApiserver, waitForApiserver } from "./apiserver.ts";
 import { startAzurite, stopAzurite } from "./azurite.ts";
+import { createClusterCgroup, removeSubtree } from "./cgroups.ts";
 import { createPki, pkiPaths, type Pki } from "./certs.ts";
 import { startControllerManager } from "./controller-manager.ts";
 import { renderEnvFile } from "./env-file.ts";
 import { startEtcd } from "./etcd.ts";
 import { probeGet } from "./https-probe.ts";
+import { clusterImages, type ClusterImages } from "./images.ts";
+import { holdKernelSettings, releaseKernelSettings } from "./kernel-settings.ts";
 import { writeCertKubeconfig } from "./kubeconfig.ts";
-import { nodeAgentAvailable, startNodeAgent } from "./node-agent.ts";
+import { createBridge, deleteBridge, freeOctet, nodeAddressing, planNetwork, type NetworkPlan, type NodeAddressing } from "./network.ts";
+import { importImage, killNode, nodeProcessNames, startNode, stopNode } from "./node.ts";
+import { nodeLayout } from "./node-config.ts";
 import { freePort } from "./ports.ts";
+import { startScheduler } from "./scheduler.ts";
 import { readState, stateFile, writeState, type ClusterState } from "./state.ts";
 import { exitedWithLog, isRunning, readRecord, readRecords, startProcess, stopAll } from "./supervisor.ts";
-import { nodeBinary, pathPrefix } from "./tools.ts";
+import { nodeBinary, pathPrefix, tool } from "./tools.ts";
 import { waitFor } from "./wait.ts";
 
 export interface ClusterOptions {
   dir: string;
-  nodeAgent?: boolean;
   log?: (line: string) => void;
   /**
    * Processes die with the Node process that started them (tests: nothing survives a killed test run).
@@ -34,20 +40,30 @@ export interface Cluster {
   /** Exactly what <dir>/env exports (PATH there is the tool prefix in front of the sourcing shell's PATH). */
   env: Record<string, string>;
   azurite: { account: string; key: string; endpointSuffix: string; caFile: string; port: number; stop(): Promise<void>; start(): Promise<void> };
-  pvcRoot: string;
+  /** The bridge, the host's address on it (where pods reach the API server and the proxy), Service and pod ranges. */
+  network: NetworkPlan;
+  /** The HTTPS proxy as pods reach it: http://<host address>:<port>. */
+  podProxyUrl: string;
+  nodes: NodeAddressing[];
+  /** Images every node holds: the project's, the toolbox, the sandbox. */
+  images: ClusterImages;
+  /** Kills a node's kubelet, containerd, kube-proxy and every container at once, as a power cut would. */
+  killNode(name: string): Promise<void>;
   pids(): Record<string, number>;
   stop(): Promise<void>;
 }
 
 export const account = "devstoreaccount1";
-/** Processes every healthy cluster has; the node agent joins them when it was started. */
-export const coreProcesses = ["etcd", "proxy", "azurite", "kube-apiserver", "kube-controller-manager"];
+/** Two nodes, so where a pod lands can be tested. */
+export const NODE_NAMES = ["blobstash-node-1", "blobstash-node-2"];
+/** Processes every healthy cluster has, nodes included. */
+export const coreProcesses = ["etcd", "proxy", "azurite", "kube-apiserver", "kube-controller-manager", "kube-scheduler", ...NODE_NAMES.flatMap(nodeProcessNames)];
 
 const paths = (dir: string) => ({
   kubeconfig: path.join(dir, "kubeconfig"),
   controllerManagerKubeconfig: path.join(dir, "kube-controller-manager.kubeconfig"),
-  pvcRoot: path.join(dir, "pvc"),
-  nodeWorkDir: path.join(dir, "node"),
+  schedulerKubeconfig: path.join(dir, "kube-scheduler.kubeconfig"),
+  nodesDir: path.join(dir, "nodes"),
   azuriteData: path.join(dir, "azurite"),
   envFile: path.join(dir, "env"),
 });
@@ -74,20 +90,15 @@ function clusterEnv(dir: string, pki: Pki, state: ClusterState): Record<string, 
     NODE_EXTRA_CA_CERTS: pki.caCert,
     // `<account>.blob.localhost` resolves nowhere; the loopback CONNECT proxy gets it to Azurite.
     HTTPS_PROXY: `http://127.0.0.1:${state.ports.proxy}`,
-    // The kube API (127.0.0.1) goes direct; Go skips the proxy for loopback IPs anyway, Node's SDKs need telling.
-    NO_PROXY: "127.0.0.1",
+    // The API server (on the bridge) and pods go direct; the proxy only tunnels to *.localhost.
+    NO_PROXY: `127.0.0.1,${planNetwork(state.id, state.octet).clusterCidr}`,
     BLOBSTASH_STATE_DIR: dir,
   };
 }
 
-/** What node-agent-run processes (Job pods) see from the node: proxy, CA trust, tools. Not the emulator key. */
-function nodeEnv(env: Record<string, string>): Record<string, string> {
-  const keys = ["PATH", "HTTPS_PROXY", "NO_PROXY", "SSL_CERT_FILE", "RESTIC_CACERT", "NODE_EXTRA_CA_CERTS", "BLOBSTASH_STATE_DIR"];
-  return { HOME: process.env.HOME ?? "/root", ...Object.fromEntries(keys.map((k) => [k, env[k]!])) };
-}
-
-function startProxy(dir: string, port: number, dieWithParent: boolean | undefined) {
-  return startProcess(dir, "proxy", nodeBinary(), [path.join(import.meta.dirname, "connect-proxy-main.ts"), "--port", String(port)], {
+function startProxy(dir: string, port: number, hosts: string[], dieWithParent: boolean | undefined) {
+  const args = [path.join(import.meta.dirname, "connect-proxy-main.ts"), "--port", String(port), ...hosts.flatMap((h) => ["--host", h])];
+  return startProcess(dir, "proxy", nodeBinary(), args, {
     env: { PATH: process.env.PATH, HOME: process.env.HOME },
     dieWithParent,
   });
@@ -103,6 +114,7 @@ async function waitForProxy(dir: string, port: number): Promise<void> {
 function makeCluster(dir: string, state: ClusterState, dieWithParent: boolean | undefined): Cluster {
   const pki = pkiPaths(dir);
   const p = paths(dir);
+  const network = planNetwork(state.id, state.octet);
   const azuriteConfig = {
     dir, port: state.ports.azurite, location: p.azuriteData, certFile: pki.azuriteCert, keyFile: pki.azuriteKey,
     caFile: pki.caCert, account: state.azurite.account, key: state.azurite.key, node: nodeBinary(), dieWithParent,
@@ -110,7 +122,7 @@ function makeCluster(dir: string, state: ClusterState, dieWithParent: boolean | 
   return {
     dir,
     kubeconfig: p.kubeconfig,
-    apiServerUrl: `https://127.0.0.1:${state.ports.apiserver}`,
+    apiServerUrl: `https://${network.hostIp}:${state.ports.apiserver}`,
     env: clusterEnv(dir, pki, state),
     azurite: {
       account: state.azurite.account,
@@ -123,19 +135,51 @@ function makeCluster(dir: string, state: ClusterState, dieWithParent: boolean | 
         await startAzurite(azuriteConfig);
       },
     },
-    pvcRoot: p.pvcRoot,
+    network,
+    podProxyUrl: `http://${network.hostIp}:${state.ports.proxy}`,
+    nodes: state.nodes,
+    images: state.images,
+    killNode: (name) => killNode(dir, state.cgroup.root, name),
     pids: () => Object.fromEntries(readRecords(dir).map((r) => [r.name, r.pid])),
-    stop: async () => {
-      await stopAll(dir);
-      rmSync(state.etcdDataDir, { recursive: true, force: true });
-    },
+    stop: () => teardown(dir, state),
   };
 }
 
+/** Host directories of this cluster's hostPath volumes (the provisioner makes them under /tmp), read from the API. */
+async function hostPathVolumes(kubeconfig: string): Promise<string[]> {
+  const r = await execa(tool("kubectl"), ["--kubeconfig", kubeconfig, "get", "pv", "-o", "jsonpath={range .items[*]}{.spec.hostPath.path}{\"\\n\"}{end}", "--request-timeout=5s"], { reject: false });
+  return r.exitCode === 0 ? r.stdout.split("\n").filter((d) => d.startsWith("/tmp/hostpath_pv/")) : [];
+}
+
 /**
- * Starts etcd, kube-apiserver, kube-controller-manager, Azurite (TLS), the CONNECT proxy and (when
- * e2e/node-agent/main.ts exists and opts.nodeAgent !== false) the node agent, all on free loopback
- * ports, with state, logs and PIDs under opts.dir. Writes <dir>/env. On failure stops what it started.
+ * Stops nodes (and every container), then the rest, and undoes what the cluster changed on the
+ * machine: hostPath volume directories, the bridge (its routes go with it), the cgroups, kubelet's
+ * kernel settings (once no other local cluster holds them), etcd's tmpfs data.
+ */
+async function teardown(dir: string, state: ClusterState): Promise<void> {
+  const volumes = readRecords(dir).some((r) => r.name === "kube-apiserver" && isRunning(r)) ? await hostPathVolumes(paths(dir).kubeconfig) : [];
+  const errors: string[] = [];
+  if (state.cgroup.root) for (const node of state.nodes) await stopNode(dir, state.cgroup.root, node.name).catch((e: Error) => errors.push(e.message));
+  await stopAll(dir);
+  for (const v of volumes) rmSync(v, { recursive: true, force: true });
+  try {
+    rmdirSync("/tmp/hostpath_pv");
+  } catch {
+    // not empty (another cluster's volumes) or never made
+  }
+  await deleteBridge(planNetwork(state.id, state.octet), state.nodes.map((n) => n.hostVeth)).catch((e: Error) => errors.push(e.message));
+  // An empty root means the cluster never got its cgroup (a start that failed early): there is nothing to remove.
+  if (state.cgroup.root) removeSubtree(state.cgroup.root, state.cgroup.created);
+  releaseKernelSettings(state.id);
+  rmSync(state.etcdDataDir, { recursive: true, force: true });
+  if (errors.length > 0) throw new Error(`cluster stop: ${errors.join("; ")}`);
+}
+
+/**
+ * Starts a real cluster on this machine: etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
+ * two nodes (containerd, kubelet, kube-proxy each; node.ts) on a bridge of their own, a default
+ * StorageClass, Azurite (TLS) and its CONNECT proxy, with state, logs and PIDs under opts.dir and
+ * the images every node needs imported. Writes <dir>/env. On failure stops what it started.
  */
 export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   const dir = path.resolve(opts.dir);
@@ -145,27 +189,42 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   mkdirSync(dir, { recursive: true });
   if (readRecords(dir).some(isRunning)) throw new Error(`processes recorded in ${dir}/pids still run; stop them first (cli.ts down)`);
   await stopAll(dir); // clears stale records of dead processes
-  for (const stale of [stateFile(dir), pkiPaths(dir).dir]) rmSync(stale, { recursive: true, force: true });
+  for (const stale of [stateFile(dir), pkiPaths(dir).dir, paths(dir).nodesDir]) rmSync(stale, { recursive: true, force: true });
 
-  const [etcdClient, etcdPeer, apiserver, controllerManager, azurite, proxy] = await Promise.all(Array.from({ length: 6 }, freePort));
+  const [etcdClient, etcdPeer, apiserver, controllerManager, scheduler, azurite, proxy] = await Promise.all(Array.from({ length: 7 }, freePort));
+  const id = randomBytes(3).toString("hex");
+  const octet = await freeOctet();
+  const network = planNetwork(id, octet);
+  const images = clusterImages({ log });
   const state: ClusterState = {
-    version: 1,
+    version: 2,
+    id,
+    octet,
     createdAt: new Date().toISOString(),
-    ports: { etcdClient: etcdClient!, etcdPeer: etcdPeer!, apiserver: apiserver!, controllerManager: controllerManager!, azurite: azurite!, proxy: proxy! },
+    ports: {
+      etcdClient: etcdClient!, etcdPeer: etcdPeer!, apiserver: apiserver!, controllerManager: controllerManager!, scheduler: scheduler!,
+      azurite: azurite!, proxy: proxy!,
+    },
     etcdDataDir: etcdDataDir(dir),
     azurite: { account, key: randomBytes(64).toString("base64") },
-    nodeAgent: opts.nodeAgent !== false && nodeAgentAvailable(),
+    nodes: NODE_NAMES.map((name, i) => nodeAddressing(network, id, i, name)),
+    cgroup: { root: "", created: [] },
+    images: { blobstash: "", toolbox: "", pause: "", archives: [] },
   };
   writeState(dir, state);
   const cluster = makeCluster(dir, state, opts.dieWithParent);
   const p = paths(dir);
   try {
     let t = Date.now();
-    const pki = await createPki(dir);
-    log(`certificates ready (${since(t)})`);
+    await createBridge(network);
+    state.cgroup = createClusterCgroup(id);
+    holdKernelSettings(id);
+    writeState(dir, state);
+    const pki = await createPki(dir, [network.hostIp, network.kubernetesServiceIp]);
+    log(`network ${network.clusterCidr} on ${network.bridge}, certificates ready (${since(t)})`);
 
     const dieWithParent = opts.dieWithParent;
-    startProxy(dir, state.ports.proxy, dieWithParent);
+    startProxy(dir, state.ports.proxy, ["127.0.0.1", network.hostIp], dieWithParent);
     const emulator = (async () => {
       const ta = Date.now();
       await cluster.azurite.start();
@@ -177,38 +236,78 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       const etcd = await startEtcd({ dir, dataDir: state.etcdDataDir, clientPort: state.ports.etcdClient, peerPort: state.ports.etcdPeer, dieWithParent });
       log(`etcd ready on ${etcd.url} (${since(t)})`);
       t = Date.now();
-      const api = await startApiserver({ dir, pki, etcdUrl: etcd.url, port: state.ports.apiserver, dieWithParent });
+      const api = await startApiserver({
+        dir, pki, etcdUrl: etcd.url, address: network.hostIp, port: state.ports.apiserver, serviceCidr: network.serviceCidr, dieWithParent,
+      });
       log(`kube-apiserver ready on ${api.url} (${since(t)})`);
       await writeCertKubeconfig(p.kubeconfig, { server: api.url, caFile: pki.caCert, certFile: pki.adminCert, keyFile: pki.adminKey, name: "blobstash-local" });
       await writeCertKubeconfig(p.controllerManagerKubeconfig, {
         server: api.url, caFile: pki.caCert, certFile: pki.controllerManagerCert, keyFile: pki.controllerManagerKey, name: "kube-controller-manager",
       });
+      await writeCertKubeconfig(p.schedulerKubeconfig, {
+        server: api.url, caFile: pki.caCert, certFile: pki.schedulerCert, keyFile: pki.schedulerKey, name: "kube-scheduler",
+      });
+      // Before any pod: a pod created ahead of its claim's StorageClass stays unschedulable long after the claim binds.
+      await execa(tool("kubectl"), ["--kubeconfig", p.kubeconfig, "apply", "-f", "-"], { input: DEFAULT_STORAGE_CLASS });
       t = Date.now();
-      await startControllerManager({ dir, pki, kubeconfig: p.controllerManagerKubeconfig, port: state.ports.controllerManager, dieWithParent });
-      log(`kube-controller-manager ready (${since(t)})`);
+      await Promise.all([
+        startControllerManager({ dir, pki, kubeconfig: p.controllerManagerKubeconfig, port: state.ports.controllerManager, dieWithParent }),
+        startScheduler({ dir, pki, kubeconfig: p.schedulerKubeconfig, port: state.ports.scheduler, dieWithParent }),
+      ]);
+      log(`kube-controller-manager and kube-scheduler ready (${since(t)})`);
     })();
-    // Both halves run to completion before a failure is reported, so nothing is still starting when we clean up.
-    const results = await Promise.allSettled([emulator, controlPlane]);
+    const imagesReady = (async () => {
+      const ti = Date.now();
+      state.images = await images;
+      writeState(dir, state);
+      log(`images ready: ${state.images.blobstash}, ${state.images.toolbox}, ${state.images.pause} (${since(ti)})`);
+    })();
+    // Every half runs to completion before a failure is reported, so nothing is still starting when we clean up.
+    const results = await Promise.allSettled([emulator, controlPlane, imagesReady]);
     for (const r of results) if (r.status === "rejected") throw r.reason;
 
-    if (state.nodeAgent) {
-      t = Date.now();
-      await startNodeAgent({
-        dir, pki, apiServerUrl: cluster.apiServerUrl, kubeconfig: p.kubeconfig, pvcRoot: p.pvcRoot, workDir: p.nodeWorkDir,
-        env: nodeEnv(cluster.env), dieWithParent,
-      });
-      log(`node agent ready (${since(t)})`);
-    } else {
-      log(opts.nodeAgent === false ? "node agent not requested" : "node agent not started: e2e/node-agent/main.ts does not exist yet");
-    }
-    mkdirSync(p.pvcRoot, { recursive: true });
+    t = Date.now();
+    await Promise.all(state.nodes.map((node) => startNode({
+      clusterDir: dir, pki, plan: network, node, allNodes: state.nodes, apiServerUrl: cluster.apiServerUrl, cgroupRoot: state.cgroup.root,
+      sandboxImage: state.images.pause, images: state.images.archives, dieWithParent, log,
+    })));
+    log(`nodes ${state.nodes.map((n) => `${n.name} (${n.ip})`).join(", ")} Ready (${since(t)})`);
     writeFileSync(p.envFile, renderEnvFile(cluster.env, pathPrefix()), { mode: 0o600 });
     log(`cluster up in ${since(t0)}`);
-    return cluster;
+    return makeCluster(dir, state, opts.dieWithParent);
   } catch (err) {
     await cluster.stop().catch(() => undefined);
     throw err;
   }
+}
+
+const DEFAULT_STORAGE_CLASS = `apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: standard
+  annotations:
+    storageclass.kubernetes.io/is-default-class: "true"
+provisioner: kubernetes.io/host-path
+reclaimPolicy: Delete
+volumeBindingMode: Immediate
+`;
+
+/**
+ * Builds the images again where their inputs changed and imports whatever is new into every node
+ * (containerd's import is idempotent), so a code change reaches a running cluster. Returns the
+ * cluster with the current image references.
+ */
+export async function refreshImages(cluster: Cluster, log: (line: string) => void = () => undefined): Promise<Cluster> {
+  const state = readState(cluster.dir);
+  if (!state) throw new Error(`no cluster state in ${cluster.dir}`);
+  const images = await clusterImages({ log });
+  const known = new Set(state.images.archives);
+  const fresh = images.archives.filter((a) => !known.has(a));
+  for (const node of state.nodes) for (const archive of fresh) await importImage(nodeLayout(cluster.dir, node.name), archive);
+  if (fresh.length > 0) log(`imported ${fresh.length} new image(s) into ${state.nodes.length} nodes`);
+  state.images = images;
+  writeState(cluster.dir, state);
+  return makeCluster(cluster.dir, state, false);
 }
 
 /** Reuses the cluster recorded in dir when every one of its processes runs and answers; undefined otherwise. */
@@ -216,8 +315,7 @@ export async function attachCluster(dir: string): Promise<Cluster | undefined> {
   dir = path.resolve(dir);
   const state = readState(dir);
   if (!state) return undefined;
-  const expected = [...coreProcesses, ...(state.nodeAgent ? ["node-agent"] : [])];
-  for (const name of expected) {
+  for (const name of coreProcesses) {
     const record = readRecord(dir, name);
     if (!record || !isRunning(record)) return undefined;
   }
@@ -236,21 +334,23 @@ export async function attachCluster(dir: string): Promise<Cluster | undefined> {
 }
 
 /**
- * Stops every process recorded in dir (whether or not the cluster is healthy), confirms each is gone,
- * and removes the cluster's data (etcd tmpfs, emulator blobs, PVC directories, certificates, env).
- * Logs stay for post-mortems. Returns the names and PIDs it stopped.
+ * Stops every process recorded in dir (whether or not the cluster is healthy), nodes and their
+ * containers first, confirms each is gone, undoes the cluster's changes to the machine and removes its
+ * data (etcd tmpfs, emulator blobs, node state, certificates, env). Logs stay for post-mortems.
+ * Returns the names and PIDs it stopped.
  */
 export async function downCluster(dir: string): Promise<Record<string, number>> {
   dir = path.resolve(dir);
   const records = readRecords(dir);
+  const state = readState(dir);
+  if (state) await teardown(dir, state);
   await stopAll(dir);
   const survivors = records.filter(isRunning);
   if (survivors.length > 0) throw new Error(`still running after stop: ${survivors.map((r) => `${r.name} (${r.pid})`).join(", ")}`);
-  const state = readState(dir);
   const p = paths(dir);
   const leftovers = [
-    state?.etcdDataDir, path.join(dir, "etcd"), p.azuriteData, p.pvcRoot, p.nodeWorkDir, pkiPaths(dir).dir, p.kubeconfig,
-    p.controllerManagerKubeconfig, p.envFile, stateFile(dir), path.join(dir, "pids"),
+    state?.etcdDataDir, path.join(dir, "etcd"), p.azuriteData, p.nodesDir, pkiPaths(dir).dir, p.kubeconfig,
+    p.controllerManagerKubeconfig, p.schedulerKubeconfig, p.envFile, stateFile(dir), path.join(dir, "pids"),
   ];
   for (const f of leftovers) if (f) rmSync(f, { recursive: true, force: true });
   return Object.fromEntries(records.map((r) => [r.name, r.pid]));

@@ -13,8 +13,20 @@ export interface ControllerManagerConfig {
   dieWithParent?: boolean;
 }
 
-/** What Jobs, owner references, namespaces and service accounts need; nothing that wants a kubelet or cloud. */
+/** What Jobs, Deployments, Services, PVCs, nodes, owner references and namespaces need; nothing that wants a cloud. */
 export const controllers = [
+  "deployment-controller",
+  "replicaset-controller",
+  // Services get their endpoints (kube-proxy programs them; the API server proxies to them).
+  "endpoints-controller",
+  "endpointslice-controller",
+  "endpointslice-mirroring-controller",
+  // Lifts the not-ready taint from a new node, and marks a node that stops reporting NotReady.
+  "node-lifecycle-controller",
+  "taint-eviction-controller",
+  // Binds claims to volumes; with --enable-hostpath-provisioner it provisions them for the default StorageClass.
+  "persistentvolume-binder-controller",
+  "persistentvolume-protection-controller",
   "job-controller",
   "garbage-collector-controller",
   "namespace-controller",
@@ -38,6 +50,12 @@ export function controllerManagerArgs(cfg: Pick<ControllerManagerConfig, "pki" |
     // bootstrap RBAC grants job, GC, root-CA publisher etc. only to those, not to the manager's own user.
     "--use-service-account-credentials=true",
     "--leader-elect=false",
+    // The default StorageClass's provisioner (kubernetes.io/host-path): directories under /tmp/hostpath_pv,
+    // deleted with their claims.
+    "--enable-hostpath-provisioner",
+    // A stopped node is noticed in seconds, not the production default's 40–50 s.
+    "--node-monitor-period", "2s",
+    "--node-monitor-grace-period", "16s",
     "--bind-address", "127.0.0.1",
     "--secure-port", String(cfg.port),
     "--tls-cert-file", cfg.pki.apiserverCert,

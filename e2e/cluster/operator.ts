@@ -1,21 +1,20 @@
-// The operator on the local cluster, as the Helm chart would run it: CRDs from crds/, the chart's
-// ServiceAccount and RBAC (rendered by helm, applied server-side), and `blobstash operator`
-// authenticated with that ServiceAccount's token, so a permission the chart lacks fails here.
+// The operator on the local cluster as a cluster admin installs it: `helm upgrade --install` of
+// charts/blobstash with the project's image (built here, imported into every node), the chart's
+// Deployment, ServiceAccount, RBAC and metrics Service, in-cluster credentials, leader election
+// between the replicas. The chart's proxy and extra-CA values carry the way to Azurite, as they would
+// carry a corporate proxy's. A permission the chart lacks fails here.
 
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
 import type { Cluster } from "./cluster.ts";
-import { writeTokenKubeconfig } from "./kubeconfig.ts";
-import { freePort } from "./ports.ts";
-import { exitedWithLog, logTail, readRecord, startProcess, stopProcess } from "./supervisor.ts";
 import { repoRoot, tool } from "./tools.ts";
 import { waitFor } from "./wait.ts";
 
 export const OPERATOR_NAMESPACE = "blobstash-system";
 export const RELEASE = "blobstash";
 
-const kubectl = (cluster: Cluster, args: string[], input?: string) =>
+export const kubectl = (cluster: Cluster, args: string[], input?: string) =>
   execa(tool("kubectl"), args, { env: { ...process.env, KUBECONFIG: cluster.kubeconfig }, input });
 
 /** Applies every CRD under crds/ and waits until the API server serves them. */
@@ -34,74 +33,105 @@ export async function renderChart(args: string[] = []): Promise<string> {
   return stdout;
 }
 
-/**
- * Applies the chart's ServiceAccount and RBAC, and writes a kubeconfig that authenticates as that
- * ServiceAccount (a TokenRequest token). Returns the kubeconfig path.
- */
-export async function installOperatorIdentity(cluster: Cluster, valuesArgs: string[] = []): Promise<string> {
-  await kubectl(cluster, ["create", "namespace", OPERATOR_NAMESPACE]).catch(() => undefined);
-  const manifests = await renderChart(["--show-only", "templates/serviceaccount.yaml", "--show-only", "templates/rbac.yaml", ...valuesArgs]);
-  await kubectl(cluster, ["apply", "--server-side", "--force-conflicts", "-f", "-"], manifests);
-  const { stdout: token } = await kubectl(cluster, ["create", "token", RELEASE, "-n", OPERATOR_NAMESPACE, "--duration=48h"]);
-  const file = path.join(cluster.dir, "operator.kubeconfig");
-  await writeTokenKubeconfig(file, { server: cluster.apiServerUrl, caFile: cluster.azurite.caFile, token: token.trim(), name: "blobstash-operator" });
-  return file;
+/** The chart's values that point a release at this cluster: its image, Azurite's endpoint, the proxy and CA pods need. */
+export function localValues(cluster: Cluster): Record<string, unknown> {
+  const ref = cluster.images.blobstash;
+  const colon = ref.lastIndexOf(":");
+  return {
+    image: { repository: ref.slice(0, colon), tag: ref.slice(colon + 1), pullPolicy: "Never" },
+    operator: { defaultEndpointSuffix: cluster.azurite.endpointSuffix },
+    proxy: { httpsProxy: cluster.podProxyUrl },
+    extraCA: { pem: readFileSync(cluster.azurite.caFile, "utf8") },
+  };
+}
+
+export interface InstallOptions {
+  release?: string;
+  namespace?: string;
+  /** Values merged over localValues (a JSON values file; objects merge, the rest replaces). */
+  values?: Record<string, unknown>;
 }
 
 export interface OperatorHandle {
-  name: string;
-  metricsUrl: string;
-  logFile: string;
-  pid: number;
-  stop(): Promise<void>;
-  /** SIGKILL: no lease release, no cleanup (a crashed operator). */
-  kill(): void;
+  release: string;
+  namespace: string;
+  /** The Deployment's (and the chart's) full name. */
+  fullname: string;
+  /** Pods of the release that run now. */
+  pods(): Promise<string[]>;
+  /** The pod that holds the Lease. */
+  leader(): Promise<string>;
+  /** /metrics of the leader, through the API server's pod proxy. */
   metrics(): Promise<string>;
-  log(): string;
+  /** /metrics through the metrics Service (any replica: what a Prometheus scrape of the Service gets). */
+  serviceMetrics(): Promise<string>;
+  /** Every current pod's log, prefixed with the pod's name. */
+  logs(): Promise<string>;
+  /** Deletes every pod at once with no grace period, as a node losing them would; the Deployment makes new ones. */
+  kill(): Promise<void>;
+  /** Waits until the Deployment's pods are all ready (after a kill, say). */
+  waitReady(): Promise<void>;
+  /** helm uninstall, waiting until the pods are gone. */
+  stop(): Promise<void>;
 }
 
-/**
- * Starts `blobstash operator` from source as a supervised process (so `make down` stops it too),
- * authenticated as the chart's ServiceAccount, and waits until its caches are synced.
- */
-export async function startOperator(
-  cluster: Cluster,
-  opts: { name?: string; kubeconfig: string; args?: string[]; dieWithParent?: boolean; env?: Record<string, string> },
-): Promise<OperatorHandle> {
-  const name = opts.name ?? "operator";
-  const port = await freePort();
-  // Through bin/blobstash, as the image runs it (its Node flags included), from source.
-  const args = [
-    "operator",
-    `--metrics-address=127.0.0.1:${port}`,
-    `--default-endpoint-suffix=${cluster.azurite.endpointSuffix}`,
-    `--leader-election-namespace=${OPERATOR_NAMESPACE}`,
-    "--job-image=blobstash:local",
-    ...(opts.args ?? []),
-  ];
-  // The cluster's env minus the emulator's account key: the operator must get credentials from Secrets.
-  const env: Record<string, string | undefined> = {
-    ...cluster.env, AZURE_ACCOUNT_KEY: undefined, AZURE_ACCOUNT_NAME: undefined, KUBECONFIG: opts.kubeconfig, HOME: process.env.HOME,
-    ...opts.env,
+function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const prev = out[k];
+    out[k] = prev && typeof prev === "object" && !Array.isArray(prev) && v && typeof v === "object" && !Array.isArray(v)
+      ? merge(prev as Record<string, unknown>, v as Record<string, unknown>)
+      : v;
+  }
+  return out;
+}
+
+/** `helm upgrade --install` of the chart into the cluster; returns once every replica is ready. */
+export async function installOperator(cluster: Cluster, opts: InstallOptions = {}): Promise<OperatorHandle> {
+  const release = opts.release ?? RELEASE;
+  const namespace = opts.namespace ?? OPERATOR_NAMESPACE;
+  const values = merge(localValues(cluster), opts.values ?? {});
+  const env = { ...process.env, KUBECONFIG: cluster.kubeconfig };
+  await execa(tool("helm"), [
+    "upgrade", "--install", release, path.join(repoRoot, "charts/blobstash"),
+    "--namespace", namespace, "--create-namespace", "--values", "-", "--wait", "--timeout", "180s",
+  ], { env, input: JSON.stringify(values) });
+  const fullname = release.includes("blobstash") ? release : `${release}-blobstash`;
+  const k = (args: string[], input?: string) => kubectl(cluster, ["-n", namespace, ...args], input);
+  const selector = `app.kubernetes.io/instance=${release}`;
+  const pods = async () => {
+    const { stdout } = await k(["get", "pods", "-l", selector, "--field-selector=status.phase=Running", "-o", "jsonpath={.items[*].metadata.name}"]);
+    return stdout.split(" ").filter(Boolean);
   };
-  const record = startProcess(cluster.dir, name, path.join(repoRoot, "bin/blobstash"), args, { env, dieWithParent: opts.dieWithParent ?? true, cwd: repoRoot });
-  const metricsUrl = `http://127.0.0.1:${port}`;
-  await waitFor(`${name} to sync its caches`, async () => (await fetch(`${metricsUrl}/readyz`)).ok, {
-    timeoutMs: 60_000,
-    intervalMs: 200,
-    abortIf: exitedWithLog(cluster.dir, record),
-  });
-  return {
-    name,
-    metricsUrl,
-    logFile: record.logFile,
-    pid: record.pid,
-    stop: () => stopProcess(cluster.dir, name),
-    kill: () => {
-      const r = readRecord(cluster.dir, name);
-      if (r) process.kill(r.pid, "SIGKILL");
+  const leader = async () => {
+    const { stdout } = await k(["get", "lease", "blobstash-operator", "-o", "jsonpath={.spec.holderIdentity}"]);
+    return stdout.trim();
+  };
+  const handle: OperatorHandle = {
+    release,
+    namespace,
+    fullname,
+    pods,
+    leader,
+    metrics: async () => (await k(["get", "--raw", `/api/v1/namespaces/${namespace}/pods/${await leader()}:8080/proxy/metrics`])).stdout,
+    serviceMetrics: async () => (await k(["get", "--raw", `/api/v1/namespaces/${namespace}/services/${fullname}-metrics:metrics/proxy/metrics`])).stdout,
+    logs: async () => {
+      const r = await execa(tool("kubectl"), ["-n", namespace, "logs", "-l", selector, "--prefix", "--tail=-1", "--max-log-requests=10"], { env, reject: false });
+      return r.stdout + (r.exitCode === 0 ? "" : `\n(kubectl logs: ${r.stderr})`);
     },
-    metrics: async () => (await fetch(`${metricsUrl}/metrics`)).text(),
-    log: () => logTail(cluster.dir, name, 100_000),
+    kill: async () => {
+      await k(["delete", "pods", "-l", selector, "--grace-period=0", "--force", "--wait=false"]);
+    },
+    waitReady: async () => {
+      await waitFor(`Deployment ${namespace}/${fullname} ready`, async () => {
+        const { stdout } = await k(["get", "deployment", fullname, "-o", "jsonpath={.status.readyReplicas}/{.spec.replicas}/{.status.updatedReplicas}"]);
+        const [ready, want] = stdout.split("/");
+        return ready !== "" && ready === want;
+      }, { timeoutMs: 120_000, intervalMs: 500 });
+    },
+    stop: async () => {
+      await execa(tool("helm"), ["uninstall", release, "--namespace", namespace, "--wait", "--timeout", "120s"], { env });
+    },
   };
+  return handle;
 }

@@ -15,8 +15,10 @@ export interface Manifest {
 
 export const examplesDir = path.join(repoRoot, "examples");
 
-/** Applied first, in this order; restoresession.yaml only once the backup succeeded. */
-export const BACKUP_EXAMPLES = ["repository.yaml", "pvc.yaml", "backupconfiguration.yaml", "backupsession.yaml"];
+/** The volumes come first (the data is written into the source before the backup); then the backup's
+ * objects in this order; restoresession.yaml only once the backup succeeded. */
+export const PVC_EXAMPLES = ["pvc.yaml"];
+export const BACKUP_EXAMPLES = ["repository.yaml", "backupconfiguration.yaml", "backupsession.yaml"];
 export const RESTORE_EXAMPLES = ["restoresession.yaml"];
 
 export function loadExample(file: string): Manifest[] {

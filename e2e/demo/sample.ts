@@ -1,44 +1,28 @@
 // The sample data the demo backs up: small, but with what a restore can get wrong — nested and
-// empty directories, unusual names, an executable, read-only and private modes, an empty file, a
-// binary blob, and relative, directory and dangling symlinks. Self-contained (node: imports only)
-// so kind pods write the same tree (tree-cli.ts).
-import { randomBytes } from "node:crypto";
-import { chmodSync, mkdirSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
-import path from "node:path";
+// empty directories, unusual names, an executable, read-only and private modes, files of other
+// owners, an empty file, a binary blob, a hard link, and relative, directory and dangling symlinks.
+// A spec that a toolbox pod writes into the source PVC (e2e/support/toolbox.ts).
+import type { SpecEntry } from "../support/tree.ts";
 
-interface SampleFile {
-  path: string;
-  content: string | Buffer;
-  mode?: number;
-}
-
-/** Writes the sample tree into root (which may exist and must be empty). Returns the number of entries written. */
-export function writeSampleTree(root: string): number {
-  const files: SampleFile[] = [
-    { path: "README.txt", content: "Sample data for the blobstash demo. Every byte, mode and link must come back.\n" },
-    { path: "docs/notes.md", content: "# Notes\n\nUTF-8 survives: Grüße, 日本語, emoji 🗄️\n" },
-    { path: "docs/name with spaces & ümlauts.txt", content: "a file name restic must quote nowhere\n" },
-    { path: "bin/backup-hook.sh", content: "#!/bin/sh\necho hook\n", mode: 0o755 },
-    { path: "config/app.conf", content: "read_only = true\n", mode: 0o444 },
-    { path: "config/credentials.ini", content: "owner-only file\n", mode: 0o600 },
-    { path: "data/random.bin", content: randomBytes(192 * 1024) },
-    { path: "data/empty", content: "" },
-    { path: "data/nested/deep/deeper/leaf.txt", content: "four levels down\n" },
-    { path: "private/diary.txt", content: "in a directory only its owner may enter\n" },
+export function sampleTree(): SpecEntry[] {
+  return [
+    { path: "README.txt", type: "file", content: "Sample data for the blobstash demo. Every byte, mode, owner and link must come back.\n" },
+    // A fixed past mtime: a restore that sets "now" instead of the snapshot's time shows up.
+    { path: "docs/notes.md", type: "file", content: "# Notes\n\nUTF-8 survives: Grüße, 日本語, emoji 🗄️\n", mtime: "2020-02-29T12:34:56Z" },
+    { path: "docs/name with spaces & ümlauts.txt", type: "file", content: "a file name restic must quote nowhere\n" },
+    { path: "bin/backup-hook.sh", type: "file", content: "#!/bin/sh\necho hook\n", mode: 0o755 },
+    { path: "config/app.conf", type: "file", content: "read_only = true\n", mode: 0o444 },
+    { path: "config/credentials.ini", type: "file", content: "owner-only file of uid 999\n", mode: 0o600, uid: 999, gid: 999 },
+    { path: "data/random.bin", type: "file", randomBytes: 192 * 1024, uid: 1000, gid: 1000 },
+    { path: "data/empty", type: "file", content: "" },
+    { path: "data/nested/deep/deeper/leaf.txt", type: "file", content: "four levels down\n" },
+    { path: "data/empty-dir", type: "dir" },
+    { path: "private", type: "dir", mode: 0o700, uid: 999, gid: 999 },
+    { path: "private/diary.txt", type: "file", content: "in a directory only its owner may enter\n", mode: 0o600, uid: 999, gid: 999 },
+    { path: "shared", type: "dir", mode: 0o2775, gid: 1000 },
+    { path: "shared/same-as-readme.txt", type: "hardlink", target: "README.txt" },
+    { path: "links/to-readme", type: "symlink", target: "../README.txt" },
+    { path: "links/to-docs", type: "symlink", target: "../docs" },
+    { path: "links/dangling", type: "symlink", target: "../no/such/file" },
   ];
-  for (const f of files) {
-    const abs = path.join(root, f.path);
-    mkdirSync(path.dirname(abs), { recursive: true });
-    writeFileSync(abs, f.content);
-    if (f.mode !== undefined) chmodSync(abs, f.mode);
-  }
-  // A fixed past mtime on one file: a restore that sets "now" instead of the snapshot's time shows up.
-  utimesSync(path.join(root, "docs/notes.md"), new Date("2020-02-29T12:34:56Z"), new Date("2020-02-29T12:34:56Z"));
-  mkdirSync(path.join(root, "data/empty-dir"), { recursive: true });
-  mkdirSync(path.join(root, "links"), { recursive: true });
-  symlinkSync("../README.txt", path.join(root, "links/to-readme"));
-  symlinkSync("../docs", path.join(root, "links/to-docs"));
-  symlinkSync("../no/such/file", path.join(root, "links/dangling"));
-  chmodSync(path.join(root, "private"), 0o700);
-  return files.length + 3;
 }

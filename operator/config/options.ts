@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { parseDuration } from "./duration.ts";
 
@@ -18,8 +19,8 @@ export interface OperatorOptions {
   watchNamespaces: string[];
   /** Image the backup and restore Jobs run (the same image, wrapper role). */
   jobImage: string;
-  /** Command the Job container runs: `blobstash` in the image and under the local node agent. */
-  jobCommand: string;
+  /** A PEM bundle the operator trusts (NODE_EXTRA_CA_CERTS) and passes on to every Job. */
+  extraCaFile?: string;
   /** Per-Job credentials live this long after the Job's deadline. */
   jobCredentialSlackMs: number;
 }
@@ -35,10 +36,10 @@ const FLAGS = {
   "leader-elect": { type: "string", env: "BLOBSTASH_LEADER_ELECT", default: "true", help: "use a Lease so only one replica acts" },
   "leader-election-namespace": { type: "string", env: "POD_NAMESPACE", default: "blobstash-system", help: "namespace of the Lease" },
   "leader-election-id": { type: "string", env: "BLOBSTASH_LEADER_ELECTION_ID", default: "blobstash-operator", help: "name of the Lease" },
-  identity: { type: "string", env: "POD_NAME", help: "this replica's identity in the Lease (default: hostname + pid)" },
+  identity: { type: "string", env: "POD_NAME", help: "this replica's name in the Lease, followed by a per-process suffix (default: hostname)" },
   "watch-namespaces": { type: "string", env: "BLOBSTASH_WATCH_NAMESPACES", default: "", help: "comma-separated namespaces to watch (default: all)" },
   "job-image": { type: "string", env: "BLOBSTASH_JOB_IMAGE", default: "ghcr.io/blobstash/blobstash:latest", help: "image for backup and restore Jobs" },
-  "job-command": { type: "string", env: "BLOBSTASH_JOB_COMMAND", default: "blobstash", help: "command the Job container runs" },
+  "extra-ca-file": { type: "string", env: "BLOBSTASH_EXTRA_CA_FILE", help: "PEM bundle passed on to Jobs beside the system roots (proxy or private endpoint CA)" },
   "job-credential-slack": { type: "string", env: "BLOBSTASH_JOB_CREDENTIAL_SLACK", default: "15m", help: "minted SAS lifetime beyond the Job deadline" },
 } as const;
 
@@ -90,10 +91,12 @@ export function parseOperatorOptions(argv: string[], env: NodeJS.ProcessEnv = pr
     leaderElect: bool("leader-elect"),
     leaderElectionNamespace: get("leader-election-namespace") ?? "blobstash-system",
     leaderElectionId: get("leader-election-id") ?? "blobstash-operator",
-    identity: get("identity") ?? `${hostname()}-${process.pid}`,
+    // A restarted container keeps its pod's name but must not inherit the Lease its killed process
+    // held: it is a new candidate, as client-go's name_uuid identities are.
+    identity: `${get("identity") ?? hostname()}_${randomBytes(4).toString("hex")}`,
     watchNamespaces: (get("watch-namespaces") ?? "").split(",").map((s) => s.trim()).filter(Boolean),
     jobImage: get("job-image") ?? "",
-    jobCommand: get("job-command") ?? "blobstash",
+    extraCaFile: get("extra-ca-file"),
     jobCredentialSlackMs: duration("job-credential-slack"),
   };
 }

@@ -20,7 +20,7 @@ import { RepositoryReconciler } from "./repository/reconciler.ts";
 import { BackupConfigurationReconciler } from "./backupconfiguration/reconciler.ts";
 import { backupSessionReconciler } from "./backupsession/reconciler.ts";
 import { restoreSessionReconciler } from "./restoresession/reconciler.ts";
-import { SessionRuntime } from "./sessions/runtime.ts";
+import { proxySettings, SessionRuntime } from "./sessions/runtime.ts";
 
 export interface Controllers {
   informers: Array<InformerSet<KubeObject>>;
@@ -69,7 +69,8 @@ export function buildControllers(kube: KubeClient, opts: OperatorOptions, events
     azure: new AzureClientCache(),
     defaultEndpointSuffix: opts.defaultEndpointSuffix,
     jobImage: opts.jobImage,
-    jobOptions: { command: [opts.jobCommand] },
+    jobOptions: { extraCa: opts.extraCaFile !== undefined },
+    jobTrust: { proxy: proxySettings(process.env), extraCaFile: opts.extraCaFile },
     credentialSlackMs: opts.jobCredentialSlackMs,
     jobs,
   });

@@ -3,6 +3,7 @@
 // result to the termination log (api/result.ts) and exits 0 (Succeeded), 3 (Partial), 1 (Failed) or
 // 2 (bad command line; a result is still written when the action is known).
 
+import os from "node:os";
 import { writeFile } from "node:fs/promises";
 import { serializeJobResult, type JobResult, type ResultAction } from "../api/result.ts";
 import { logger, registerSecret } from "../observability/logger.ts";
@@ -12,6 +13,7 @@ import { parseWrapperArgs, USAGE } from "./flags.ts";
 import { restoreFlow } from "./restore-flow.ts";
 import { FORCE_KILL_AFTER_MS } from "./runner.ts";
 import type { AbortCause, FlowDeps } from "./steps.ts";
+import { trustEnv } from "./trust.ts";
 
 export const EXIT_SUCCEEDED = 0;
 export const EXIT_FAILED = 1;
@@ -68,6 +70,16 @@ export async function runWrapper(argv: string[], opts: { startupMs?: number } = 
   const plan = parsed.plan;
   if (!env.RESTIC_PASSWORD && !env.RESTIC_PASSWORD_FILE && !env.RESTIC_PASSWORD_COMMAND) {
     const message = "RESTIC_PASSWORD is not set (the Job reads it from its credentials Secret)";
+    logger.error(message);
+    await writeResult(plan.resultFile, failure(plan.action, "InvalidArguments", message));
+    return EXIT_USAGE;
+  }
+
+  try {
+    // restic inherits this process's environment: the combined bundle applies to every restic run.
+    Object.assign(env, await trustEnv(env, env.TMPDIR ?? os.tmpdir()));
+  } catch (err) {
+    const message = (err as Error).message;
     logger.error(message);
     await writeResult(plan.resultFile, failure(plan.action, "InvalidArguments", message));
     return EXIT_USAGE;

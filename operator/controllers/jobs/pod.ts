@@ -1,10 +1,5 @@
 // What backup and restore Jobs share: names, labels, the pod's security settings, volumes, and how
 // credentials reach the wrapper. Everything here is pure; the session builders assemble it.
-//
-// Paths the wrapper gets are always spelled out in args or literal env values that start with a
-// volume's mountPath (and the termination log path), never derived from the image's filesystem: the
-// local node agent runs containers as host processes and rewrites exactly those strings to the host
-// directories that back the mounts.
 
 import type { V1EnvVar, V1Job, V1OwnerReference, V1PodSecurityContext, V1ResourceRequirements, V1SecurityContext, V1Volume } from "@kubernetes/client-node";
 import type { RuntimeSettings, TempDir } from "../../api/backup.ts";
@@ -22,8 +17,9 @@ import {
 } from "../../api/labels.ts";
 import { DEFAULT_MAX_CONNECTIONS, resticRepositoryUrl, type Repository } from "../../api/repository.ts";
 import { parseDuration } from "../../config/duration.ts";
+import { EXTRA_CA_ENV } from "../../restic/trust.ts";
 
-/** Where the target PVC is mounted in a Job pod. Distinct top-level names keep path rewriting unambiguous. */
+/** Where the target PVC is mounted in a Job pod. */
 export const VOLUME_MOUNT_PATH = "/blobstash/volume";
 /** An emptyDir for restic's cache and temporary files (the root filesystem is read-only). */
 export const SCRATCH_MOUNT_PATH = "/blobstash/scratch";
@@ -35,12 +31,28 @@ export const VOLUME_NAME = "target";
 export const SCRATCH_NAME = "scratch";
 export const CONTAINER_NAME = "restic";
 
-/** Non-root uid/gid of the image's user (distroless "nonroot"). */
-export const DEFAULT_UID = 65532;
+/** Where the extra CA bundle (the operator's --extra-ca-file) is mounted from the per-Job Secret. */
+export const CA_MOUNT_PATH = "/blobstash/ca";
+export const CA_KEY = "ca.crt";
+export const CA_VOLUME_NAME = "trust";
+
+/**
+ * What a backup needs beyond uid 0 to read every file whatever its owner and mode (the mount is
+ * read-only, so this reads and cannot write), and what a restore needs to give files back their
+ * owners, groups, modes and setgid bits. Both lists stay inside what the Pod Security Standard
+ * `baseline` allows (DAC_READ_SEARCH, the narrower read-only capability, is not on it).
+ */
+export const BACKUP_CAPABILITIES = ["DAC_OVERRIDE"];
+export const RESTORE_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID"];
 
 /** Keys of the per-Job credentials Secret, which are also the env var names the wrapper and restic read. */
 export const CREDENTIAL_KEYS = ["RESTIC_PASSWORD", "AZURE_ACCOUNT_NAME", "AZURE_ACCOUNT_SAS", "AZURE_ENDPOINT_SUFFIX"] as const;
 export type CredentialKey = (typeof CREDENTIAL_KEYS)[number];
+/**
+ * The operator's own proxy settings, passed on to restic through the same Secret when set (a proxy
+ * URL may carry a password, so never as a literal in the Job spec).
+ */
+export const PROXY_KEYS = ["HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"] as const;
 
 /**
  * Data keys of the Secret the operator creates for one Job (values: the repository password and a
@@ -106,13 +118,13 @@ export interface JobOptions {
   /** Resources when the session's runtimeSettings.container.resources says nothing. */
   resources?: V1ResourceRequirements;
   imagePullPolicy?: "Always" | "IfNotPresent" | "Never";
-  /** Extra non-secret env for the wrapper and restic (HTTPS_PROXY, RESTIC_CACERT, …). Never secret values. */
+  /** Extra non-secret env for the wrapper and restic. Never secret values. */
   extraEnv?: V1EnvVar[];
-  /** Command that starts the wrapper; default ["blobstash"]. */
-  command?: string[];
+  /** The per-Job Secret carries an extra CA bundle (key ca.crt): mount it and tell the wrapper. */
+  extraCa?: boolean;
   /** How often the wrapper logs progress (Go duration); default the wrapper's. */
   progressInterval?: string;
-  /** Pod uid/gid when runtimeSettings say nothing; default 65532. */
+  /** Pod uid/gid when runtimeSettings say nothing; default 0 (see BACKUP_CAPABILITIES). */
   runAsUser?: number;
   runAsGroup?: number;
   fsGroup?: number;
@@ -120,12 +132,18 @@ export interface JobOptions {
   labels?: Record<string, string>;
 }
 
+/** The uid the restic container runs as: runtimeSettings, then the operator's default, then root. */
+export function effectiveUid(runtime: RuntimeSettings | undefined, options: JobOptions): number {
+  return runtime?.pod?.securityContext?.runAsUser ?? options.runAsUser ?? 0;
+}
+
 export function podSecurityContext(runtime: RuntimeSettings | undefined, options: JobOptions): V1PodSecurityContext {
   const sc = runtime?.pod?.securityContext ?? {};
+  const uid = effectiveUid(runtime, options);
   const out: V1PodSecurityContext = {
-    runAsNonRoot: true,
-    runAsUser: sc.runAsUser ?? options.runAsUser ?? DEFAULT_UID,
-    runAsGroup: sc.runAsGroup ?? options.runAsGroup ?? DEFAULT_UID,
+    ...(uid !== 0 ? { runAsNonRoot: true } : {}),
+    runAsUser: uid,
+    runAsGroup: sc.runAsGroup ?? options.runAsGroup ?? uid,
     seccompProfile: { type: "RuntimeDefault" },
   };
   const fsGroup = sc.fsGroup ?? options.fsGroup;
@@ -134,12 +152,16 @@ export function podSecurityContext(runtime: RuntimeSettings | undefined, options
   return out;
 }
 
-export function containerSecurityContext(): V1SecurityContext {
+/**
+ * Every capability dropped, then as root only those the role needs (a non-root process would lose
+ * added capabilities at exec anyway, so a non-root mode adds none and says it runs as non-root).
+ */
+export function containerSecurityContext(uid: number, add: readonly string[]): V1SecurityContext {
   return {
-    runAsNonRoot: true,
+    ...(uid !== 0 ? { runAsNonRoot: true } : {}),
     readOnlyRootFilesystem: true,
     allowPrivilegeEscalation: false,
-    capabilities: { drop: ["ALL"] },
+    capabilities: uid === 0 && add.length > 0 ? { drop: ["ALL"], add: [...add] } : { drop: ["ALL"] },
   };
 }
 
@@ -155,14 +177,17 @@ export function pvcVolume(claimName: string, readOnly: boolean): V1Volume {
 }
 
 /**
- * Env of the wrapper container: credentials from the per-Job Secret by reference (the Job spec never
- * holds a value), scratch locations for the read-only root filesystem, then the operator's extras.
+ * Env of the wrapper container: credentials (and the operator's proxy settings, where it has them)
+ * from the per-Job Secret by reference (the Job spec never holds a value), scratch locations for the
+ * read-only root filesystem, the extra CA's path, then the operator's extras.
  */
-export function wrapperEnv(secretName: string, extraEnv: readonly V1EnvVar[] | undefined): V1EnvVar[] {
+export function wrapperEnv(secretName: string, options: Pick<JobOptions, "extraEnv" | "extraCa">): V1EnvVar[] {
   const env: V1EnvVar[] = CREDENTIAL_KEYS.map((key) => ({ name: key, valueFrom: { secretKeyRef: { name: secretName, key } } }));
+  for (const key of PROXY_KEYS) env.push({ name: key, valueFrom: { secretKeyRef: { name: secretName, key, optional: true } } });
   env.push({ name: "TMPDIR", value: TMP_DIR }, { name: "HOME", value: SCRATCH_MOUNT_PATH });
+  if (options.extraCa) env.push({ name: EXTRA_CA_ENV, value: `${CA_MOUNT_PATH}/${CA_KEY}` });
   const taken = new Set(env.map((e) => e.name));
-  for (const e of extraEnv ?? []) if (!taken.has(e.name)) env.push(e);
+  for (const e of options.extraEnv ?? []) if (!taken.has(e.name)) env.push(e);
   return env;
 }
 
@@ -194,10 +219,12 @@ export function jobSkeleton(parts: {
   env: V1EnvVar[];
   volumes: V1Volume[];
   volumeReadOnly: boolean;
+  capabilities: readonly string[];
 }): V1Job {
   const { runtime, options } = parts;
   const pod = runtime?.pod;
   const resources = runtime?.container?.resources ?? options.resources;
+  const uid = effectiveUid(runtime, options);
   const job: V1Job = {
     apiVersion: "batch/v1",
     kind: "Job",
@@ -215,10 +242,10 @@ export function jobSkeleton(parts: {
             {
               name: CONTAINER_NAME,
               image: parts.image,
-              command: options.command ?? ["blobstash"],
+              command: ["blobstash"],
               args: parts.args,
               env: parts.env,
-              securityContext: containerSecurityContext(),
+              securityContext: containerSecurityContext(uid, parts.capabilities),
               terminationMessagePath: TERMINATION_LOG,
               // When the wrapper died before writing its result, the log tail tells why.
               terminationMessagePolicy: "FallbackToLogsOnError",
@@ -227,6 +254,7 @@ export function jobSkeleton(parts: {
                   ? { name: VOLUME_NAME, mountPath: VOLUME_MOUNT_PATH, readOnly: true }
                   : { name: VOLUME_NAME, mountPath: VOLUME_MOUNT_PATH },
                 { name: SCRATCH_NAME, mountPath: SCRATCH_MOUNT_PATH },
+                ...(options.extraCa ? [{ name: CA_VOLUME_NAME, mountPath: CA_MOUNT_PATH, readOnly: true }] : []),
               ],
             },
           ],
@@ -288,8 +316,13 @@ export function sessionJob(p: SessionJobParts): V1Job {
     options,
     image: p.image,
     args,
-    env: wrapperEnv(p.credentialsSecretName, options.extraEnv),
-    volumes: [pvcVolume(p.claimName, p.readOnly), scratchVolume(spec.tempDir)],
+    env: wrapperEnv(p.credentialsSecretName, options),
+    volumes: [
+      pvcVolume(p.claimName, p.readOnly),
+      scratchVolume(spec.tempDir),
+      ...(options.extraCa ? [{ name: CA_VOLUME_NAME, secret: { secretName: p.credentialsSecretName, items: [{ key: CA_KEY, path: CA_KEY }] } }] : []),
+    ],
     volumeReadOnly: p.readOnly,
+    capabilities: p.component === "backup" ? BACKUP_CAPABILITIES : RESTORE_CAPABILITIES,
   });
 }

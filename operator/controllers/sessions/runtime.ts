@@ -16,7 +16,8 @@ import { decodeSecretData, parseStorageSecret, sensitiveValues } from "../../azu
 import type { AzureClientCache } from "../../azure/clients.ts";
 import { sasForJob } from "../../azure/mint.ts";
 import { classifyAzureError } from "../../azure/errors.ts";
-import { jobSecretName, type JobOptions } from "../jobs/pod.ts";
+import { readFile } from "node:fs/promises";
+import { CA_KEY, jobSecretName, PROXY_KEYS, type JobOptions } from "../jobs/pod.ts";
 import { RepositoryQueue, type Waiter } from "./queue.ts";
 
 export interface SessionRuntimeDeps {
@@ -30,8 +31,27 @@ export interface SessionRuntimeDeps {
   jobOptions: JobOptions;
   /** A minted SAS outlives the Job's deadline by this much. */
   credentialSlackMs: number;
+  /** What the operator passes on to every Job through its credentials Secret: its proxy settings and extra CA bundle. */
+  jobTrust: JobTrust;
   /** Jobs the operator made (label managed-by=blobstash), for the one-Job-per-Repository rule. */
   jobs: InformerSet<V1Job>;
+}
+
+export interface JobTrust {
+  /** HTTPS_PROXY, HTTP_PROXY, NO_PROXY as the operator has them (the same path to Azure as its own probes). */
+  proxy: Partial<Record<(typeof PROXY_KEYS)[number], string>>;
+  /** Read at each Job's creation, so a rotated bundle reaches the next Job. */
+  extraCaFile?: string;
+}
+
+/** The proxy settings of an environment, upper-case names winning as Go and the Azure SDK read them. */
+export function proxySettings(env: NodeJS.ProcessEnv): JobTrust["proxy"] {
+  const out: JobTrust["proxy"] = {};
+  for (const key of PROXY_KEYS) {
+    const value = env[key] ?? env[key.toLowerCase()];
+    if (value) out[key] = value;
+  }
+  return out;
 }
 
 /** Lifetime of a Job's SAS when the session sets no timeOut. */
@@ -197,6 +217,13 @@ export class SessionRuntime {
       return { reason: f.reason, message: `could not mint a SAS for the Job (${f.detail})` };
     }
     registerSecret(sas.token);
+    const { proxy, extraCaFile } = this.deps.jobTrust;
+    let ca: string | undefined;
+    try {
+      ca = extraCaFile ? await readFile(extraCaFile, "utf8") : undefined;
+    } catch (err) {
+      return { reason: "ExtraCaUnreadable", message: `the operator's extra CA bundle ${extraCaFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)}); check the chart's extraCA value` };
+    }
     const body: V1Secret = {
       metadata: {
         name,
@@ -211,6 +238,8 @@ export class SessionRuntime {
         AZURE_ACCOUNT_NAME: parsed.credentials.accountName,
         AZURE_ACCOUNT_SAS: sas.token,
         AZURE_ENDPOINT_SUFFIX: parsed.credentials.endpointSuffix,
+        ...proxy,
+        ...(ca !== undefined ? { [CA_KEY]: ca } : {}),
       },
     };
     try {
