@@ -1,30 +1,34 @@
 // `node bench/backup.bench.ts`: what the operator's path costs over bare restic. One fresh local
-// cluster (real API server, job controller, node agent, Azurite over TLS): a tree of
-// BENCH_SIZE_MB (default 1024) MiB of incompressible data, three quarters in large files and a
-// quarter in small ones, is backed up and restored
-//   bare: restic init + backup, then restore, run directly against the emulator (fresh prefix);
+// cluster (real API server, scheduler, job controller, two kubelet+containerd nodes, Azurite over
+// TLS behind the proxy): a tree of BENCH_SIZE_MB (default 1024) MiB of incompressible data, three
+// quarters in large files and a quarter in small ones, written into a PVC by a toolbox pod, is
+// backed up and restored
+//   bare: a pod of the project's image on the same node running restic init + backup, then one
+//         running restic restore (fresh prefix), timed from creating the pod to seeing it Succeeded;
 //   full: BackupSession -> Job -> `blobstash backup` -> status Succeeded, then RestoreSession -> ...
 //         -> Succeeded (another fresh prefix), timed from creating the session to seeing Succeeded.
-// Both restores are checked byte for byte against the source. BENCH_ROUNDS (default 3) rounds, each
+// So the ratio measures what blobstash adds to restic in a pod. Both restores are checked byte for
+// byte against the source (through toolbox pods). BENCH_ROUNDS (default 3) rounds, each
 // with fresh prefixes, alternating which side goes first; bare restic alone varies by a second or
 // more from run to run, so the target (full <= 1.05 x bare + 2 s) is judged on the median round.
 // Exits 1 when a target is missed, 2 when the benchmark could not run. BENCH_KEEP=1 keeps the state dir.
 
 import { randomBytes } from "node:crypto";
-import { mkdir, rm } from "node:fs/promises";
-import path from "node:path";
-import { isDeepStrictEqual } from "node:util";
+import { readFileSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-blob";
 import { BatchV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Job, type V1Pod } from "@kubernetes/client-node";
 import { execa } from "execa";
 import { parseJobResult } from "../operator/api/result.ts";
 import { startCluster, type Cluster } from "../e2e/cluster/cluster.ts";
 import { useClusterInThisProcess } from "../e2e/cluster/in-process.ts";
-import { applyCrds, installOperatorIdentity, startOperator, type OperatorHandle } from "../e2e/cluster/operator.ts";
+import { applyCrds, installOperator } from "../e2e/cluster/operator.ts";
 import { benchStateDir } from "./harness.ts";
 import { EventClock } from "./watch.ts";
 import { waitFor } from "../e2e/cluster/wait.ts";
-import { manifest, summarize, writeRandomFile } from "../e2e/backup-restore/tree.ts";
+import { summarize } from "../e2e/backup-restore/tree.ts";
+import { DATA, readTree, writeTree } from "../e2e/support/toolbox.ts";
+import { diffTrees, type SpecEntry } from "../e2e/support/tree.ts";
 
 const SIZE_MIB = Number(process.env.BENCH_SIZE_MB ?? 1024);
 const NS = "bench";
@@ -37,20 +41,25 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const log = (line: string) => console.log(line);
 
+/** The node every pod of the benchmark runs on, so both sides share one kubelet, containerd and disk. */
+const NODE = "blobstash-node-1";
+
 /** Large files for three quarters of the size (64 MiB pieces, or one file when smaller), small ones (4-252 KiB) for the rest. */
-async function writeTree(root: string, mib: number): Promise<void> {
+function benchTree(mib: number): SpecEntry[] {
+  const spec: SpecEntry[] = [];
   const large = Math.round(mib * 0.75);
   for (let done = 0, i = 0; done < large; i++) {
     const piece = Math.min(64, large - done);
-    await writeRandomFile(path.join(root, "large", `part-${i}.bin`), piece << 20);
+    spec.push({ path: `large/part-${i}.bin`, type: "file", randomBytes: piece << 20 });
     done += piece;
   }
   let bytes = (mib - large) << 20;
   for (let i = 0; bytes > 0; i++) {
     const size = Math.min(bytes, (4 + (i % 63) * 4) << 10);
-    await writeRandomFile(path.join(root, "small", `d${i % 32}`, `f${i}.bin`), size);
+    spec.push({ path: `small/d${i % 32}/f${i}.bin`, type: "file", randomBytes: size });
     bytes -= size;
   }
+  return spec;
 }
 
 interface Timed {
@@ -66,7 +75,7 @@ async function timed(fn: () => Promise<void>): Promise<Timed> {
   return { ms: performance.now() - t0 };
 }
 
-async function run(cluster: Cluster, dir: string): Promise<number> {
+async function run(cluster: Cluster): Promise<number> {
   useClusterInThisProcess(cluster);
   const az = cluster.azurite;
   const kc = new KubeConfig();
@@ -78,41 +87,42 @@ async function run(cluster: Cluster, dir: string): Promise<number> {
   await core.createNamespace({ body: { metadata: { name: NS } } });
   const blob = new BlobServiceClient(`https://${az.account}.blob.${az.endpointSuffix}`, new StorageSharedKeyCredential(az.account, az.key));
   await blob.getContainerClient(CONTAINER).createIfNotExists();
-  const op: OperatorHandle = await startOperator(cluster, {
-    name: "operator-bench",
-    kubeconfig: await installOperatorIdentity(cluster),
-    args: ["--leader-elect=false", `--watch-namespaces=${NS}`],
-  });
-  log(`operator ready (log ${op.logFile})`);
+  const op = await installOperator(cluster, { release: "bench", namespace: "bench-operator", values: { replicaCount: 1, watchNamespaces: [NS] } });
+  log(`operator ready (${cluster.images.blobstash}, pod ${(await op.pods()).join(", ")})`);
   const trace = await startTrace(kc, core, batch, custom);
 
   const pvc = async (name: string) => {
     await core.createNamespacedPersistentVolumeClaim({ namespace: NS, body: { metadata: { name }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "2Gi" } } } } });
-    const d = path.join(cluster.pvcRoot, NS, name);
-    await mkdir(d, { recursive: true });
-    return d;
+    await waitFor(`PVC ${name} bound`, async () => (await core.readNamespacedPersistentVolumeClaim({ namespace: NS, name })).status?.phase === "Bound", { timeoutMs: 60_000, intervalMs: 100 });
+    return name;
   };
   const source = await pvc("data");
   let t = performance.now();
-  await writeTree(source, SIZE_MIB);
-  const want = await manifest(source);
+  await writeTree(core, NS, source, benchTree(SIZE_MIB));
+  const want = await readTree(core, NS, source);
   const counts = summarize(want);
   log(`tree: ${counts.files} files, ${(counts.bytes / 2 ** 20).toFixed(0)} MiB, incompressible (written and hashed in ${secs(performance.now() - t)})`);
 
   await core.createNamespacedSecret({ namespace: NS, body: { metadata: { name: "azure-secret" }, stringData: { RESTIC_PASSWORD: PASSWORD, AZURE_ACCOUNT_NAME: az.account, AZURE_ACCOUNT_KEY: az.key } } });
+  // What a user running restic in a pod by hand would give it: the account key, the proxy and the CA.
+  await core.createNamespacedSecret({ namespace: NS, body: { metadata: { name: "bare-restic" }, stringData: {
+    RESTIC_PASSWORD: PASSWORD, AZURE_ACCOUNT_NAME: az.account, AZURE_ACCOUNT_KEY: az.key, AZURE_ENDPOINT_SUFFIX: az.endpointSuffix,
+    HTTPS_PROXY: cluster.podProxyUrl, "ca.crt": readFileSync(az.caFile, "utf8"),
+  } } });
   const results: Round[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     // Alternate which side goes first: a warm emulator or page cache must not favour one side.
     const bareFirst = r % 2 === 0;
     log(`\n-- round ${r + 1} of ${ROUNDS} (${bareFirst ? "bare" : "full"} first) --`);
-    const bare = bareSide(cluster, dir, source, r);
+    const bare = await bareSide(cluster, core, trace, pvc, source, r);
     const full = await fullSide(core, custom, trace, pvc, r);
     const backup = await inOrder(bareFirst, bare.backup, full.backup);
     const restore = await inOrder(bareFirst, bare.restore, full.restore);
     t = performance.now();
-    for (const [name, d] of [["bare", bare.target], ["full", full.target]] as const) {
-      if (!isDeepStrictEqual(await manifest(d), want)) throw new Error(`round ${r + 1}: the ${name} restore differs from the source (${d})`);
-      await rm(d, { recursive: true, force: true });
+    for (const [name, claim, sub] of [["bare", bare.target, "restored"], ["full", full.target, ""]] as const) {
+      const problems = diffTrees(want, await readTree(core, NS, claim, sub));
+      if (problems.length > 0) throw new Error(`round ${r + 1}: the ${name} restore differs from the source (${claim}): ${problems.slice(0, 5).join("; ")}`);
+      await core.deleteNamespacedPersistentVolumeClaim({ namespace: NS, name: claim });
     }
     log(`both restores are byte-identical to the source (checked in ${secs(performance.now() - t)})`);
     results.push({ backup, restore });
@@ -157,39 +167,58 @@ async function inOrder(bareFirst: boolean, bare: () => Promise<number>, full: ()
 }
 
 /**
- * Bare restic: what a user would run by hand, with the same connections and, for the backup and for
- * the restore, a cold cache of its own like a Job's emptyDir; a fresh prefix each round.
+ * Bare restic: what a user would run by hand in a pod of the same image on the same node, with the
+ * same connections and a cold cache of its own (an emptyDir, like a Job's), on a fresh prefix each
+ * round; timed from creating the pod to seeing it Succeeded.
  */
-function bareSide(cluster: Cluster, dir: string, source: string, round: number) {
-  const az = cluster.azurite;
-  const restic = (args: string[], cwd?: string) =>
-    execa("restic", ["-r", `azure:${CONTAINER}:/bare-${round}`, "-o", "azure.connections=5", "--cache-dir", path.join(dir, `bare-cache-${round}-${args[0]}`), ...args], {
-      cwd,
-      env: { AZURE_ACCOUNT_NAME: az.account, AZURE_ACCOUNT_KEY: az.key, AZURE_ENDPOINT_SUFFIX: az.endpointSuffix, RESTIC_PASSWORD: PASSWORD },
-    });
-  const target = path.join(dir, `bare-restore-${round}`);
+async function bareSide(cluster: Cluster, core: CoreV1Api, trace: Trace, pvc: (name: string) => Promise<string>, source: string, round: number) {
+  const target = await pvc(`bare-restored-${round}`);
+  const restic = `restic -r azure:${CONTAINER}:/bare-${round} -o azure.connections=5 --cache-dir /scratch/cache --cacert /ca/ca.crt`;
+  const pod = (name: string, claim: string, script: string): V1Pod => ({
+    metadata: { name, namespace: NS, labels: { bench: "bare" } },
+    spec: {
+      restartPolicy: "Never",
+      nodeSelector: { "kubernetes.io/hostname": NODE },
+      automountServiceAccountToken: false,
+      containers: [{
+        name: "restic",
+        image: cluster.images.blobstash,
+        imagePullPolicy: "Never",
+        command: ["bash", "-c", script],
+        envFrom: [{ secretRef: { name: "bare-restic" } }],
+        env: [{ name: "HOME", value: "/scratch" }, { name: "TMPDIR", value: "/scratch" }],
+        securityContext: { runAsUser: 0, readOnlyRootFilesystem: true },
+        volumeMounts: [{ name: "data", mountPath: DATA }, { name: "scratch", mountPath: "/scratch" }, { name: "ca", mountPath: "/ca", readOnly: true }],
+      }],
+      volumes: [
+        { name: "data", persistentVolumeClaim: { claimName: claim } },
+        { name: "scratch", emptyDir: {} },
+        { name: "ca", secret: { secretName: "bare-restic", items: [{ key: "ca.crt", path: "ca.crt" }] } },
+      ],
+    },
+  });
+  const runPod = async (what: string, body: V1Pod) => {
+    const name = body.metadata!.name!;
+    await execa("sync");
+    const done = trace.pods.next((p) => p.metadata?.name === name && (p.status?.phase === "Succeeded" || p.status?.phase === "Failed"), 60 * 60_000, `pod ${name} to finish`);
+    const t0 = performance.now();
+    await core.createNamespacedPod({ namespace: NS, body });
+    const seen = await done;
+    if (seen.obj.status?.phase !== "Succeeded") throw new Error(`${what} pod ${name} ended ${seen.obj.status?.phase}: ${await core.readNamespacedPodLog({ namespace: NS, name })}`);
+    const ms = seen.at - t0;
+    log(`bare restic ${what.padEnd(26)} ${secs(ms)}`);
+    return ms;
+  };
   return {
     target,
-    backup: async () => {
-      const { ms } = await timed(async () => {
-        await restic(["init"]);
-        await restic(["backup", "--host", "host-0", "."], source);
-      });
-      log(`bare restic backup (init + backup):   ${secs(ms)}`);
-      return ms;
-    },
-    restore: async () => {
-      const { ms } = await timed(async () => {
-        await restic(["restore", "latest", "--target", target]);
-      });
-      log(`bare restic restore:                   ${secs(ms)}`);
-      return ms;
-    },
+    backup: () => runPod("backup (init + backup):", pod(`bare-backup-${round}`, source, `set -e; ${restic} init; cd ${DATA}; ${restic} backup --host host-0 .`)),
+    restore: () => runPod("restore:", pod(`bare-restore-${round}`, target, `set -e; ${restic} restore latest --target ${DATA}/restored`)),
   };
 }
 
 /** The full path with a Repository of its own (a fresh prefix, so its first backup runs init too). */
 async function fullSide(core: CoreV1Api, custom: CustomObjectsApi, trace: Trace, pvc: (name: string) => Promise<string>, round: number) {
+  const onTheNode = { pod: { nodeSelector: { "kubernetes.io/hostname": NODE } } };
   const repo = `full-${round}`;
   await custom.createNamespacedCustomObject({
     group: "stash.appscode.com", version: "v1alpha1", plural: "repositories", namespace: NS,
@@ -201,7 +230,7 @@ async function fullSide(core: CoreV1Api, custom: CustomObjectsApi, trace: Trace,
   }, { timeoutMs: 60_000, intervalMs: 200 });
   await custom.createNamespacedCustomObject({
     ...STASH, plural: "backupconfigurations", namespace: NS,
-    body: { apiVersion: "stash.appscode.com/v1beta1", kind: "BackupConfiguration", metadata: { name: `data-${round}` }, spec: { repository: { name: repo }, target: { ref: { apiVersion: "v1", kind: "PersistentVolumeClaim", name: "data" } } } },
+    body: { apiVersion: "stash.appscode.com/v1beta1", kind: "BackupConfiguration", metadata: { name: `data-${round}` }, spec: { repository: { name: repo }, runtimeSettings: onTheNode, target: { ref: { apiVersion: "v1", kind: "PersistentVolumeClaim", name: "data" } } } },
   });
   const target = await pvc(`restored-${round}`);
   return {
@@ -221,7 +250,7 @@ async function fullSide(core: CoreV1Api, custom: CustomObjectsApi, trace: Trace,
       const r = await fullRun(trace, "restoresessions", `restore-${round}`, `restore-${round}-restore`, () =>
         custom.createNamespacedCustomObject({
           ...STASH, plural: "restoresessions", namespace: NS,
-          body: { apiVersion: "stash.appscode.com/v1beta1", kind: "RestoreSession", metadata: { name: `restore-${round}` }, spec: { repository: { name: repo }, target: { ref: { apiVersion: "v1", kind: "PersistentVolumeClaim", name: `restored-${round}` }, rules: [{ snapshots: ["latest"] }] } } },
+          body: { apiVersion: "stash.appscode.com/v1beta1", kind: "RestoreSession", metadata: { name: `restore-${round}` }, spec: { repository: { name: repo }, runtimeSettings: onTheNode, target: { ref: { apiVersion: "v1", kind: "PersistentVolumeClaim", name: `restored-${round}` }, rules: [{ snapshots: ["latest"] }] } } },
         }),
       );
       log(`full path restore (session -> Succeeded): ${secs(r.ms)}`);
@@ -330,7 +359,7 @@ async function main(): Promise<number> {
   log(`cluster up in ${secs(Date.now() - t0)} (${dir})`);
   let code = 2;
   try {
-    code = await run(cluster, dir);
+    code = await run(cluster);
   } finally {
     await cluster.stop();
     const keep = code !== 0 || !!process.env.BENCH_KEEP;

@@ -1,21 +1,32 @@
-// A benchmark's own world: a fresh local cluster in a temp dir (no node agent: no Job runs here),
-// the CRDs, the operator as the Helm chart's ServiceAccount, and clean-up of all of it at the end,
-// also when the benchmark fails or is interrupted.
+// A benchmark's own world: a fresh local cluster in a temp dir (real nodes), the CRDs, the operator
+// installed by Helm as a pod of the project's image, and clean-up of all of it at the end, also when
+// the benchmark fails or is interrupted.
 
-import { rmSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-blob";
 import { ApiException, CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
-import { execa } from "execa";
 import { loadPooledKubeConfig } from "./pooled-kubeconfig.ts";
 import { startCluster, type Cluster } from "../e2e/cluster/cluster.ts";
 import { useClusterInThisProcess } from "../e2e/cluster/in-process.ts";
-import { applyCrds, installOperatorIdentity, startOperator, type OperatorHandle } from "../e2e/cluster/operator.ts";
+import { containerPid } from "../e2e/cluster/node.ts";
+import { nodeLayout } from "../e2e/cluster/node-config.ts";
+import { applyCrds, installOperator } from "../e2e/cluster/operator.ts";
 import { killAllNow } from "../e2e/cluster/supervisor.ts";
 
 export const REPOSITORY = { group: "stash.appscode.com", version: "v1alpha1", plural: "repositories" };
+
+/** The operator as a benchmark measures it: its one pod's process on the node, its log and its /metrics. */
+export interface BenchOperator {
+  /** The operator container's process, as the host sees it (for RSS and CPU). */
+  pid: number;
+  /** What the container logged so far, read from its node's /var/log/pods. */
+  log(): string;
+  metrics(): Promise<string>;
+  stop(): Promise<void>;
+}
 
 export interface Bench {
   cluster: Cluster;
@@ -23,95 +34,70 @@ export interface Bench {
   core: CoreV1Api;
   custom: CustomObjectsApi;
   blob: BlobServiceClient;
-  operatorKubeconfig: string;
-  /** How the operator runs: "compiled JavaScript (as in the image)" or "TypeScript source". */
+  /** How the operator runs. */
   operatorBuild: string;
-  /** Starts the operator (extra flags appended), as the chart's ServiceAccount; see operatorEnv for BENCH_* switches. */
-  startOperator(args?: string[]): Promise<OperatorHandle>;
+  /** Installs the operator (one replica, extra flags appended) with Helm and waits until it is ready. */
+  startOperator(args?: string[]): Promise<BenchOperator>;
   /** The Secret keys of a valid account-key Secret for the emulator. */
   accountKeySecret(password: string): Record<string, string>;
 }
 
-const repoRoot = path.resolve(import.meta.dirname, "..");
 const elapsed = (t0: number) => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
 
 /**
  * Runs `body` against a fresh cluster and returns its exit code. The state dir is removed after a
- * run that returned 0 and kept (logs, CPU profiles) otherwise or when BENCH_KEEP=1.
+ * run that returned 0 and kept (logs) otherwise or when BENCH_KEEP=1.
  */
 export async function runBench(name: string, body: (bench: Bench) => Promise<number>): Promise<number> {
   const dir = await benchStateDir(name);
   const t0 = Date.now();
-  const cluster = await startCluster({ dir, dieWithParent: true, nodeAgent: false });
+  const cluster = await startCluster({ dir, dieWithParent: true });
   let code = 1;
   try {
     useClusterInThisProcess(cluster);
     await applyCrds(cluster);
-    const operatorKubeconfig = await installOperatorIdentity(cluster);
-    const dist = await buildDist(dir);
-    console.log(`cluster, CRDs, operator identity and compiled operator ready in ${elapsed(t0)} (${dir})`);
+    console.log(`cluster (2 nodes), CRDs and images ready in ${elapsed(t0)} (${dir})`);
     // Pooled connections, as the operator has them: the baselines then measure the API server, not handshakes.
     const kc = loadPooledKubeConfig(cluster.kubeconfig);
+    const core = kc.makeApiClient(CoreV1Api);
     const az = cluster.azurite;
     let operators = 0;
     code = await body({
       cluster,
       kc,
-      core: kc.makeApiClient(CoreV1Api),
+      core,
       custom: kc.makeApiClient(CustomObjectsApi),
       blob: new BlobServiceClient(`https://${az.account}.blob.${az.endpointSuffix}`, new StorageSharedKeyCredential(az.account, az.key)),
-      operatorKubeconfig,
-      operatorBuild: dist ? "compiled JavaScript (as in the image)" : "TypeScript source (BENCH_FROM_SOURCE)",
-      startOperator: (args = []) =>
-        startOperator(cluster, {
-          name: `operator-${++operators}`,
-          kubeconfig: operatorKubeconfig,
-          args,
-          env: { ...operatorEnv(dir), ...(dist ? { BLOBSTASH_DIST: dist } : {}) },
-        }),
+      operatorBuild: `the project's image ${cluster.images.blobstash} (compiled JavaScript), installed by Helm`,
+      startOperator: (args = []) => benchOperator(cluster, core, ++operators, args),
       accountKeySecret: (password) => ({ RESTIC_PASSWORD: password, AZURE_ACCOUNT_NAME: az.account, AZURE_ACCOUNT_KEY: az.key }),
     });
   } finally {
     await cluster.stop();
-    if (code === 0 && !process.env.BENCH_KEEP && !process.env.BENCH_CPU_PROF) await rm(dir, { recursive: true, force: true });
-    else console.log(`state, logs and profiles kept in ${dir}`);
+    if (code === 0 && !process.env.BENCH_KEEP) await rm(dir, { recursive: true, force: true });
+    else console.log(`state and logs kept in ${dir}`);
   }
   return code;
 }
 
-/**
- * The operator as the image runs it: compiled JavaScript (dist/), not the TypeScript source that a
- * checkout runs (Node's type stripping alone holds ~20 MB more). Built fresh into the state dir's
- * sibling under .local/ (node_modules must be reachable from it), so it can never be stale.
- * BENCH_FROM_SOURCE=1 runs the source instead.
- */
-async function buildDist(dir: string): Promise<string | undefined> {
-  if (process.env.BENCH_FROM_SOURCE) return undefined;
-  const out = path.join(repoRoot, ".local", `bench-dist-${path.basename(dir)}`);
-  await execa("npx", ["tsc", "-p", "tsconfig.build.json", "--outDir", out], { cwd: repoRoot });
-  process.once("exit", () => rmSync(out, { recursive: true, force: true }));
-  return out;
-}
-
-/**
- * BENCH_CPU_PROF=1: V8 CPU profile on stop. BENCH_DIRECT_AZURE=1: Azurite without the CONNECT proxy.
- * BENCH_NODE_OPTIONS: extra Node/V8 flags for the operator (e.g. heap sizing). BENCH_OPERATOR_ENV:
- * extra environment for the operator, space-separated NAME=value pairs (e.g. MALLOC_ARENA_MAX=2).
- */
-function operatorEnv(dir: string): Record<string, string> {
-  const nodeOptions: string[] = process.env.BENCH_NODE_OPTIONS ? [process.env.BENCH_NODE_OPTIONS] : [];
-  const env: Record<string, string> = {};
-  for (const pair of (process.env.BENCH_OPERATOR_ENV ?? "").split(" ").filter(Boolean)) {
-    const i = pair.indexOf("=");
-    if (i > 0) env[pair.slice(0, i)] = pair.slice(i + 1);
-  }
-  if (process.env.BENCH_CPU_PROF) nodeOptions.push("--cpu-prof", `--cpu-prof-dir=${path.join(dir, "cpu-profiles")}`);
-  if (process.env.BENCH_DIRECT_AZURE) {
-    nodeOptions.push(`--import=${path.join(import.meta.dirname, "resolve-localhost.ts")}`);
-    env.HTTPS_PROXY = "";
-  }
-  if (nodeOptions.length) env.NODE_OPTIONS = nodeOptions.join(" ");
-  return env;
+async function benchOperator(cluster: Cluster, core: CoreV1Api, n: number, args: string[]): Promise<BenchOperator> {
+  const namespace = `bench-operator-${n}`;
+  const op = await installOperator(cluster, {
+    release: `bench-${n}`,
+    namespace,
+    // No memory limit: the benchmark measures what the operator needs, and a limit would hide it in an OOM kill.
+    values: { replicaCount: 1, operator: { extraArgs: args }, resources: { requests: { cpu: "50m", memory: "96Mi" }, limits: null } },
+  });
+  const [podName] = await op.pods();
+  const pod = await core.readNamespacedPod({ namespace, name: podName! });
+  const pid = await containerPid(cluster, pod.spec!.nodeName!, pod.status!.containerStatuses![0]!.containerID!);
+  const logDir = path.join(nodeLayout(cluster.dir, pod.spec!.nodeName!).varLog, "pods", `${namespace}_${podName}_${pod.metadata!.uid}`, "operator");
+  return {
+    pid,
+    log: () => readdirSync(logDir).sort().map((f) => readFileSync(path.join(logDir, f), "utf8")).join(""),
+    metrics: () => op.metrics(),
+    stop: () => op.stop(),
+  };
 }
 
 /** Runs a bench as the program's main: exit code from the bench, 2 when it could not run at all. */

@@ -8,7 +8,7 @@ import path from "node:path";
 import { execa } from "execa";
 import { cluster } from "./fixture.ts";
 import { repoRoot, tool } from "./cluster/tools.ts";
-import { azuriteManifests, scriptsConfigMap, toolPod } from "./kind/manifests.ts";
+import { azuriteManifests, toolPod } from "./kind/manifests.ts";
 
 const NO_DOCKER = "make e2e-kind needs Docker; none runs on this machine";
 const script = path.join(repoRoot, "e2e/kind/run.sh");
@@ -55,8 +55,7 @@ describe("make e2e-kind without Docker", function () {
         ...azuriteManifests({ account: "devstoreaccount1", key: "a2V5", tlsCert: "CERT", tlsKey: "KEY", shim: "//", azuriteVersion: "3.37.0", nodeImage: "node:24-bookworm-slim" })
           .filter((o) => o.kind !== "Namespace")
           .map((o) => ({ ...o, metadata: { ...(o.metadata as object), namespace: ns } })),
-        scriptsConfigMap(ns, { "tree-cli.ts": "//" }),
-        toolPod({ name: "write-sample", namespace: ns, image: "blobstash:e2e-kind", pvc: "source-data", command: ["node", "/scripts/tree-cli.ts", "write", "/data"] }),
+        toolPod({ name: "create-container", namespace: ns, image: "blobstash:e2e-kind", pvc: "source-data", command: ["node", "-e", "1"] }),
       ];
       const r = await kubectl(["apply", "--server-side", "--dry-run=server", "-f", "-"], objs.map((o) => JSON.stringify(o)).join("\n"));
       assert.equal(r.exitCode, 0, r.all);

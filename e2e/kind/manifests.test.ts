@@ -34,6 +34,6 @@ describe("kind manifests", function () {
     assert.ok(!JSON.stringify(deployment).includes(setup.key));
     const pod = toolPod({ name: "p", namespace: "n", image: "i", command: ["true"], pvc: "c" }) as Any;
     assert.equal(pod.spec.securityContext.runAsNonRoot, true);
-    assert.deepEqual(pod.spec.volumes.map((v: Any) => v.name), ["scripts", "data"]);
+    assert.deepEqual(pod.spec.volumes.map((v: Any) => v.name), ["data"]);
   });
 });

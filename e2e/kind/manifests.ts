@@ -1,6 +1,6 @@
 // What `make e2e-kind` puts into the kind cluster besides the chart: Azurite (from the Node image,
 // azurite from npm, TLS from a Secret, the same flags and compatibility shim as the local cluster's
-// emulator) and short-lived pods that run e2e/demo/tree-cli.ts against the volumes. Pure builders.
+// emulator) and short-lived pods of the project's image. Pure builders.
 //
 // The Azure URL is always https://<account>.blob.<suffix>. In-cluster DNS answers
 // <service>.<namespace>.svc.cluster.local, so a Service named after the account in a namespace named
@@ -99,15 +99,10 @@ export function azuriteManifests(s: AzuriteSetup): Obj[] {
   ];
 }
 
-/** e2e/demo's tree scripts as a ConfigMap, for toolPod's `node /scripts/tree-cli.ts`. */
-export function scriptsConfigMap(namespace: string, files: Record<string, string>): Obj {
-  return { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "e2e-scripts", namespace }, data: files };
-}
-
 /** A pod that runs one command to completion as the image's non-root user, with a PVC at /data. */
 export function toolPod(o: { name: string; namespace: string; image: string; command: string[]; pvc?: string; env?: Obj[]; workingDir?: string }): Obj {
-  const volumes: Obj[] = [{ name: "scripts", configMap: { name: "e2e-scripts" } }];
-  const mounts: Obj[] = [{ name: "scripts", mountPath: "/scripts", readOnly: true }];
+  const volumes: Obj[] = [];
+  const mounts: Obj[] = [];
   if (o.pvc) {
     volumes.push({ name: "data", persistentVolumeClaim: { claimName: o.pvc } });
     mounts.push({ name: "data", mountPath: "/data" });

@@ -1,29 +1,31 @@
 // The second half of `make e2e-kind` (e2e/kind/run.sh checks Docker and builds kind and the image
 // first): backup and restore through real pods on a kind cluster. Creates the cluster, loads the
 // image (with the emulator's CA trusted), runs Azurite in the cluster, installs the chart, then does
-// what `make demo` does — examples/ applied, sample data written by a pod, phases followed, the
-// restored tree compared with the source — with the same helpers (e2e/demo/). Deletes the cluster
-// at the end unless --keep.
+// what `make demo` does — examples/ applied, sample data written by a toolbox pod, phases followed,
+// the restored tree compared with the source — with the same helpers (e2e/demo/, e2e/support/).
+// Deletes the cluster at the end unless --keep.
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import { execa } from "execa";
 import { account as emulatorAccount } from "../cluster/cluster.ts";
 import { createServerCertificate } from "../cluster/certs.ts";
 import { repoRoot, tool } from "../cluster/tools.ts";
 import { BACKUP_EXAMPLES, exampleNames, loadExample, RESTORE_EXAMPLES, toYaml } from "../demo/examples.ts";
 import { follow, sessionSucceeded, trackedKey, type Tracked } from "../demo/follow.ts";
-import { diffTrees, summarizeTree, type TreeEntry } from "../demo/tree.ts";
+import { sampleTree } from "../demo/sample.ts";
+import { ensureImage } from "../images/images.ts";
+import { readTree, writeTree } from "../support/toolbox.ts";
+import { diffTrees, summarizeTree } from "../support/tree.ts";
 import {
   AZURITE_NAMESPACE,
   azuriteHost,
   azuriteManifests,
   CREATE_CONTAINER_SCRIPT,
   ENDPOINT_SUFFIX,
-  scriptsConfigMap,
   toolPod,
   trustingDockerfile,
 } from "./manifests.ts";
@@ -73,6 +75,8 @@ async function main(): Promise<number> {
     writeFileSync(path.join(context, "ca.crt"), readFileSync(tls.caCert));
     await run("docker", ["build", "-q", "-t", IMAGE, context]);
     await run(tool("kind"), ["load", "docker-image", IMAGE, "--name", cluster]);
+    const toolbox = await ensureImage("toolbox");
+    await run(tool("kind"), ["load", "image-archive", toolbox.archive, "--name", cluster]);
 
     log(`Azurite in namespace ${AZURITE_NAMESPACE} as https://${azuriteHost(emulatorAccount)}`);
     const pkg = JSON.parse(readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { devDependencies: Record<string, string> };
@@ -93,8 +97,6 @@ async function main(): Promise<number> {
 
     const ns = names.namespace;
     await kubectl(["create", "namespace", ns]);
-    const scripts = Object.fromEntries(["tree-cli.ts", "tree.ts", "sample.ts"].map((f) => [f, readFileSync(path.join(repoRoot, "e2e/demo", f), "utf8")]));
-    await apply([scriptsConfigMap(ns, scripts)]);
     log(`container ${names.container}, Secret ${names.secret} (the documented way), sample data in PVC ${names.sourcePvc}`);
     const files = path.join(work, "secret");
     mkdirSync(files, { mode: 0o700 });
@@ -114,13 +116,14 @@ async function main(): Promise<number> {
       ],
     }));
     await kubectl(["apply", "-f", "-"], toYaml(loadExample("pvc.yaml")));
-    await runPod(toolPod({ name: "write-sample", namespace: ns, image: IMAGE, pvc: names.sourcePvc, command: ["node", "/scripts/tree-cli.ts", "write", "/data"] }));
-
     const kc = new KubeConfig();
     kc.loadFromFile(kubeconfig);
     const custom = kc.makeApiClient(CustomObjectsApi);
+    const core = kc.makeApiClient(CoreV1Api);
+    await writeTree(core, ns, names.sourcePvc, sampleTree());
+
     log("backup: examples/repository.yaml, backupconfiguration.yaml, backupsession.yaml");
-    await kubectl(["apply", "-f", "-"], toYaml(BACKUP_EXAMPLES.filter((f) => f !== "pvc.yaml").flatMap(loadExample)));
+    await kubectl(["apply", "-f", "-"], toYaml(BACKUP_EXAMPLES.flatMap(loadExample)));
     const repo: Tracked = { kind: "Repository", name: names.repository };
     const backup: Tracked = { kind: "BackupSession", name: names.backupSession };
     const backupDone = sessionSucceeded(backup);
@@ -137,10 +140,8 @@ async function main(): Promise<number> {
     const restore: Tracked = { kind: "RestoreSession", name: names.restoreSession };
     await follow(custom, ns, [restore], { timeoutMs: 600_000, print: log, until: sessionSucceeded(restore) });
 
-    const tree = async (pvc: string, name: string) =>
-      JSON.parse(await runPod(toolPod({ name, namespace: ns, image: IMAGE, pvc, command: ["node", "/scripts/tree-cli.ts", "describe", "/data"] }))) as TreeEntry[];
-    const source = await tree(names.sourcePvc, "describe-source");
-    const restored = await tree(names.restorePvc, "describe-restored");
+    const source = await readTree(core, ns, names.sourcePvc);
+    const restored = await readTree(core, ns, names.restorePvc);
     console.log((await kubectl(["get", "repositories,backupsessions,restoresessions", "-n", ns])).stdout);
     const problems = diffTrees(source, restored);
     if (problems.length > 0 || source.length === 0) throw new Error(`the restored data differs from the source: ${problems.join("; ") || "empty source"}`);

@@ -1,6 +1,5 @@
 // The wrapper's command line. The Job builders (controllers/*/job.ts) write it; people running the
-// wrapper by hand can too. Every path comes in as a flag (never from the image's layout), because
-// the local node agent rewrites mount paths only where the Pod spec spells them out.
+// wrapper by hand can too. Every path comes in as a flag, so the Job spec says where everything is.
 
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { DEFAULT_SNAPSHOT_HOST } from "../api/backup.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { BackupConfiguration, BackupSession } from "../../api/backup.ts";
 import type { Repository } from "../../api/repository.ts";
-import { CREDENTIAL_KEYS } from "../jobs/pod.ts";
+import { CREDENTIAL_KEYS, PROXY_KEYS } from "../jobs/pod.ts";
 import { backupJobName, buildBackupJob, retentionArgs, type BackupJobInput } from "./job.ts";
 
 function input(over: { config?: Partial<NonNullable<BackupConfiguration["spec"]>>; session?: Partial<BackupSession> } = {}): BackupJobInput {
@@ -66,7 +66,8 @@ describe("backup Job builder", () => {
     assert.deepEqual(job.spec?.template.metadata?.labels, labels);
     assert.equal(pod?.restartPolicy, "Never");
     assert.equal(pod?.automountServiceAccountToken, false);
-    assert.deepEqual(pod?.securityContext, { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: "RuntimeDefault" } });
+    // Root, so a volume's files are readable whatever their owner; see the capabilities below.
+    assert.deepEqual(pod?.securityContext, { runAsUser: 0, runAsGroup: 0, seccompProfile: { type: "RuntimeDefault" } });
     assert.deepEqual(pod?.volumes, [
       { name: "target", persistentVolumeClaim: { claimName: "app-data", readOnly: true } },
       { name: "scratch", emptyDir: {} },
@@ -109,7 +110,8 @@ describe("backup Job builder", () => {
       "--timeout",
       "1h30m",
     ]);
-    assert.deepEqual(c?.securityContext, { runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
+    // Reading any file is all a backup may do beyond an unprivileged process: within PSS baseline.
+    assert.deepEqual(c?.securityContext, { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"], add: ["DAC_OVERRIDE"] } });
     assert.deepEqual(c?.volumeMounts, [
       { name: "target", mountPath: "/blobstash/volume", readOnly: true },
       { name: "scratch", mountPath: "/blobstash/scratch" },
@@ -118,6 +120,8 @@ describe("backup Job builder", () => {
     assert.equal(c?.terminationMessagePolicy, "FallbackToLogsOnError");
     assert.deepEqual(c?.env, [
       ...CREDENTIAL_KEYS.map((key) => ({ name: key, valueFrom: { secretKeyRef: { name: "nightly-1700000000-backup-credentials", key } } })),
+      // The operator's proxy settings, where it has them, come through the same Secret.
+      ...PROXY_KEYS.map((key) => ({ name: key, valueFrom: { secretKeyRef: { name: "nightly-1700000000-backup-credentials", key, optional: true } } })),
       { name: "TMPDIR", value: "/blobstash/scratch/tmp" },
       { name: "HOME", value: "/blobstash/scratch" },
     ]);
@@ -132,7 +136,7 @@ describe("backup Job builder", () => {
     assert.doesNotMatch(JSON.stringify(built.job), /AZURE_ACCOUNT_KEY|AccountKey=|sig=/);
   });
 
-  it("passes every path the node agent must rewrite in args or env values starting with a mountPath", () => {
+  it("points every path in args and env values into a mount (the root filesystem is read-only)", () => {
     const built = buildBackupJob(input());
     assert.ok(built.ok);
     const c = built.job.spec!.template.spec!.containers[0]!;
@@ -167,6 +171,8 @@ describe("backup Job builder", () => {
     assert.deepEqual(pod.nodeSelector, { disk: "ssd" });
     assert.equal(pod.priorityClassName, "backup");
     assert.deepEqual(pod.securityContext, { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 2000, seccompProfile: { type: "RuntimeDefault" } });
+    // A non-root process would lose added capabilities at exec: none are asked for.
+    assert.deepEqual(c.securityContext, { runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
     assert.deepEqual(pod.volumes?.[1], { name: "scratch", emptyDir: { medium: "Memory", sizeLimit: "512Mi" } });
     assert.equal(job.metadata?.labels?.team, "ops");
     const args = c.args!;
@@ -178,6 +184,16 @@ describe("backup Job builder", () => {
     // The operator's extra env cannot replace what the Job needs.
     assert.equal(c.env?.filter((e) => e.name === "TMPDIR").length, 1);
     assert.ok(c.env?.some((e) => e.name === "HTTPS_PROXY"));
+  });
+
+  it("mounts the operator's extra CA from the Job's Secret and tells the wrapper where it is", () => {
+    const built = buildBackupJob({ ...input(), options: { extraCa: true } });
+    assert.ok(built.ok);
+    const pod = built.job.spec!.template.spec!;
+    const c = pod.containers[0]!;
+    assert.deepEqual(pod.volumes?.at(-1), { name: "trust", secret: { secretName: "nightly-1700000000-backup-credentials", items: [{ key: "ca.crt", path: "ca.crt" }] } });
+    assert.deepEqual(c.volumeMounts?.at(-1), { name: "trust", mountPath: "/blobstash/ca", readOnly: true });
+    assert.deepEqual(c.env?.find((e) => e.name === "BLOBSTASH_EXTRA_CA_FILE"), { name: "BLOBSTASH_EXTRA_CA_FILE", value: "/blobstash/ca/ca.crt" });
   });
 
   it("refuses unsupported fields and non-Azure repositories instead of building", () => {

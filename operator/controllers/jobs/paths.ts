@@ -50,8 +50,8 @@ export function relativeArg(volumeRelative: string): string {
 
 /**
  * A backup exclude pattern as restic must see it. restic matches patterns that start with `/`
- * against the absolute path of each file, so anchored patterns get the PVC's mount path in front
- * (the node agent rewrites it with the mount in local runs); unanchored ones match anywhere as they are.
+ * against the absolute path of each file, so anchored patterns get the PVC's mount path in front;
+ * unanchored ones match anywhere as they are.
  */
 export function backupExcludeArg(pattern: string, mounts: readonly TargetVolumeMount[] | undefined, volumeMountPath: string): VolumePath {
   if (!pattern.startsWith("/")) return { ok: true, path: pattern };

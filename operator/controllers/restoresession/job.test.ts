@@ -45,6 +45,9 @@ describe("restore Job builder", () => {
     const c = pod.containers[0]!;
     assert.deepEqual(c.volumeMounts?.[0], { name: "target", mountPath: "/blobstash/volume" });
     assert.equal(c.securityContext?.readOnlyRootFilesystem, true);
+    // Owners, groups, modes and setgid bits back as they were: what a restore adds, within PSS baseline.
+    assert.deepEqual(c.securityContext?.capabilities, { drop: ["ALL"], add: ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID"] });
+    assert.equal(pod.securityContext?.runAsUser, 0);
     assert.deepEqual(c.args, [
       "restore",
       "--repo",
