@@ -14,7 +14,7 @@ export PATH := $(CURDIR)/bin:$(CURDIR)/node_modules/.bin:$(TOOLS_PATH):$(PATH)
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-tools: ## Build/install pinned tools (Kubernetes, etcd, restic, helm, Node 24) into ~/.cache/blobstash
+tools: ## Build/install pinned tools (Kubernetes, containerd, runc, CNI, etcd, restic, helm, Node 24) into ~/.cache/blobstash
 	@bash e2e/tools/install.sh
 
 node_modules/.installed: package.json package-lock.json | tools
@@ -38,11 +38,11 @@ e2e: deps ## Tests against a local cluster they start themselves (real apiserver
 
 test: tools deps lint unit e2e ## The whole test suite (what CI runs)
 
-up: tools deps ## Start the local cluster, Azurite and the operator; writes .local/env
+up: tools deps ## Start the local cluster (two nodes), Azurite, and install the operator with Helm; writes .local/env
 	@node e2e/cluster/cli.ts up
 	@node e2e/operator-cli.ts up
 
-down: ## Stop every process `make up` started
+down: ## Stop everything `make up` started and undo its changes to the machine
 	@node e2e/cluster/cli.ts down
 
 demo: up ## Back up sample data and restore it through examples/ on the local cluster, and check it
@@ -56,9 +56,8 @@ crds: ## Copy crds/ into the Helm chart (it ships byte-identical CRDs; a unit te
 bench: tools deps ## Run the benchmarks under bench/ (each starts its own cluster) and print their figures
 	@rc=0; for b in bench/*.bench.ts; do node "$$b" || rc=1; done; exit $$rc
 
-image: ## Build the container image (needs Docker)
-	@command -v docker >/dev/null && docker info >/dev/null 2>&1 || { echo "make image needs a running Docker engine; none found on this machine" >&2; exit 2; }
-	docker build -t blobstash:dev .
+image: tools deps ## Build the project's image as an OCI archive, without Docker (cached by content); prints its path
+	@node e2e/images/cli.ts build blobstash
 
 e2e-kind: ## Backup and restore through real pods on a kind cluster (needs Docker; not part of make test)
 	@bash e2e/kind/run.sh

@@ -32,7 +32,8 @@ const verbose = !!process.env.BLOBSTASH_E2E_VERBOSE;
 
 export const mochaHooks = {
   async beforeAll(this: Context) {
-    this.timeout(180_000);
+    // A cold start builds the images (the project's one compiles the operator) before the nodes import them.
+    this.timeout(900_000);
     dir = await mkdtemp(path.join(os.tmpdir(), "blobstash-e2e-"));
     const stateDir = dir;
     // Nothing can be awaited in 'exit'; SIGKILL (and dropping etcd's tmpfs data) is what is left if the
@@ -54,7 +55,7 @@ export const mochaHooks = {
     console.log(`  e2e cluster up in ${((Date.now() - t0) / 1000).toFixed(1)} s (${dir})`);
   },
   async afterAll(this: Context) {
-    this.timeout(60_000);
+    this.timeout(120_000);
     if (!dir) return;
     const records = readRecords(dir);
     const t0 = Date.now();

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make e2e-kind`: backup and restore through real pods on a kind cluster. Needs Docker; where none
 # runs it says so and exits 3 before building anything. Otherwise builds the pinned tools, the npm
-# dependencies, the image (`make image`) and kind (into the tool cache), then runs e2e/kind/run.ts.
+# dependencies, the image (with Docker, from the Dockerfile) and kind (into the tool cache), then
+# runs e2e/kind/run.ts.
 # Arguments are passed on (--keep leaves the kind cluster running).
 set -euo pipefail
 EXIT_NO_DOCKER=3
@@ -17,7 +18,8 @@ if ! problem=$(docker info --format '{{.ServerVersion}}' 2>&1); then
 fi
 
 cd "$root"
-make --no-print-directory tools deps image
+make --no-print-directory tools deps
+docker build -q -t blobstash:dev "$root"
 TOOLS_ONLY=kind bash e2e/tools/install.sh
 PATH="$root/bin:$root/node_modules/.bin:$(bash e2e/tools/install.sh --print-path):$PATH"
 exec node e2e/kind/run.ts "$@"

@@ -30,7 +30,7 @@ import {
   trustingDockerfile,
 } from "./manifests.ts";
 
-const BASE_IMAGE = "blobstash:dev"; // what `make image` builds
+const BASE_IMAGE = "blobstash:dev"; // what run.sh builds from the Dockerfile
 const IMAGE = "blobstash:e2e-kind";
 const names = exampleNames();
 const t0 = Date.now();
