@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { MEDIA_TYPES, writeOciArchive, type ImageSpec } from "./oci.ts";
+import { indexRefs, MEDIA_TYPES, readIndex, writeOciArchive, type ImageSpec } from "./oci.ts";
 import type { TarEntry } from "./tar.ts";
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
@@ -73,6 +73,9 @@ describe("OCI image archive", () => {
       assert.equal(m.size, blob(written.manifest.digest).length);
       assert.equal(m.mediaType, MEDIA_TYPES.manifest);
     }
+
+    assert.deepEqual(await readIndex(archive), index, "read back from the archive without unpacking it");
+    assert.deepEqual(indexRefs(index), new Map([["localhost/test:one", written.manifest.digest], ["localhost/test:two", written.manifest.digest]]));
 
     const manifest = JSON.parse(blob(written.manifest.digest).toString()) as { config: { digest: string; size: number; mediaType: string }; layers: { digest: string; size: number; mediaType: string }[] };
     assert.equal(manifest.config.mediaType, MEDIA_TYPES.config);

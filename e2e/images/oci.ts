@@ -162,3 +162,40 @@ function bufferedFileSink(fh: FileHandle): Sink & { flush(): Promise<void> } {
     flush,
   };
 }
+
+export interface IndexDocument {
+  manifests: Descriptor[];
+}
+
+/** The index.json of an OCI archive (this writer's puts it first, so this reads a few blocks only). */
+export async function readIndex(file: string): Promise<IndexDocument> {
+  const fh = await open(file, "r");
+  try {
+    const header = Buffer.alloc(512);
+    for (let offset = 0; ; ) {
+      const { bytesRead } = await fh.read(header, 0, 512, offset);
+      if (bytesRead < 512 || header.every((b) => b === 0)) break;
+      const field = (start: number, width: number) => header.subarray(start, start + width).toString("utf8").replace(/\0.*$/s, "");
+      const size = parseInt(field(124, 12).trim() || "0", 8);
+      if (field(0, 100).replace(/^\.\//, "") === "index.json") {
+        const body = Buffer.alloc(size);
+        await fh.read(body, 0, size, offset + 512);
+        return JSON.parse(body.toString("utf8")) as IndexDocument;
+      }
+      offset += 512 + Math.ceil(size / 512) * 512;
+    }
+  } finally {
+    await fh.close();
+  }
+  throw new Error(`${file} has no index.json: not an OCI image archive`);
+}
+
+/** Reference -> manifest digest, as the archive names its images. */
+export function indexRefs(index: IndexDocument): Map<string, string> {
+  const refs = new Map<string, string>();
+  for (const m of index.manifests) {
+    const ref = m.annotations?.["io.containerd.image.name"];
+    if (ref) refs.set(ref, m.digest);
+  }
+  return refs;
+}

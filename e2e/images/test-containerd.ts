@@ -29,7 +29,7 @@ export interface TestContainerd {
   ctr: string;
   /** Runs ctr against this containerd in namespace k8s.io; a non-zero exit is returned, not thrown. */
   ctrRun(args: string[]): Promise<CtrResult>;
-  /** Flags `ctr run` needs here: runc's state in the temp dir, a cgroup of the container's own. */
+  /** Flags `ctr run` needs here: runc's state and ctr's stdio fifos in the temp dir, a cgroup of the container's own. */
   runFlags(id: string): string[];
   /** Processes this containerd started that still run (shims, containers). */
   leftovers(): { processes: number[]; mounts: string[] };
@@ -110,7 +110,7 @@ export async function startTestContainerd(): Promise<TestContainerd> {
     for (const m of mountsUnder(dir).reverse()) await run("umount", [m]);
     rmSync(dir, { recursive: true, force: true });
     if (!hadShimRoot) {
-      for (const d of [path.join(SHIM_SOCKET_ROOT, "s"), SHIM_SOCKET_ROOT]) {
+      for (const d of [path.join(SHIM_SOCKET_ROOT, "s"), path.join(SHIM_SOCKET_ROOT, "fifo"), SHIM_SOCKET_ROOT]) {
         try {
           rmdirSync(d); // only when empty: another containerd may have sockets there
         } catch {
@@ -135,7 +135,7 @@ export async function startTestContainerd(): Promise<TestContainerd> {
     address,
     ctr,
     ctrRun,
-    runFlags: (id) => ["--runc-root", path.join(dir, "runc"), "--cgroup", `/blobstash-images-test-${id}`],
+    runFlags: (id) => ["--runc-root", path.join(dir, "runc"), "--fifo-dir", path.join(dir, "fifo"), "--cgroup", `/blobstash-images-test-${id}`],
     leftovers: () => ({ processes: processesUsing(address), mounts: mountsUnder(dir) }),
     stop,
   };
