@@ -1,5 +1,7 @@
 # One image, two roles: `blobstash operator` and the restic wrapper that backup/restore Jobs run.
-# Versions match e2e/tools/versions.env, which the local tests use.
+# Versions match e2e/tools/versions.env, which the local tests use. The local cluster builds the same
+# image without Docker (e2e/images/recipes/blobstash.ts); e2e/images/dockerfile.test.ts holds the two
+# to the same user, entrypoint, environment, paths and versions.
 ARG NODE_VERSION=24.21.0
 ARG RESTIC_VERSION=v0.19.1
 
@@ -20,7 +22,8 @@ COPY operator ./operator
 RUN npm run build && npm prune --omit=dev
 
 FROM node:${NODE_VERSION}-bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/* \
+ && groupadd -g 65532 nonroot && useradd -u 65532 -g 65532 -d /tmp -s /usr/sbin/nologin -M nonroot
 WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
