@@ -7,6 +7,10 @@ import { parseArgs } from "node:util";
 import { attachCluster, refreshImages } from "./cluster/cluster.ts";
 import { applyCrds, installOperator, OPERATOR_NAMESPACE, RELEASE } from "./cluster/operator.ts";
 import { repoRoot } from "./cluster/tools.ts";
+import { waitFor } from "./cluster/wait.ts";
+
+/** The chart's default replicaCount, which make up keeps. */
+const CHART_REPLICAS = 2;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { dir: { type: "string" } }, allowPositionals: true });
@@ -20,8 +24,13 @@ async function main(): Promise<number> {
   const crds = await applyCrds(cluster);
   console.log(`[operator] CRDs applied: ${crds.join(", ")}`);
   const op = await installOperator(cluster);
-  const pods = await op.pods();
-  console.log(`[operator] helm release ${RELEASE} in ${OPERATOR_NAMESPACE}: image ${cluster.images.blobstash}, ${pods.length} pods ready (${pods.join(", ")}); Lease holder ${await op.leader()}`);
+  await op.waitReady();
+  // The rollout is over when only the new pods run and one of them holds the Lease.
+  const [pods, leader] = await waitFor("the new pods to run alone and one of them to lead", async () => {
+    const [current, holder] = await Promise.all([op.pods(), op.leader()]);
+    return current.length === CHART_REPLICAS && current.some((p) => holder.startsWith(`${p}_`)) ? ([current, holder] as const) : undefined;
+  }, { timeoutMs: 120_000, intervalMs: 500 });
+  console.log(`[operator] helm release ${RELEASE} in ${OPERATOR_NAMESPACE}: image ${cluster.images.blobstash}, ${pods.length} pods ready (${pods.join(", ")}); Lease holder ${leader}`);
   return 0;
 }
 

@@ -7,8 +7,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, 
 import path from "node:path";
 
 const CGROUP_FS = "/sys/fs/cgroup";
-/** Controllers kubelet's cgroupfs driver needs (it checks each for the cgroup root). */
-const CONTROLLERS = ["cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "systemd"];
+/** Controllers kubelet's cgroupfs driver needs (it checks each for the cgroup root), and the cgroup v2 tree runc mirrors pod paths into. */
+const CONTROLLERS = ["cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "systemd", "unified"];
 
 /** The v1 hierarchies mounted here, as directories under /sys/fs/cgroup (named controllers and name=systemd). */
 export function hierarchies(): string[] {

@@ -14,7 +14,7 @@ import { clusterImages, type ClusterImages } from "./images.ts";
 import { holdKernelSettings, releaseKernelSettings } from "./kernel-settings.ts";
 import { writeCertKubeconfig } from "./kubeconfig.ts";
 import { createBridge, deleteBridge, freeOctet, nodeAddressing, planNetwork, type NetworkPlan, type NodeAddressing } from "./network.ts";
-import { importImage, killNode, nodeProcessNames, startNode, stopNode } from "./node.ts";
+import { importNodeImage, killNode, nodeProcessNames, startNode, stopNode } from "./node.ts";
 import { nodeLayout } from "./node-config.ts";
 import { freePort } from "./ports.ts";
 import { startScheduler } from "./scheduler.ts";
@@ -303,7 +303,7 @@ export async function refreshImages(cluster: Cluster, log: (line: string) => voi
   const images = await clusterImages({ log });
   const known = new Set(state.images.archives);
   const fresh = images.archives.filter((a) => !known.has(a));
-  for (const node of state.nodes) for (const archive of fresh) await importImage(nodeLayout(cluster.dir, node.name), archive);
+  for (const node of state.nodes) for (const archive of fresh) await importNodeImage(nodeLayout(cluster.dir, node.name), archive);
   if (fresh.length > 0) log(`imported ${fresh.length} new image(s) into ${state.nodes.length} nodes`);
   state.images = images;
   writeState(cluster.dir, state);

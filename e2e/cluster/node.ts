@@ -12,7 +12,8 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
-import { killSubtree, pidsIn, procsFiles, removeSubtree } from "./cgroups.ts";
+import { importImage } from "../images/images.ts";
+import { ensureCgroup, killSubtree, pidsIn, procsFiles, removeSubtree } from "./cgroups.ts";
 import { issue, type Pki } from "./certs.ts";
 import { probeGet } from "./https-probe.ts";
 import { writeCertKubeconfig } from "./kubeconfig.ts";
@@ -101,9 +102,9 @@ export function ctr(layout: NodeLayout, args: string[]) {
   return execa(tool("ctr"), ["--address", hostContainerdSocket(layout), "--namespace", "k8s.io", ...args]);
 }
 
-/** Imports an OCI archive into the node's containerd (idempotent: same content, same image). */
-export async function importImage(layout: NodeLayout, archive: string): Promise<void> {
-  await ctr(layout, ["images", "import", "--platform", "linux/amd64", archive]);
+/** Imports an OCI archive into the node's containerd, unless it holds that image already. */
+export async function importNodeImage(layout: NodeLayout, archive: string): Promise<void> {
+  await importImage({ ctr: tool("ctr"), address: hostContainerdSocket(layout), archive });
 }
 
 /** Starts a node and waits until it is Ready with its images imported. */
@@ -112,6 +113,8 @@ export async function startNode(spec: NodeSpec): Promise<void> {
   const log = spec.log ?? (() => undefined);
   const layout = nodeLayout(spec.clusterDir, node.name);
   const [nsName, containerdName, kubeletName, proxyName] = nodeProcessNames(node.name);
+  // Inside the cluster's cgroup, so the cluster's removal takes it along.
+  ensureCgroup(nodeCgroup(spec.cgroupRoot, node.name));
   await writeNodeFiles(spec, layout);
 
   const mounts = [`mount --bind ${layout.run} /run`, `mount --bind ${layout.varLib} /var/lib`, `mount --bind ${layout.varLog} /var/log`];
@@ -133,7 +136,7 @@ export async function startNode(spec: NodeSpec): Promise<void> {
     timeoutMs: 30_000, intervalMs: 100, abortIf: exitedWithLog(spec.clusterDir, containerd),
   });
   const t = Date.now();
-  for (const archive of spec.images) await importImage(layout, archive);
+  for (const archive of spec.images) await importNodeImage(layout, archive);
   log(`${node.name}: ${spec.images.length} images imported (${((Date.now() - t) / 1000).toFixed(1)} s)`);
 
   const kubelet = startInNode(spec, holder.pid, kubeletName!, tool("kubelet"), [

@@ -99,9 +99,11 @@ export async function installOperator(cluster: Cluster, opts: InstallOptions = {
   const fullname = release.includes("blobstash") ? release : `${release}-blobstash`;
   const k = (args: string[], input?: string) => kubectl(cluster, ["-n", namespace, ...args], input);
   const selector = `app.kubernetes.io/instance=${release}`;
+  // Running and not on its way out (a rolled Deployment's old pods run on for their grace period).
   const pods = async () => {
-    const { stdout } = await k(["get", "pods", "-l", selector, "--field-selector=status.phase=Running", "-o", "jsonpath={.items[*].metadata.name}"]);
-    return stdout.split(" ").filter(Boolean);
+    const { stdout } = await k(["get", "pods", "-l", selector, "--field-selector=status.phase=Running", "-o", "json"]);
+    const list = JSON.parse(stdout) as { items: Array<{ metadata: { name: string; deletionTimestamp?: string } }> };
+    return list.items.filter((p) => !p.metadata.deletionTimestamp).map((p) => p.metadata.name);
   };
   const leader = async () => {
     const { stdout } = await k(["get", "lease", "blobstash-operator", "-o", "jsonpath={.spec.holderIdentity}"]);

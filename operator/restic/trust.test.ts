@@ -24,8 +24,9 @@ describe("restic/trust", () => {
     const extra = path.join(dir, "extra.crt");
     await writeFile(system, "SYSTEM ROOTS\n");
     await writeFile(extra, "EXTRA CA\n");
-    const env = await trustEnv({ [EXTRA_CA_ENV]: extra }, dir, [path.join(dir, "missing.crt"), system]);
-    assert.equal(env.SSL_CERT_FILE, path.join(dir, "ca-bundle.crt"));
+    // The scratch directory may not exist yet (a Job's TMPDIR inside an empty emptyDir).
+    const env = await trustEnv({ [EXTRA_CA_ENV]: extra }, path.join(dir, "tmp"), [path.join(dir, "missing.crt"), system]);
+    assert.equal(env.SSL_CERT_FILE, path.join(dir, "tmp", "ca-bundle.crt"));
     assert.equal(await readFile(env.SSL_CERT_FILE!, "utf8"), "SYSTEM ROOTS\nEXTRA CA\n");
   });
 

@@ -2,7 +2,7 @@
 // a private endpoint, Azure Stack): the system roots plus that CA, so the extra bundle adds to what
 // the image trusts instead of replacing it. Go reads SSL_CERT_FILE as the one system bundle.
 
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 
 /** The env var through which the Job tells the wrapper where the extra CA bundle is mounted. */
@@ -42,6 +42,8 @@ export async function trustEnv(env: NodeJS.ProcessEnv, scratchDir: string, syste
   } catch (err) {
     throw new Error(`the extra CA bundle ${extraFile} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
   }
+  // TMPDIR points into the Job's scratch volume, empty at start.
+  await mkdir(scratchDir, { recursive: true });
   const bundle = path.join(scratchDir, "ca-bundle.crt");
   await writeFile(bundle, combineBundles(await firstReadable(systemBundles), extra), { mode: 0o644 });
   return { SSL_CERT_FILE: bundle };
