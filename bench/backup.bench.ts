@@ -66,15 +66,6 @@ interface Timed {
   ms: number;
 }
 
-async function timed(fn: () => Promise<void>): Promise<Timed> {
-  // Each measurement starts with nothing left to write back from the step before (1 GiB of dirty
-  // pages being flushed would slow whichever side runs second).
-  await execa("sync");
-  const t0 = performance.now();
-  await fn();
-  return { ms: performance.now() - t0 };
-}
-
 async function run(cluster: Cluster): Promise<number> {
   useClusterInThisProcess(cluster);
   const az = cluster.azurite;
