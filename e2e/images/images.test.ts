@@ -66,7 +66,7 @@ describe("images in a real containerd", function () {
     const data = randomBytes(1000).toString("hex");
     const digest = createHash("sha256").update(data).digest("hex");
     assert.equal((await ok(ref, ["sh", "-c", `printf %s ${data} | sha256sum`])).trim(), `${digest}  -`);
-    const found = await ok(ref, ["sh", "-c", `for a in ${REQUIRED_APPLETS.join(" ")}; do command -v "$a"; done`]);
+    const found = await ok(ref, ["which", ...REQUIRED_APPLETS]);
     assert.deepEqual(found.trim().split("\n"), REQUIRED_APPLETS.map((a) => `/bin/${a}`));
     assert.equal((await ok(ref, ["stat", "-c", "%a %u:%g", "/tmp"])).trim(), "1777 0:0");
     // Writes a tree with any owner, as the tests that fill PVCs do.
