@@ -88,6 +88,8 @@ describe("images in a real containerd", function () {
     assert.match(await ok(ref, ["restic", "version"], ro), new RegExp(`^restic ${pinnedVersion("RESTIC_VERSION").slice(1).replaceAll(".", "\\.")} `));
     const pkg = JSON.parse(readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { version: string };
     assert.equal((await ok(ref, ["blobstash", "--version"], ro)).trim(), `blobstash ${pkg.version}`);
+    // Backup and restore Jobs may run it as root, still on a read-only root.
+    assert.equal((await ok(ref, ["blobstash", "--version"], [...ro, "--user", "0:0"])).trim(), `blobstash ${pkg.version}`);
     const help = await runIn(ref, ["blobstash", "--help"], ro);
     assert.equal(help.exitCode, 0, help.stderr);
     assert.match(help.stderr, /^usage: blobstash <command>/);
