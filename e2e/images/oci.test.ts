@@ -75,7 +75,7 @@ describe("OCI image archive", () => {
     }
 
     assert.deepEqual(await readIndex(archive), index, "read back from the archive without unpacking it");
-    assert.deepEqual(indexRefs(index), new Map([["localhost/test:one", written.manifest.digest], ["localhost/test:two", written.manifest.digest]]));
+    assert.deepEqual(indexRefs(await readIndex(archive)), new Map([["localhost/test:one", written.manifest.digest], ["localhost/test:two", written.manifest.digest]]));
 
     const manifest = JSON.parse(blob(written.manifest.digest).toString()) as { config: { digest: string; size: number; mediaType: string }; layers: { digest: string; size: number; mediaType: string }[] };
     assert.equal(manifest.config.mediaType, MEDIA_TYPES.config);
