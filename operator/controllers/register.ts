@@ -59,6 +59,7 @@ export function buildControllers(kube: KubeClient, opts: OperatorOptions, events
     log: logger.child({ controller: "Repository" }),
     events,
     getRepository: (namespace, name) => repositories.get(name, namespace),
+    listRepositories: () => repositories.list(),
     getSecret: (namespace, name) => secretReader.get(namespace, name),
   });
   const sessionRuntime = new SessionRuntime({
