@@ -22,6 +22,10 @@ export interface OperatorOptions {
   jobCommand: string;
   /** Per-Job credentials live this long after the Job's deadline. */
   jobCredentialSlackMs: number;
+  /** A session waiting for its Repository to be validated fails after this long, with the Repository's reason. */
+  repositoryWaitLimitMs: number;
+  /** Schedules whose runs come closer than this are refused (the BackupConfiguration is Invalid). */
+  minScheduleIntervalMs: number;
 }
 
 const FLAGS = {
@@ -40,6 +44,8 @@ const FLAGS = {
   "job-image": { type: "string", env: "BLOBSTASH_JOB_IMAGE", default: "ghcr.io/blobstash/blobstash:latest", help: "image for backup and restore Jobs" },
   "job-command": { type: "string", env: "BLOBSTASH_JOB_COMMAND", default: "blobstash", help: "command the Job container runs" },
   "job-credential-slack": { type: "string", env: "BLOBSTASH_JOB_CREDENTIAL_SLACK", default: "15m", help: "minted SAS lifetime beyond the Job deadline" },
+  "repository-wait-limit": { type: "string", env: "BLOBSTASH_REPOSITORY_WAIT_LIMIT", default: "5m", help: "how long a session waits for its Repository to be validated before it fails" },
+  "min-schedule-interval": { type: "string", env: "BLOBSTASH_MIN_SCHEDULE_INTERVAL", default: "1m", help: "schedules whose runs come closer than this are refused" },
 } as const;
 
 export class OptionsError extends Error {}
@@ -95,5 +101,7 @@ export function parseOperatorOptions(argv: string[], env: NodeJS.ProcessEnv = pr
     jobImage: get("job-image") ?? "",
     jobCommand: get("job-command") ?? "blobstash",
     jobCredentialSlackMs: duration("job-credential-slack"),
+    repositoryWaitLimitMs: duration("repository-wait-limit"),
+    minScheduleIntervalMs: duration("min-schedule-interval"),
   };
 }

@@ -11,7 +11,8 @@ import { usageRefusal } from "./usage-policy.ts";
 
 export type Preflight =
   | { kind: "ok"; repository: Repository }
-  | { kind: "wait"; reason: string; message: string; repositoryName?: string }
+  /** `blocker`: the Repository's Ready reason when it has one (Unknown), which a session that gives up fails with. */
+  | { kind: "wait"; reason: string; message: string; repositoryName?: string; blocker?: { reason: string; message: string } }
   | { kind: "fail"; reason: string; message: string };
 
 export async function checkRepository(
@@ -29,11 +30,18 @@ export async function checkRepository(
   }
   if (repoNs !== namespace) {
     const refusal = usageRefusal(repository, namespace, await rt.namespaceLabels(namespace));
-    if (refusal) return { kind: "fail", reason: "RepositoryNotAllowed", message: refusal };
+    if (refusal) return { kind: "fail", ...refusal };
   }
   const ready = findCondition(repository.status?.conditions, "Ready");
   if (!ready || ready.status === "Unknown") {
-    return { kind: "wait", reason: "WaitingForRepository", message: `Repository ${repoNs}/${ref.name} has not been validated yet`, repositoryName: ref.name };
+    const why = ready ? ` (${ready.reason}: ${ready.message})` : "";
+    return {
+      kind: "wait",
+      reason: "WaitingForRepository",
+      message: `Repository ${repoNs}/${ref.name} has not been validated yet${why}`,
+      repositoryName: ref.name,
+      ...(ready ? { blocker: { reason: ready.reason, message: ready.message } } : {}),
+    };
   }
   if (ready.status !== "True") {
     return { kind: "fail", reason: ready.reason, message: `Repository ${repoNs}/${ref.name} is not ready: ${ready.message}` };
