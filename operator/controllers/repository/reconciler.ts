@@ -308,7 +308,10 @@ export class RepositoryReconciler {
    */
   private async sharedPlace(repo: Repository, credentials: AzureCredentials): Promise<{ key: string; how: string } | undefined> {
     const azure = repo.spec!.backend!.azure!;
-    const others = this.deps.listRepositories ? this.deps.listRepositories() : (await this.deps.kube.list<Repository>(REPOSITORIES, {})).items;
+    const listed = this.deps.listRepositories ? this.deps.listRepositories() : (await this.deps.kube.list<Repository>(REPOSITORIES, {})).items;
+    // The same place first: that is the Repository whose backups are at stake most plainly.
+    const same = (r: Repository) => (prefixOverlap(azure.prefix, r.spec?.backend?.azure?.prefix) === "same" ? 0 : 1);
+    const others = [...listed].sort((a, b) => same(a) - same(b));
     for (const other of others) {
       const o = other.spec?.backend?.azure;
       if (!o || other.metadata?.uid === repo.metadata?.uid || o.container !== azure.container) continue;

@@ -18,7 +18,7 @@ import type { Refusal } from "../jobs/unsupported.ts";
 import { jobOutcome, type JobOutcome } from "./outcome.ts";
 import { sessionState } from "./status.ts";
 import { checkRepository } from "./preflight.ts";
-import { DEFAULT_JOB_LIFETIME_MS, type Problem, type SessionRuntime } from "./runtime.ts";
+import { DEFAULT_JOB_LIFETIME_MS, refusedByApiServer, type Problem, type SessionRuntime } from "./runtime.ts";
 
 /** How often a session waiting for its Repository or a queue slot looks again. */
 export const WAIT_POLL_MS = 2_000;
@@ -128,7 +128,17 @@ export class SessionReconciler<S extends SessionObject> {
         permissions: this.k.permissions,
         lifetimeMs: parseDuration(plan.timeOut ?? "") ?? DEFAULT_JOB_LIFETIME_MS,
       });
-      if (!problem) await this.rt.createOrAdoptJob(job);
+      if (problem) return;
+      try {
+        await this.rt.createOrAdoptJob(job);
+      } catch (err) {
+        // A Job the API server refuses (a runtime setting it rejects, a quota, an admission policy) is
+        // the session's answer, not a retry loop: nothing about it changes by trying again.
+        problem = refusedByApiServer(err, "Job");
+        if (!problem) throw err;
+        this.rt.releaseSlot({ namespace: repository.metadata?.namespace ?? "", name: repoName }, `${namespace}/${jobName}`);
+        await this.rt.deleteJobCredentials(namespace, jobName);
+      }
     });
     if (busy) {
       const message =

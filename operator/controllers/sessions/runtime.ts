@@ -41,6 +41,17 @@ export const DEFAULT_JOB_LIFETIME_MS = 24 * 3600_000;
 
 export type Problem = { reason: string; message: string };
 
+/**
+ * A request the API server refused for what it asked (400 Bad Request, 403 Forbidden by a quota or
+ * admission policy, 422 Invalid), as the session's Problem; undefined for other errors (retried).
+ */
+export function refusedByApiServer(err: unknown, what: string): Problem | undefined {
+  const code = statusCode(err);
+  if (code !== 400 && code !== 403 && code !== 422) return undefined;
+  const message = err instanceof Error ? err.message : String(err);
+  return { reason: `${what}Rejected`, message: `the API server refused the ${what} (HTTP ${code}): ${message.slice(0, 1000)}` };
+}
+
 /** What keeps a session from starting: a running Job of the Repository, or an earlier session waiting for it. */
 export type InTheWay = { job: string } | { queuedBehind: string };
 
