@@ -82,6 +82,8 @@ describe("scheduledSessionName", () => {
     const long = scheduledSessionName("x".repeat(80), at("2026-01-01T00:00:00Z"));
     assert.ok(long.length <= 63);
     assert.ok(long.endsWith("-1767225600"));
+    const dotted = scheduledSessionName(`${"a".repeat(51)}.b`, at("2026-01-01T00:00:00Z"));
+    assert.equal(dotted, `${"a".repeat(51)}-1767225600`, "a cut never leaves a dot before the time");
   });
 });
 

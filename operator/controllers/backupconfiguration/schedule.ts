@@ -111,7 +111,8 @@ export function cronForEvery(duration: string): string | undefined {
 /** A deterministic session name per scheduled time, so a restarted operator never creates two. */
 export function scheduledSessionName(configName: string, scheduledAt: Date): string {
   const suffix = `-${Math.floor(scheduledAt.getTime() / 1000)}`;
-  return `${configName.slice(0, 63 - suffix.length).replace(/-+$/, "")}${suffix}`;
+  // A cut may end in "." or "-", which cannot precede "-<time>" in a valid name.
+  return `${configName.slice(0, 63 - suffix.length).replace(/[-.]+$/, "")}${suffix}`;
 }
 
 export interface SessionSummary {
