@@ -151,7 +151,7 @@ describe("bad input: an admin's mistakes get a refusal or a specific reason, nev
     },
     { kind: "Repository", mistake: 'container "Stash-Backup" (capitals)', expect: { apply: /spec\.backend\.azure\.container in body should match/ }, objects: (n) => [repository(n, { storageSecretName: "good-secret", azure: { container: "Stash-Backup" } })] },
     { kind: "Repository", mistake: "maxConnections: 0", expect: { apply: /maxConnections.*greater than or equal to 1/ }, objects: (n) => [repository(n, azure("good-secret", n, { maxConnections: 0 }))] },
-    { kind: "Repository", mistake: "accountKey under spec.backend.azure", expect: { apply: /unknown field "spec\.backend\.azure\.accountKey"/ }, objects: (n) => [repository(n, azure("good-secret", n, { accountKey: "oops" }))] },
+    { kind: "Repository", mistake: "accountKey under spec.backend.azure", expect: { apply: /unknown field "accountKey" in com\.appscode\.stash\.v1alpha1\.Repository\.spec\.backend\.azure/ }, objects: (n) => [repository(n, azure("good-secret", n, { accountKey: "oops" }))] },
     {
       kind: "Repository",
       mistake: "a 1,000-character prefix (blob names past Azure's 1,024)",
@@ -364,7 +364,7 @@ describe("bad input: an admin's mistakes get a refusal or a specific reason, nev
     { kind: "BackupConfiguration", mistake: "hooks", expect: { reason: "Invalid", message: /spec\.hooks: hooks are not supported/ }, objects: (n) => [config(n, { hooks: { preBackup: { exec: { command: ["sync"] } } } })] },
     // BackupSession.
     { kind: "BackupSession", mistake: 'invoker kind "BackupConfig" (a typo)', expect: { apply: /spec\.invoker\.kind: Unsupported value: "BackupConfig"/ }, objects: (n) => [backupSession(n, { kind: "BackupConfig", name: "ok" })] },
-    { kind: "BackupSession", mistake: "invoker without a name", expect: { apply: /spec\.invoker\.name: Required value/ }, objects: (n) => [backupSession(n, {})] },
+    { kind: "BackupSession", mistake: "invoker without a name", expect: { apply: /missing required field "name" in com\.appscode\.stash\.v1beta1\.BackupSession\.spec\.invoker/ }, objects: (n) => [backupSession(n, {})] },
     {
       kind: "BackupSession",
       mistake: "invoker names a BackupConfiguration that does not exist",
@@ -408,7 +408,7 @@ describe("bad input: an admin's mistakes get a refusal or a specific reason, nev
     {
       kind: "BackupSession",
       mistake: "a CPU limit of \"lots\" (the API server refuses the Job)",
-      expect: { reason: "JobRejected", message: /the API server refused the Job \(HTTP 422\).*lots/ },
+      expect: { reason: "JobRejected", message: /the API server refused the Job \(HTTP 400\).*quantit/ },
       objects: (n) => [config(`${n}-c`, { runtimeSettings: { container: { resources: { limits: { cpu: "lots" } } } } }), backupSession(n, { name: `${n}-c` })],
     },
     {
@@ -429,7 +429,7 @@ describe("bad input: an admin's mistakes get a refusal or a specific reason, nev
       expect: { apply: /spec\.target\.rules\[0\]\.snapshots\[0\] in body should match/ },
       objects: (n) => [restoreSession(n, { target: { ref: { apiVersion: "v1", kind: "PersistentVolumeClaim", name: "data" }, rules: [{ snapshots: ["yesterday"] }] } })],
     },
-    { kind: "RestoreSession", mistake: "no repository", expect: { apply: /spec\.repository: Required value/ }, objects: (n) => [{ ...restoreSession(n, {}), spec: { target: { ref: { apiVersion: "v1", kind: "PersistentVolumeClaim", name: "data" } } } }] },
+    { kind: "RestoreSession", mistake: "no repository", expect: { apply: /RestoreSession\.spec\): missing required field "repository"/ }, objects: (n) => [{ ...restoreSession(n, {}), spec: { target: { ref: { apiVersion: "v1", kind: "PersistentVolumeClaim", name: "data" } } } }] },
     { kind: "RestoreSession", mistake: "a Repository that does not exist", expect: { reason: "RepositoryNotFound" }, objects: (n) => [restoreSession(n, { repository: { name: "nope" } })] },
     {
       kind: "RestoreSession",
@@ -544,13 +544,17 @@ describe("bad input: an admin's mistakes get a refusal or a specific reason, nev
         const ref = row.watch?.(n) ?? { kind: last.kind === "Secret" ? "Repository" : last.kind, name: last.metadata.name, ...(last.metadata.namespace ? { namespace: last.metadata.namespace } : {}) };
         const want = row.expect;
         let seen: Awaited<ReturnType<typeof statusOf>>;
-        const settled = (s: typeof seen) => {
+        const done = (s: typeof seen) => {
           const c = s?.condition;
-          if (!c) return false;
-          if (ref.kind === "BackupSession" || ref.kind === "RestoreSession") return s.phase === "Failed" || s.phase === "Succeeded";
-          return c.status !== "Unknown";
+          if (c?.reason !== want.reason) return false;
+          return ref.kind === "BackupSession" || ref.kind === "RestoreSession" ? s!.phase === "Failed" || s!.phase === "Succeeded" : c.status !== "Unknown";
         };
-        await waitFor(`${ref.kind} ${ref.name} to settle`, async () => settled((seen = await statusOf(ref))), { timeoutMs: 45_000, intervalMs: 250 }).catch(() => undefined);
+        // Sessions end once; a Repository's or configuration's reason may pass through others first.
+        await waitFor(`${ref.kind} ${ref.name} to say ${want.reason}`, async () => done((seen = await statusOf(ref))), {
+          timeoutMs: 45_000,
+          intervalMs: 250,
+          abortIf: () => ((ref.kind === "BackupSession" || ref.kind === "RestoreSession") && (seen?.phase === "Failed" || seen?.phase === "Succeeded") ? "it ended" : undefined),
+        }).catch(() => undefined);
         const c = seen?.condition;
         const observed = c ? `${seen?.phase ? `${seen.phase} ` : ""}${c.reason}: ${c.message.slice(0, 100)}` : "no status";
         results.push({ row, observed, ok: c?.reason === want.reason && (!want.message || want.message.test(c.message)) });

@@ -409,9 +409,13 @@ export class RepositoryReconciler {
     return this.deps.kube.find<Repository>(REPOSITORIES, namespace, name);
   }
 
+  /**
+   * The Secret from the cache, or, when the cache has not seen it (a Secret created together with
+   * its Repository may reach the Secret informer after the Repository's), from the API server:
+   * SecretNotFound is said only of a Secret that does not exist.
+   */
   private async readSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
-    if (this.deps.getSecret) return this.deps.getSecret(namespace, name);
-    return this.deps.kube.find<V1Secret>(SECRETS, namespace, name);
+    return (await this.deps.getSecret?.(namespace, name)) ?? this.deps.kube.find<V1Secret>(SECRETS, namespace, name);
   }
 }
 
