@@ -54,7 +54,8 @@ describe("an admin's mistakes cost no data, hang nothing and get a status (real 
     env = new BackupEnv(cluster(), `e2e-mistakes-${id}`, `operator-mistakes-${id}`);
     await env.setUp();
     jobs = await env.recordJobs();
-    await env.pvc("empty");
+    // restic refuses to make an empty snapshot, so the volume most tests back up holds one small file.
+    await writeRandomFile(path.join(await env.pvc("small"), "file.bin"), 1024);
   });
 
   after(async function () {
@@ -76,7 +77,7 @@ describe("an admin's mistakes cost no data, hang nothing and get a status (real 
     await createRepository("binary", "binary", `/${prefix}`);
     const refused = await waitForCondition("binary", "Ready", "PasswordNotText", 10_000);
     assert.match(condition(refused, "SecretValid")!.message, /RESTIC_PASSWORD is not UTF-8 text/);
-    await env.backupConfiguration("binary", { repository: { name: "binary" }, backupHistoryLimit: 5 }, "empty");
+    await env.backupConfiguration("binary", { repository: { name: "binary" }, backupHistoryLimit: 5 }, "small");
     await env.backupSession("binary-1", "binary");
     const failed = await env.waitForPhase("backupsessions", "binary-1", ["Failed"], 30_000);
     assert.equal(completed(failed)?.reason, "PasswordNotText");
@@ -87,7 +88,7 @@ describe("an admin's mistakes cost no data, hang nothing and get a status (real 
     const password = `  pässwörd ✓\t${randomBytes(6).toString("hex")} `;
     await env.storageSecret("text", password);
     await env.repository("text", "text", `/${base}/text`);
-    await env.backupConfiguration("text", { repository: { name: "text" }, backupHistoryLimit: 5 }, "empty");
+    await env.backupConfiguration("text", { repository: { name: "text" }, backupHistoryLimit: 5 }, "small");
     await env.backupSession("text-1", "text");
     const ok = await env.waitForPhase("backupsessions", "text-1", ["Succeeded"], 90_000);
     const snaps = await env.snapshots(`/${base}/text`, password);
@@ -100,7 +101,7 @@ describe("an admin's mistakes cost no data, hang nothing and get a status (real 
     const password = `pw-${randomBytes(8).toString("hex")}`;
     await env.storageSecret("shared", password);
     await env.repository("keeper", "shared", prefix); // "e2e/…/shared"
-    await env.backupConfiguration("keeper", { repository: { name: "keeper" }, backupHistoryLimit: 5 }, "empty");
+    await env.backupConfiguration("keeper", { repository: { name: "keeper" }, backupHistoryLimit: 5 }, "small");
     await env.backupSession("keeper-1", "keeper");
     await env.waitForPhase("backupsessions", "keeper-1", ["Succeeded"], 90_000);
 
@@ -161,7 +162,7 @@ describe("an admin's mistakes cost no data, hang nothing and get a status (real 
     assert.match(condition(y, "PasswordValid")!.message, /does not hash to its name/);
     await assert.rejects(env.restic(`/${py}`, password, ["cat", "config"]), /invalid data returned/, "restic itself stops at it");
     assert.equal(condition(await env.getRepository("x"), "Ready")?.reason, "Ready", "X is untouched");
-    await env.backupConfiguration("y", { repository: { name: "y" }, backupHistoryLimit: 5 }, "empty");
+    await env.backupConfiguration("y", { repository: { name: "y" }, backupHistoryLimit: 5 }, "small");
     await env.backupSession("y-1", "y");
     assert.equal(completed(await env.waitForPhase("backupsessions", "y-1", ["Failed"], 30_000))?.reason, "KeyFileInvalid");
     assert.deepEqual(BackupEnv.jobsOf(jobs, "y-1"), [], "no Job ran");
@@ -185,28 +186,45 @@ describe("an admin's mistakes cost no data, hang nothing and get a status (real 
     const password = `pw-${randomBytes(8).toString("hex")}`;
     await env.storageSecret("slot", password);
     await env.repository("slot", "slot", `/${base}/slot`);
-    // Large enough that its backup still runs when it is deleted (the emulator takes a while for 96 MiB).
-    await writeRandomFile(path.join(await env.pvc("big"), "data.bin"), 96 << 20);
-    await env.backupConfiguration("big", { repository: { name: "slot" }, backupHistoryLimit: 5 }, "big");
-    await env.backupConfiguration("doomed", { repository: { name: "slot" }, backupHistoryLimit: 5 }, "big");
-    await env.backupConfiguration("small", { repository: { name: "slot" }, backupHistoryLimit: 5 }, "empty");
+    // Jobs whose pod no node takes: they hold the slot, unfinished, for as long as they exist.
+    const nowhere = { pod: { nodeSelector: { "e2e.blobstash.io/nowhere": "true" } } };
+    await env.backupConfiguration("stuck", { repository: { name: "slot" }, backupHistoryLimit: 5, runtimeSettings: nowhere }, "small");
+    await env.backupConfiguration("doomed", { repository: { name: "slot" }, backupHistoryLimit: 5, runtimeSettings: nowhere }, "small");
+    await env.backupConfiguration("next", { repository: { name: "slot" }, backupHistoryLimit: 5 }, "small");
 
-    const deleteSession = () => env.custom.deleteNamespacedCustomObject({ ...STASH, plural: "backupsessions", namespace: env.ns, name: "big-1" });
+    // doomed-1 is shaped as the schedule makes its sessions: owned by its configuration, so it goes with it.
+    const doomed = (await env.custom.getNamespacedCustomObject({ ...STASH, plural: "backupconfigurations", namespace: env.ns, name: "doomed" })) as { metadata: { uid: string } };
+    const scheduledSession = () =>
+      env.custom.createNamespacedCustomObject({
+        ...STASH,
+        plural: "backupsessions",
+        namespace: env.ns,
+        body: {
+          apiVersion: "stash.appscode.com/v1beta1",
+          kind: "BackupSession",
+          metadata: {
+            name: "doomed-1",
+            ownerReferences: [{ apiVersion: "stash.appscode.com/v1beta1", kind: "BackupConfiguration", name: "doomed", uid: doomed.metadata.uid, controller: true, blockOwnerDeletion: true }],
+          },
+          spec: { invoker: { apiGroup: "stash.appscode.com", kind: "BackupConfiguration", name: "doomed" } },
+        },
+      });
+    const deleteSession = () => env.custom.deleteNamespacedCustomObject({ ...STASH, plural: "backupsessions", namespace: env.ns, name: "stuck-1" });
     const deleteConfig = () => env.custom.deleteNamespacedCustomObject({ ...STASH, plural: "backupconfigurations", namespace: env.ns, name: "doomed" });
-    for (const [victim, config, remove, next] of [
-      ["big-1", "big", deleteSession, "small-1"],
-      ["doomed-1", "doomed", deleteConfig, "small-2"],
+    for (const [victim, create, remove, next] of [
+      ["stuck-1", () => env.backupSession("stuck-1", "stuck"), deleteSession, "next-1"],
+      ["doomed-1", scheduledSession, deleteConfig, "next-2"],
     ] as const) {
-      await env.backupSession(victim, config);
-      await env.waitForPhase("backupsessions", victim, ["Running"], 60_000);
+      await create();
+      await env.waitForPhase("backupsessions", victim, ["Running"], 30_000);
+      await env.backupSession(next, "next");
+      await waitFor(`${next} to queue behind ${victim}`, async () => completed(await env.getSession("backupsessions", next))?.reason === "Queued", { timeoutMs: 20_000, intervalMs: 100 });
       await remove();
-      await waitFor(`${victim}'s Job to be gone`, async () => !(await env.jobExists(BackupEnv.jobsOf(jobs, victim)[0]?.metadata?.name ?? `${victim}-backup`)), { timeoutMs: 30_000, intervalMs: 100 });
-      assert.ok(!BackupEnv.jobsOf(jobs, victim)[0]?.status?.conditions?.some((c) => c.type === "Complete"), `${victim}'s Job was deleted before it finished`);
-      await env.backupSession(next, "small");
+      await waitFor(`${victim}'s Job to be gone`, async () => !(await env.jobExists(`${victim}-backup`)), { timeoutMs: 30_000, intervalMs: 100 });
       // It runs, rather than waiting Queued behind a Job that no longer exists.
-      const started = Date.now();
+      const gone = Date.now();
       await env.waitForPhase("backupsessions", next, ["Running", "Succeeded"], 20_000);
-      assert.ok(Date.now() - started < 15_000, `${next} started ${Date.now() - started} ms after it was created`);
+      assert.ok(Date.now() - gone < 10_000, `${next} started ${Date.now() - gone} ms after ${victim}'s Job went`);
       await env.waitForPhase("backupsessions", next, ["Succeeded"], 90_000);
     }
   });
@@ -232,21 +250,15 @@ describe("an admin's mistakes cost no data, hang nothing and get a status (real 
     assert.equal(completed(right)?.reason, "Succeeded");
     assert.ok((right.status?.filesRestored ?? 0) >= 1);
 
-    // A snapshot of an empty volume: the restore succeeds and says it restored nothing.
-    await env.backupConfiguration("void", { repository: { name: "restore" }, backupHistoryLimit: 5, target: { alias: "void", ref: { apiVersion: "v1", kind: "PersistentVolumeClaim", name: "empty" } } }, "empty");
-    await env.backupSession("void-1", "void");
-    await env.waitForPhase("backupsessions", "void-1", ["Succeeded"], 90_000);
-    await env.restoreSession("nothing", "restore", "target", { snapshots: ["latest"], sourceHost: "void" });
-    const nothing = await env.waitForPhase("restoresessions", "nothing", ["Succeeded"], 60_000);
-    assert.equal(completed(nothing)?.reason, "NothingRestored");
-    assert.match(completed(nothing)!.message, /holds no files/);
+    // (A snapshot that holds nothing restores nothing and says so too, as Succeeded: restic makes no
+    // empty snapshots, so operator/controllers/restoresession/verdict.test.ts covers that case.)
   });
 
   it("counts only a configuration's own sessions toward its backupHistoryLimit", async function () {
     const password = `pw-${randomBytes(8).toString("hex")}`;
     await env.storageSecret("hist", password);
     await env.repository("hist", "hist", `/${base}/hist`);
-    await env.backupConfiguration("hist", { repository: { name: "hist" }, backupHistoryLimit: 1 }, "empty");
+    await env.backupConfiguration("hist", { repository: { name: "hist" }, backupHistoryLimit: 1 }, "small");
     await env.backupSession("hist-1", "hist");
     await env.waitForPhase("backupsessions", "hist-1", ["Succeeded"], 90_000);
     // Same name, another kind: not this configuration's session.
