@@ -96,6 +96,41 @@ export function normalizePrefix(prefix: string | undefined): string {
   return parts.join("/");
 }
 
+/** Azure's limits on a blob name: 1,024 characters, 254 path segments. */
+export const AZURE_MAX_BLOB_NAME = 1024;
+export const AZURE_MAX_PATH_SEGMENTS = 254;
+/** The longest name restic writes below the prefix: "/snapshots/<64 hex>" (75); "/data/ab/<64 hex>" has the most segments (3). */
+const RESTIC_NAME_TAIL = 75;
+const RESTIC_NAME_SEGMENTS = 3;
+/** The longest normalized prefix whose restic blob names all fit Azure's limit. */
+export const MAX_PREFIX_LENGTH = AZURE_MAX_BLOB_NAME - RESTIC_NAME_TAIL;
+
+/** Why restic could not keep a repository under this prefix in Azure, or undefined. */
+export function prefixProblem(prefix: string | undefined): string | undefined {
+  const p = normalizePrefix(prefix);
+  if (p.length > MAX_PREFIX_LENGTH) {
+    return `spec.backend.azure.prefix is ${p.length} characters long (without leading and trailing slashes); restic adds up to ${RESTIC_NAME_TAIL} (/snapshots/<id>) and Azure refuses blob names longer than ${AZURE_MAX_BLOB_NAME}, so it can be at most ${MAX_PREFIX_LENGTH}: shorten it`;
+  }
+  const segments = p === "" ? 0 : p.split("/").length;
+  if (segments + RESTIC_NAME_SEGMENTS > AZURE_MAX_PATH_SEGMENTS) {
+    return `spec.backend.azure.prefix has ${segments} path segments; restic adds ${RESTIC_NAME_SEGMENTS} (data/<xx>/<id>) and Azure allows ${AZURE_MAX_PATH_SEGMENTS} in a blob name: use at most ${AZURE_MAX_PATH_SEGMENTS - RESTIC_NAME_SEGMENTS}`;
+  }
+  return undefined;
+}
+
+/**
+ * Whether two prefixes (in one container of one account) overlap: the same after normalization, or
+ * one inside the other on a path boundary ("" holds everything). Returns how, or undefined.
+ */
+export function prefixOverlap(mine: string | undefined, other: string | undefined): "same" | "inside" | "contains" | undefined {
+  const a = normalizePrefix(mine);
+  const b = normalizePrefix(other);
+  if (a === b) return "same";
+  if (a === "" || b.startsWith(`${a}/`)) return "contains";
+  if (b === "" || a.startsWith(`${b}/`)) return "inside";
+  return undefined;
+}
+
 /** Blob name of a restic file under the repository prefix, e.g. `demo/x/config`. */
 export function repositoryPath(prefix: string | undefined, ...rest: string[]): string {
   return [normalizePrefix(prefix), ...rest].filter((s) => s !== "").join("/");

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { decodeSecretData, parseStorageSecret, sensitiveValues } from "./credentials.ts";
+import { decodeSecretData, parseStorageSecret, readStorageSecret, sensitiveValues } from "./credentials.ts";
 
 const KEY = Buffer.alloc(64, 9).toString("base64");
 const SAS = "sv=2025-11-05&sr=c&sp=racwdl&se=2030-01-01T00:00:00Z&sig=c2lnbmF0dXJl";
@@ -77,12 +77,19 @@ describe("parseStorageSecret", () => {
     ["account name missing", { RESTIC_PASSWORD: "pw", AZURE_ACCOUNT_KEY: KEY }, "SecretKeyMissing", /no AZURE_ACCOUNT_NAME/],
     ["everything missing", {}, "SecretKeyMissing", /no RESTIC_PASSWORD and AZURE_ACCOUNT_NAME .*no keys/],
     ["account name with capitals", { ...base, AZURE_ACCOUNT_NAME: "MyAccount", AZURE_ACCOUNT_KEY: KEY }, "SecretValueMalformed", /AZURE_ACCOUNT_NAME must be 3 to 24 lowercase/],
-    ["key not base64", { ...base, AZURE_ACCOUNT_KEY: "not base64!" }, "SecretValueMalformed", /AZURE_ACCOUNT_KEY is not base64/],
+    ["key not base64", { ...base, AZURE_ACCOUNT_KEY: "not-base64!" }, "SecretValueMalformed", /AZURE_ACCOUNT_KEY is not base64/],
     ["key empty", { ...base, AZURE_ACCOUNT_KEY: "" }, "SecretValueMalformed", /AZURE_ACCOUNT_KEY is empty/],
     ["SAS without sig", { ...base, AZURE_ACCOUNT_SAS: "sp=r&se=2030-01-01" }, "SecretValueMalformed", /AZURE_ACCOUNT_SAS lacks "sig"/],
     ["partial service principal", { ...base, AZURE_CLIENT_ID: "00000000-1111-2222-3333-444444444444" }, "SecretKeyMissing", /no AZURE_TENANT_ID and AZURE_CLIENT_SECRET/],
     ["client id not a GUID", { ...base, AZURE_TENANT_ID: "t.example.com", AZURE_CLIENT_ID: "app", AZURE_CLIENT_SECRET: "client-secret-value" }, "SecretValueMalformed", /AZURE_CLIENT_ID must be/],
     ["suffix given as a URL", { ...base, AZURE_ACCOUNT_KEY: KEY, AZURE_ENDPOINT_SUFFIX: "https://core.windows.net" }, "SecretValueMalformed", /AZURE_ENDPOINT_SUFFIX must be a host name/],
+    ["suffix an IPv4 literal", { ...base, AZURE_ACCOUNT_KEY: KEY, AZURE_ENDPOINT_SUFFIX: "127.0.0.1:10000" }, "SecretValueMalformed", /AZURE_ENDPOINT_SUFFIX is an IP address \(127\.0\.0\.1\).*needs a host name/],
+    ["suffix an IPv6 literal", { ...base, AZURE_ACCOUNT_KEY: KEY, AZURE_ENDPOINT_SUFFIX: "[::1]:10000" }, "SecretValueMalformed", /AZURE_ENDPOINT_SUFFIX is an IPv6 address/],
+    ["suffix with port 0", { ...base, AZURE_ACCOUNT_KEY: KEY, AZURE_ENDPOINT_SUFFIX: "localhost:0" }, "SecretValueMalformed", /port 0, outside 1-65535/],
+    ["a space after the account name", { ...base, AZURE_ACCOUNT_NAME: "myaccount ", AZURE_ACCOUNT_KEY: KEY }, "SecretValueMalformed", /AZURE_ACCOUNT_NAME has whitespace \(a space, tab or line break\) around it/],
+    ["a tab before the key", { ...base, AZURE_ACCOUNT_KEY: `\t${KEY}` }, "SecretValueMalformed", /AZURE_ACCOUNT_KEY has whitespace .* around it/],
+    ["a key wrapped over two lines", { ...base, AZURE_ACCOUNT_KEY: `${KEY.slice(0, 40)}\n${KEY.slice(40)}` }, "SecretValueMalformed", /AZURE_ACCOUNT_KEY has whitespace .* inside it/],
+    ["a password with a NUL byte", { ...base, RESTIC_PASSWORD: "p\0w", AZURE_ACCOUNT_KEY: KEY }, "PasswordNotText", /RESTIC_PASSWORD contains a NUL byte/],
   ];
   for (const [what, data, reason, message] of failures) {
     it(`reports ${what} as ${reason}, naming the key and not the value`, () => {
@@ -94,6 +101,46 @@ describe("parseStorageSecret", () => {
       assertNoSecretIn(r.message);
     });
   }
+});
+
+describe("readStorageSecret: the Secret's bytes", () => {
+  const b64 = (v: string | Buffer) => Buffer.from(v).toString("base64");
+  const data = (password: Buffer | string, extra: Record<string, string> = {}) => ({
+    RESTIC_PASSWORD: b64(password),
+    AZURE_ACCOUNT_NAME: b64("myaccount"),
+    AZURE_ACCOUNT_KEY: b64(KEY),
+    ...extra,
+  });
+
+  it("refuses a RESTIC_PASSWORD that is not UTF-8, before anything could use it", () => {
+    const registered: string[] = [];
+    const r = readStorageSecret(data(Buffer.from([0x70, 0xff, 0xfe, 0x77, 0x80])), { ...opts, register: (v) => registered.push(v) });
+    assert.ok(!r.ok);
+    assert.equal(r.reason, "PasswordNotText");
+    assert.match(r.message, /RESTIC_PASSWORD is not UTF-8 text .*restic would be given other bytes .*restic key add/);
+    assert.ok(registered.length >= 2, "the values were registered for redaction all the same");
+  });
+
+  it("names UTF-16 (a byte order mark) as what it is", () => {
+    const r = readStorageSecret(data(Buffer.from("\ufeffpw", "utf16le")), opts);
+    assert.ok(!r.ok && r.reason === "PasswordNotText");
+    assert.match(r.message, /UTF-16 text .*save the file as UTF-8/);
+  });
+
+  it("carries every byte of a UTF-8 password, spaces and a byte order mark included", () => {
+    for (const pw of ["pässwörd ✓ ", " x\ty ", "\ufeffbom"]) {
+      const r = readStorageSecret(data(pw), opts);
+      assert.ok(r.ok, pw);
+      assert.deepEqual(Buffer.from(r.resticPassword, "utf8"), Buffer.from(pw, "utf8"));
+    }
+  });
+
+  it("refuses other values that are not text as malformed, naming the key", () => {
+    const r = readStorageSecret(data("pw", { AZURE_ACCOUNT_KEY: b64(Buffer.from([0xc3, 0x28])) }), opts);
+    assert.ok(!r.ok);
+    assert.equal(r.reason, "SecretValueMalformed");
+    assert.match(r.message, /AZURE_ACCOUNT_KEY is not UTF-8 text/);
+  });
 });
 
 describe("decodeSecretData / sensitiveValues", () => {

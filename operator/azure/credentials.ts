@@ -2,6 +2,7 @@
 // whether its values are usable, and what to tell the user when not. Pure; messages name keys,
 // never values.
 
+import { isUtf8 } from "node:buffer";
 import { accountNameProblem, DEFAULT_ENDPOINT_SUFFIX, endpointSuffixProblem } from "./endpoint.ts";
 import { type ParsedSas, parseSas } from "./sas.ts";
 
@@ -29,7 +30,7 @@ export type AzureCredentials =
   | (Common & { mode: "servicePrincipal"; tenantId: string; clientId: string; clientSecret: string })
   | (Common & { mode: "workloadIdentity" });
 
-export type SecretProblemReason = "SecretKeyMissing" | "SecretValueMalformed";
+export type SecretProblemReason = "SecretKeyMissing" | "SecretValueMalformed" | "PasswordNotText";
 
 export type StorageSecret =
   | {
@@ -49,11 +50,52 @@ export const MODE_DESCRIPTIONS: Record<CredentialMode, string> = {
   workloadIdentity: "workload identity (no credential in the Secret)",
 };
 
-/** Decodes V1Secret.data (base64 values). Values that are not valid UTF-8 are kept as decoded. */
+/** Decodes V1Secret.data (base64 values). Values that are not valid UTF-8 are kept as decoded (lossily). */
 export function decodeSecretData(data: Record<string, string> | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(data ?? {})) out[k] = Buffer.from(v, "base64").toString("utf8");
-  return out;
+  return decodeWithProblems(data).values;
+}
+
+function decodeWithProblems(data: Record<string, string> | undefined): { values: Record<string, string>; notText: Record<string, string> } {
+  const values: Record<string, string> = {};
+  const notText: Record<string, string> = {};
+  for (const [k, v] of Object.entries(data ?? {})) {
+    const bytes = Buffer.from(v, "base64");
+    values[k] = bytes.toString("utf8");
+    const problem = notTextProblem(bytes);
+    if (problem) notText[k] = problem;
+  }
+  return { values, notText };
+}
+
+/**
+ * Why these bytes cannot travel as text, or undefined. Every way a value reaches restic in a Job
+ * (the per-Job Secret's env var, through the container runtime's text fields and the wrapper's
+ * Node process) carries text: invalid UTF-8 would arrive as other bytes (U+FFFD), and a NUL ends
+ * an environment variable.
+ */
+function notTextProblem(bytes: Buffer): string | undefined {
+  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
+    return "is UTF-16 text (it starts with a UTF-16 byte order mark, as files Windows PowerShell or Notepad save as \"Unicode\" do): save the file as UTF-8 and create the Secret again";
+  }
+  if (!isUtf8(bytes)) {
+    return "is not UTF-8 text (binary bytes, e.g. a file from /dev/urandom, or another encoding): use text, e.g. openssl rand -base64 24";
+  }
+  if (bytes.includes(0)) return "contains a NUL byte, which no environment variable can carry: use text without it";
+  return undefined;
+}
+
+/**
+ * The whole read of a storage Secret: decode V1Secret.data, hand every sensitive value to
+ * `register` (log redaction) before anything can print it, and classify. What the Repository
+ * check, the wipe and the per-Job credentials all use, so they agree on every byte.
+ */
+export function readStorageSecret(
+  data: Record<string, string> | undefined,
+  options: { secretName: string; defaultEndpointSuffix?: string; register?: (value: string) => void },
+): StorageSecret {
+  const { values, notText } = decodeWithProblems(data);
+  for (const v of sensitiveValues(values)) options.register?.(v);
+  return parseStorageSecret(values, { ...options, notText });
 }
 
 /** Every value in the Secret that could be sensitive, for log redaction (RESTIC_PASSWORD included). */
@@ -68,7 +110,7 @@ export function sensitiveValues(data: Record<string, string>): string[] {
  */
 export function parseStorageSecret(
   data: Record<string, string>,
-  options: { secretName: string; defaultEndpointSuffix?: string },
+  options: { secretName: string; defaultEndpointSuffix?: string; notText?: Record<string, string> },
 ): StorageSecret {
   const notes: string[] = [];
   const trimmed: string[] = [];
@@ -101,6 +143,36 @@ export function parseStorageSecret(
       `${s} has no ${joinKeys(missing)} (or ${missing.length > 1 ? "they are" : "it is"} empty); it has ${present.length ? joinKeys(present) : "no keys"}. ` +
         `Add ${missing.length > 1 ? "them" : "it"}, e.g. kubectl create secret generic ${options.secretName} --from-file=./${missing[0]} ...`,
     );
+  }
+
+  // Bytes restic could not be handed exactly: refused before any backup, or the repository it
+  // initialized would open with other bytes than the Secret's (DESIGN notes, "Password bytes").
+  const passwordProblem = options.notText?.[SECRET_KEYS.resticPassword] ?? (resticPassword!.includes("\0") ? notTextProblem(Buffer.from([0])) : undefined);
+  if (passwordProblem) {
+    return fail(
+      "PasswordNotText",
+      `${s}: ${SECRET_KEYS.resticPassword} ${passwordProblem}. restic would be given other bytes than the Secret holds, so nothing was backed up with it; ` +
+        `if a repository already uses these bytes as its password, add a text password to it first (restic key add)`,
+    );
+  }
+  const used = [SECRET_KEYS.accountName, SECRET_KEYS.accountKey, SECRET_KEYS.accountSas, SECRET_KEYS.tenantId, SECRET_KEYS.clientId, SECRET_KEYS.clientSecret, SECRET_KEYS.endpointSuffix];
+  for (const key of used) {
+    const problem = options.notText?.[key];
+    if (problem) return fail("SecretValueMalformed", `${s}: ${key} ${problem}.`);
+  }
+  // Values machines generate never hold whitespace: a space or tab around them is a copy-paste slip.
+  for (const [key, value] of [
+    [SECRET_KEYS.accountName, accountName],
+    [SECRET_KEYS.accountKey, accountKey],
+    [SECRET_KEYS.accountSas, sas],
+    [SECRET_KEYS.tenantId, tenantId],
+    [SECRET_KEYS.clientId, clientId],
+    [SECRET_KEYS.endpointSuffix, suffixValue],
+  ] as const) {
+    if (value !== undefined && /\s/.test(value)) {
+      const where = value.trim() === value ? "inside it" : "around it";
+      return fail("SecretValueMalformed", `${s}: ${key} has whitespace (a space, tab or line break) ${where}: remove it, e.g. printf %s '<value>' > ${key} before kubectl create secret.`);
+    }
   }
 
   const nameProblem = accountNameProblem(accountName!);

@@ -19,6 +19,8 @@ export interface AzureFailure {
   transient: boolean;
   /** For authentication failures: the identity provider (AAD) refused, not the storage account. */
   identityProvider?: boolean;
+  /** The HTTP status, when the service (or a proxy) answered. */
+  status?: number;
 }
 
 const NETWORK_CODES = new Set([
@@ -73,6 +75,12 @@ interface ErrorLike {
 
 /** `hint` says what was being attempted, which disambiguates a bare 403 on a HEAD request. */
 export function classifyAzureError(err: unknown, hint: { authenticated?: boolean } = {}): AzureFailure {
+  const failure = classify(err, hint);
+  const status = (err as ErrorLike | undefined)?.statusCode;
+  return typeof status === "number" && failure.status === undefined ? { ...failure, status } : failure;
+}
+
+function classify(err: unknown, hint: { authenticated?: boolean }): AzureFailure {
   const e = (err ?? {}) as ErrorLike;
   const name = typeof e.name === "string" ? e.name : "";
   const code = typeof e.code === "string" ? e.code : "";
@@ -84,7 +92,7 @@ export function classifyAzureError(err: unknown, hint: { authenticated?: boolean
   }
   if (name === "AggregateAuthenticationError" && Array.isArray(e.errors) && e.errors.length) {
     // DefaultAzureCredential tried several; the last one is the most specific (workload identity comes late).
-    return classifyAzureError(e.errors[e.errors.length - 1], hint);
+    return classify(e.errors[e.errors.length - 1], hint);
   }
   if (name === "AuthenticationError") {
     const aad = typeof e.errorResponse?.error === "string" ? e.errorResponse.error : "authentication error";

@@ -5,10 +5,11 @@
 //            write gets 412 (or 404) and nothing is written; one that is not gets 403
 //   delete – Delete of that same, absent, name: 404 proves delete permission (restic deletes its
 //            lock files), 403 refuses it
-//   read   – HEAD `<prefix>/config`: the repository is initialized, and "r" is granted
+//   read   – HEAD `<prefix>/config`: the repository is initialized, and "r" is granted (its ETag
+//            tells the password check whether the config it verified a key against changed)
 // Four small requests per Repository per revalidation, sent together, no garbage left behind.
 
-import type { ContainerClient } from "@azure/storage-blob";
+import type { BlobClient, ContainerClient } from "@azure/storage-blob";
 import { repositoryPath } from "../api/repository.ts";
 import type { AzureClient } from "./clients.ts";
 import { type AzureFailure, classifyAzureError } from "./errors.ts";
@@ -26,7 +27,7 @@ export interface ProbeTarget {
 export type ProbeStep = "list" | "write" | "delete" | "read";
 
 export type BackendProbe =
-  | { ok: true; initialized: boolean }
+  | { ok: true; initialized: boolean; config?: ConfigBlob }
   | { ok: false; step: ProbeStep; failure: AzureFailure };
 
 export const PERMISSION_FOR_STEP: Record<ProbeStep, string> = { list: "list (l)", write: "write (w)", delete: "delete (d)", read: "read (r)" };
@@ -42,13 +43,29 @@ export async function probeBackend(client: AzureClient, target: ProbeTarget): Pr
     settle(container.listBlobsFlat({ prefix: listPrefix ? `${listPrefix}/` : undefined }).byPage({ maxPageSize: 1 }).next()),
     expectRefusedByPrecondition(() => probe.upload("", 0, { conditions: { ifMatch: IMPOSSIBLE_ETAG } })),
     expectRefusedByPrecondition(() => probe.delete()),
-    settle(container.getBlobClient(repositoryPath(target.prefix, "config")).exists()),
+    settle(configProperties(container.getBlobClient(repositoryPath(target.prefix, "config")))),
   ]);
   if (!list.ok) return { ok: false, step: "list", failure: classifyAzureError(list.error) };
   if (write) return { ok: false, step: "write", failure: write };
   if (del) return { ok: false, step: "delete", failure: del };
   if (!read.ok) return { ok: false, step: "read", failure: classifyAzureError(read.error, { authenticated: true }) };
-  return { ok: true, initialized: read.value };
+  return read.value ? { ok: true, initialized: true, config: read.value } : { ok: true, initialized: false };
+}
+
+export interface ConfigBlob {
+  size: number;
+  etag?: string;
+}
+
+/** HEAD of the config blob: undefined when absent (what BlobClient.exists() does, keeping size and ETag). */
+async function configProperties(blob: BlobClient): Promise<ConfigBlob | undefined> {
+  try {
+    const p = await blob.getProperties();
+    return { size: p.contentLength ?? 0, ...(p.etag ? { etag: p.etag } : {}) };
+  } catch (err) {
+    if ((err as { statusCode?: unknown }).statusCode === 404) return undefined;
+    throw err;
+  }
 }
 
 async function settle<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
@@ -71,18 +88,39 @@ async function expectRefusedByPrecondition(request: () => Promise<unknown>): Pro
   }
 }
 
-/** Names of restic key files (`<prefix>/keys/<id>`), at most `max`, as restic tries at most 20. */
-export async function listKeyFiles(client: AzureClient, target: ProbeTarget, max = 20): Promise<Array<{ name: string; blob: string; size: number }>> {
+export interface KeyFileEntry {
+  /** The name under keys/, as listed (restic's key id when it is 64 lowercase hex digits). */
+  name: string;
+  blob: string;
+  size: number;
+  etag?: string;
+}
+
+/** restic tries at most this many key files, in listing order, and then gives up (ErrMaxKeysReached). */
+export const RESTIC_MAX_KEYS = 20;
+
+/**
+ * The key files restic would try (`<prefix>/keys/<id>`), in the order Azure lists them (by name),
+ * which is the order restic tries them: names that are no 64-digit hex id are skipped, as restic
+ * skips them. At most `max` (one more than restic tries, so "too many" can be told).
+ */
+export async function listKeyFiles(client: AzureClient, target: ProbeTarget, max = RESTIC_MAX_KEYS + 1): Promise<KeyFileEntry[]> {
   const container = client.service.getContainerClient(target.container);
   const prefix = `${repositoryPath(target.prefix, "keys")}/`;
-  const out: Array<{ name: string; blob: string; size: number }> = [];
+  const out: KeyFileEntry[] = [];
   for await (const item of container.listBlobsFlat({ prefix })) {
     const name = item.name.slice(prefix.length);
-    if (!/^[0-9a-f]{64}$/.test(name)) continue; // restic ignores other names too
-    out.push({ name, blob: item.name, size: item.properties.contentLength ?? 0 });
+    if (!/^[0-9a-f]{64}$/i.test(name)) continue; // restic.ParseID fails: restic skips it
+    out.push({ name, blob: item.name, size: item.properties.contentLength ?? 0, ...(item.properties.etag ? { etag: item.properties.etag } : {}) });
     if (out.length >= max) break;
   }
   return out;
+}
+
+/** The repository's config blob (a few hundred bytes: restic's encrypted JSON); `size` from its HEAD. */
+export async function downloadConfig(client: AzureClient, target: ProbeTarget, config: ConfigBlob): Promise<Buffer> {
+  if (config.size <= 0 || config.size > MAX_KEY_FILE_BYTES) throw new RangeError(`config of ${config.size} bytes`);
+  return client.service.getContainerClient(target.container).getBlobClient(repositoryPath(target.prefix, "config")).downloadToBuffer(0, config.size);
 }
 
 /** Key files are a few hundred bytes; anything much larger is not one and is not downloaded. */

@@ -18,9 +18,18 @@ export interface ParsedSas {
 
 export type SasParseResult = { ok: true; sas: ParsedSas } | { ok: false; problem: string };
 
+/**
+ * Far above any SAS Azure issues (a few hundred characters), and below what reaches Azure at all:
+ * servers refuse longer request lines (HTTP 414/431) before they look at the signature.
+ */
+export const MAX_SAS_LENGTH = 4096;
+
 /** Parses a SAS query string. `problem` says what is wrong without quoting the value. */
 export function parseSas(value: string): SasParseResult {
   let text = value.trim();
+  if (text.length > MAX_SAS_LENGTH) {
+    return { ok: false, problem: `is ${text.length} characters long, and a SAS token is a few hundred (Azure refuses requests this long with HTTP 414 or 431): put exactly one token into it` };
+  }
   if (/^[a-z]+:\/\//i.test(text)) {
     return { ok: false, problem: "is a URL; it must hold only the SAS query string (sv=...&se=...&sig=...)" };
   }

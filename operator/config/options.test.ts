@@ -8,6 +8,9 @@ describe("parseOperatorOptions", () => {
     assert.equal(o.defaultEndpointSuffix, "core.windows.net");
     assert.equal(o.leaderElect, true);
     assert.deepEqual(o.watchNamespaces, []);
+    assert.equal(o.repositoryWaitLimitMs, 300_000);
+    assert.equal(o.minScheduleIntervalMs, 60_000);
+    assert.equal(parseOperatorOptions(["--min-schedule-interval=1s", "--repository-wait-limit=5s"], {}).minScheduleIntervalMs, 1000);
   });
 
   it("prefers flags over env over defaults", () => {

@@ -23,6 +23,10 @@ export interface OperatorOptions {
   extraCaFile?: string;
   /** Per-Job credentials live this long after the Job's deadline. */
   jobCredentialSlackMs: number;
+  /** A session waiting for its Repository to be validated fails after this long, with the Repository's reason. */
+  repositoryWaitLimitMs: number;
+  /** Schedules whose runs come closer than this are refused (the BackupConfiguration is Invalid). */
+  minScheduleIntervalMs: number;
 }
 
 const FLAGS = {
@@ -41,6 +45,8 @@ const FLAGS = {
   "job-image": { type: "string", env: "BLOBSTASH_JOB_IMAGE", default: "ghcr.io/blobstash/blobstash:latest", help: "image for backup and restore Jobs" },
   "extra-ca-file": { type: "string", env: "BLOBSTASH_EXTRA_CA_FILE", help: "PEM bundle passed on to Jobs beside the system roots (proxy or private endpoint CA)" },
   "job-credential-slack": { type: "string", env: "BLOBSTASH_JOB_CREDENTIAL_SLACK", default: "15m", help: "minted SAS lifetime beyond the Job deadline" },
+  "repository-wait-limit": { type: "string", env: "BLOBSTASH_REPOSITORY_WAIT_LIMIT", default: "5m", help: "how long a session waits for its Repository to be validated before it fails" },
+  "min-schedule-interval": { type: "string", env: "BLOBSTASH_MIN_SCHEDULE_INTERVAL", default: "1m", help: "schedules whose runs come closer than this are refused" },
 } as const;
 
 export class OptionsError extends Error {}
@@ -98,5 +104,7 @@ export function parseOperatorOptions(argv: string[], env: NodeJS.ProcessEnv = pr
     jobImage: get("job-image") ?? "",
     extraCaFile: get("extra-ca-file"),
     jobCredentialSlackMs: duration("job-credential-slack"),
+    repositoryWaitLimitMs: duration("repository-wait-limit"),
+    minScheduleIntervalMs: duration("min-schedule-interval"),
   };
 }

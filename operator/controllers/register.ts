@@ -59,6 +59,7 @@ export function buildControllers(kube: KubeClient, opts: OperatorOptions, events
     log: logger.child({ controller: "Repository" }),
     events,
     getRepository: (namespace, name) => repositories.get(name, namespace),
+    listRepositories: () => repositories.list(),
     getSecret: (namespace, name) => secretReader.get(namespace, name),
   });
   const sessionRuntime = new SessionRuntime({
@@ -72,9 +73,17 @@ export function buildControllers(kube: KubeClient, opts: OperatorOptions, events
     jobOptions: { extraCa: opts.extraCaFile !== undefined },
     jobTrust: { proxy: proxySettings(process.env), extraCaFile: opts.extraCaFile },
     credentialSlackMs: opts.jobCredentialSlackMs,
+    repositoryWaitLimitMs: opts.repositoryWaitLimitMs,
     jobs,
   });
-  const configReconciler = new BackupConfigurationReconciler({ kube, clock, log: logger.child({ controller: "BackupConfiguration" }), events, sessions: backupSessions });
+  const configReconciler = new BackupConfigurationReconciler({
+    kube,
+    clock,
+    log: logger.child({ controller: "BackupConfiguration" }),
+    events,
+    sessions: backupSessions,
+    minScheduleIntervalMs: opts.minScheduleIntervalMs,
+  });
   const backups = backupSessionReconciler(sessionRuntime);
   const restores = restoreSessionReconciler(sessionRuntime);
 
@@ -109,6 +118,7 @@ export function buildControllers(kube: KubeClient, opts: OperatorOptions, events
     if (owner?.kind === RESTORE_SESSION_KIND) restoreController.enqueue(key);
   };
   on(jobs, enqueueSessionOf);
+  jobs.on("delete", (j) => sessionRuntime.jobDeleted(j));
   on(pods, (p) => {
     if (p.status?.phase !== "Succeeded" && p.status?.phase !== "Failed") return;
     const jobName = p.metadata?.ownerReferences?.find((o) => o.controller && o.kind === "Job")?.name;

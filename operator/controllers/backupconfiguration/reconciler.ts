@@ -33,7 +33,12 @@ export interface BackupConfigurationDeps {
   log: Logger;
   events: EventRecorder;
   sessions: InformerSet<BackupSession>;
+  /** Schedules whose runs come closer than this are refused. Default 1 minute. */
+  minScheduleIntervalMs?: number;
 }
+
+/** Default floor between scheduled runs: cron's own resolution, as CronJob has it. */
+export const DEFAULT_MIN_SCHEDULE_INTERVAL_MS = 60_000;
 
 export class BackupConfigurationReconciler {
   private readonly deps: BackupConfigurationDeps;
@@ -49,7 +54,7 @@ export class BackupConfigurationReconciler {
     const spec = config.spec;
     const generation = config.metadata?.generation;
     const problems = unsupportedBackupFields(spec, namespace).map((r) => `${r.field}: ${r.message}`);
-    const scheduleProblem = spec?.schedule ? validateSchedule(spec.schedule) : undefined;
+    const scheduleProblem = spec?.schedule ? validateSchedule(spec.schedule, this.deps.minScheduleIntervalMs ?? DEFAULT_MIN_SCHEDULE_INTERVAL_MS) : undefined;
     if (scheduleProblem) problems.push(`spec.schedule: ${scheduleProblem}`);
 
     const status: BackupConfigurationStatus = { observedGeneration: generation };
@@ -68,15 +73,27 @@ export class BackupConfigurationReconciler {
         const created = config.metadata?.creationTimestamp ? new Date(config.metadata.creationTimestamp) : now;
         const since = config.status?.lastScheduleTime ? new Date(config.status.lastScheduleTime) : created;
         const decision = decideSchedule(spec.schedule, since, now);
-        if (decision.due) {
-          const sessionName = await this.createSession(config, decision.due);
-          status.lastScheduleTime = toApiTime(decision.due);
-          status.lastBackupSession = sessionName;
-          const missed = decision.missed ? ` (${decision.missed} earlier scheduled time(s) were missed and skipped)` : "";
-          this.deps.events.record(this.involved(config), "Normal", "SessionCreated", `created BackupSession ${sessionName} for ${status.lastScheduleTime}${missed}`);
-        }
         status.nextScheduleTime = toApiTime(decision.next);
-        conditions.push({ type: "Scheduled", status: "True", reason: "Scheduled", message: `next backup at ${status.nextScheduleTime}`, observedGeneration: generation });
+        let scheduled: { reason: string; message: string } = { reason: "Scheduled", message: `next backup at ${status.nextScheduleTime}` };
+        const previous = config.status?.conditions?.find((c) => c.type === "Scheduled");
+        if (decision.due) {
+          const missed = decision.missed ? ` (${decision.missed} earlier scheduled time(s) were missed and skipped)` : "";
+          const running = this.activeSession(config);
+          status.lastScheduleTime = toApiTime(decision.due);
+          if (running) {
+            // Runs never overlap (CronJob's concurrencyPolicy: Forbid): sessions cannot pile up behind a slow one.
+            const message = `the run at ${status.lastScheduleTime} was skipped: BackupSession ${running} has not finished, and runs never overlap${missed}; next backup at ${status.nextScheduleTime}`;
+            scheduled = { reason: "RunSkipped", message };
+            this.deps.events.record(this.involved(config), "Warning", "RunSkipped", message);
+          } else {
+            const sessionName = await this.createSession(config, decision.due);
+            status.lastBackupSession = sessionName;
+            this.deps.events.record(this.involved(config), "Normal", "SessionCreated", `created BackupSession ${sessionName} for ${status.lastScheduleTime}${missed}`);
+          }
+        } else if (previous?.reason === "RunSkipped" && previous.status === "True") {
+          scheduled = { reason: previous.reason, message: previous.message }; // still the latest run's story
+        }
+        conditions.push({ type: "Scheduled", status: "True", ...scheduled, observedGeneration: generation });
         requeueAfterMs = Math.max(50, decision.next.getTime() - this.deps.clock().getTime());
       } else {
         conditions.push({ type: "Scheduled", status: "False", reason: "NoSchedule", message: "no spec.schedule: only BackupSessions made by hand run", observedGeneration: generation });
@@ -113,13 +130,22 @@ export class BackupConfigurationReconciler {
     return name;
   }
 
-  /** Sessions of this configuration, made by the schedule or by hand (spec.invoker names it). */
+  /** A session of this configuration that has not finished (and is not being deleted), if any. */
+  private activeSession(config: BackupConfiguration): string | undefined {
+    const namespace = config.metadata?.namespace ?? "";
+    const active = this.deps.sessions
+      .list(namespace)
+      .find((s) => belongsTo(s, config) && !s.metadata?.deletionTimestamp && s.status?.phase !== "Succeeded" && s.status?.phase !== "Failed");
+    return active?.metadata?.name;
+  }
+
+  /** Sessions of this configuration, made by the schedule or by hand (see belongsTo). */
   private async pruneHistory(config: BackupConfiguration): Promise<void> {
     const namespace = config.metadata?.namespace ?? "";
     const limit = config.spec?.backupHistoryLimit ?? DEFAULT_BACKUP_HISTORY_LIMIT;
     const mine = this.deps.sessions
       .list(namespace)
-      .filter((s) => s.spec?.invoker?.name === config.metadata?.name && !s.metadata?.deletionTimestamp)
+      .filter((s) => belongsTo(s, config) && !s.metadata?.deletionTimestamp)
       .map((s) => ({
         name: s.metadata?.name ?? "",
         created: new Date(s.metadata?.creationTimestamp ?? 0),
@@ -138,4 +164,21 @@ export class BackupConfigurationReconciler {
   private involved(config: BackupConfiguration) {
     return { apiVersion: V1BETA1_API_VERSION, kind: BACKUP_CONFIGURATION_KIND, metadata: config.metadata ?? {} };
   }
+}
+
+/**
+ * Whether a BackupSession runs this configuration: its invoker names the BackupConfiguration kind
+ * (of Stash's group, when a group is given) and this name, in the same namespace. A session whose
+ * invoker names another kind with the same name is not this configuration's, and neither counts
+ * toward its backupHistoryLimit nor can be pruned by it.
+ */
+export function belongsTo(session: BackupSession, config: BackupConfiguration): boolean {
+  const invoker = session.spec?.invoker;
+  return (
+    !!invoker &&
+    invoker.kind === BACKUP_CONFIGURATION_KIND &&
+    (invoker.apiGroup === undefined || invoker.apiGroup === "" || invoker.apiGroup === STASH_GROUP) &&
+    invoker.name === config.metadata?.name &&
+    session.metadata?.namespace === config.metadata?.namespace
+  );
 }

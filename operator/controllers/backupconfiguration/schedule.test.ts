@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { decideSchedule, scheduledSessionName, sessionsBeyondHistoryLimit, ScheduleError, validateSchedule } from "./schedule.ts";
+import { cronForEvery, decideSchedule, scheduledSessionName, sessionsBeyondHistoryLimit, ScheduleError, shortestInterval, validateSchedule } from "./schedule.ts";
 
 const at = (iso: string): Date => new Date(iso);
 
@@ -48,10 +48,31 @@ describe("decideSchedule", () => {
     assert.equal(validateSchedule("*/5 * * * * *"), undefined);
   });
 
-  it("rejects nonsense with the expression named", () => {
+  it("rejects nonsense with the expression named, and says which forms it reads", () => {
     assert.throws(() => decideSchedule("every day", new Date(), new Date()), (e: unknown) => e instanceof ScheduleError && e.message.includes('"every day"'));
-    assert.match(validateSchedule("61 * * * *") ?? "", /not a valid cron/);
+    assert.match(validateSchedule("61 * * * *") ?? "", /not a valid cron expression .*Accepted: five fields .*@weekends/);
     assert.equal(validateSchedule("@daily"), undefined);
+  });
+
+  it("explains @every (robfig/cron's form, as Stash users write it) and translates what it can", () => {
+    assert.match(validateSchedule("@every 1h") ?? "", /@every form, which blobstash's cron \(cron-parser\) does not read: write it as "0 \* \* \* \*"/);
+    assert.match(validateSchedule("@every 1s") ?? "", /write the interval as a cron expression\. Accepted: five fields/);
+    assert.equal(cronForEvery("15m"), "*/15 * * * *");
+    assert.equal(cronForEvery("6h"), "0 */6 * * *");
+    assert.equal(cronForEvery("24h"), "0 0 * * *");
+    assert.equal(cronForEvery("7m"), undefined);
+    assert.equal(cronForEvery("1s"), undefined);
+  });
+
+  it("refuses schedules that fire more often than the floor, naming the interval", () => {
+    assert.match(validateSchedule("* * * * * *", 60_000) ?? "", /runs every 1s, and scheduled backups run at most once every 1m/);
+    assert.match(validateSchedule("*/30 * * * * *", 60_000) ?? "", /runs every 30s/);
+    assert.match(validateSchedule("0,59 23,0 * * *", 300_000) ?? "", /runs every 1m/);
+    assert.equal(validateSchedule("* * * * *", 60_000), undefined);
+    assert.equal(validateSchedule("30 0 2 * * *", 60_000), undefined);
+    assert.equal(validateSchedule("*/5 * * * * *", 1000), undefined);
+    assert.equal(shortestInterval("0 2 * * *"), 86_400_000);
+    assert.equal(shortestInterval("0 0 * * 1,2"), 86_400_000);
   });
 });
 
@@ -61,6 +82,8 @@ describe("scheduledSessionName", () => {
     const long = scheduledSessionName("x".repeat(80), at("2026-01-01T00:00:00Z"));
     assert.ok(long.length <= 63);
     assert.ok(long.endsWith("-1767225600"));
+    const dotted = scheduledSessionName(`${"a".repeat(51)}.b`, at("2026-01-01T00:00:00Z"));
+    assert.equal(dotted, `${"a".repeat(51)}-1767225600`, "a cut never leaves a dot before the time");
   });
 });
 

@@ -1,4 +1,5 @@
 import { CronExpressionParser } from "cron-parser";
+import { formatDuration, parseDuration } from "../../config/duration.ts";
 
 export interface ScheduleDecision {
   /** The latest scheduled time in (since, now], if any: a backup is due for it. */
@@ -38,20 +39,80 @@ export function decideSchedule(schedule: string, since: Date, now: Date, timezon
   return { due, next: fresh.next().toDate(), missed };
 }
 
-/** Checks a cron expression without evaluating it further; returns the problem, or undefined. */
-export function validateSchedule(schedule: string): string | undefined {
+/** The forms cron-parser accepts, for messages about schedules it does not. */
+export const SCHEDULE_FORMS =
+  'five fields "minute hour day-of-month month day-of-week" (e.g. "0 2 * * *", "*/15 * * * *"), six with a leading seconds field ' +
+  '(e.g. "30 0 2 * * *"), or one of @yearly, @annually, @monthly, @weekly, @daily, @hourly, @weekdays, @weekends';
+
+/**
+ * Checks a cron expression, and that its runs are at least `minIntervalMs` apart (a schedule that
+ * fires every second would create a session per second). Returns the problem, or undefined.
+ */
+export function validateSchedule(schedule: string, minIntervalMs = 0): string | undefined {
   try {
-    CronExpressionParser.parse(schedule);
-    return undefined;
+    CronExpressionParser.parse(schedule, { tz: "UTC" });
   } catch (err) {
-    return `schedule "${schedule}" is not a valid cron expression: ${err instanceof Error ? err.message : String(err)}`;
+    const every = /^@every\s+(\S+)$/.exec(schedule.trim());
+    if (every) {
+      const cron = cronForEvery(every[1]!);
+      return (
+        `schedule "${schedule}" is robfig/cron's @every form, which blobstash's cron (cron-parser) does not read: ` +
+        `${cron ? `write it as "${cron}"` : "write the interval as a cron expression"}. Accepted: ${SCHEDULE_FORMS}`
+      );
+    }
+    return `schedule "${schedule}" is not a valid cron expression (${err instanceof Error ? err.message : String(err)}). Accepted: ${SCHEDULE_FORMS}`;
   }
+  const gap = shortestInterval(schedule);
+  if (gap < minIntervalMs) {
+    return (
+      `schedule "${schedule}" runs every ${formatDuration(gap)}, and scheduled backups run at most once every ${formatDuration(minIntervalMs)} ` +
+      `(the operator's --min-schedule-interval): each backup is a restic run and a snapshot. Use a longer interval, e.g. "*/15 * * * *"`
+    );
+  }
+  return undefined;
+}
+
+const intervals = new Map<string, number>();
+
+/**
+ * The shortest time between two consecutive runs, over the runs of a year's first eight days (every
+ * second-to-weekday repetition shows there; cron-parser steps slowly, so no further) or its first
+ * 200 runs, whichever ends first. Remembered per expression.
+ */
+export function shortestInterval(schedule: string): number {
+  const known = intervals.get(schedule);
+  if (known !== undefined) return known;
+  const expr = CronExpressionParser.parse(schedule, { currentDate: new Date(Date.UTC(2026, 0, 1)), tz: "UTC" });
+  const first = expr.next().getTime();
+  let previous = first;
+  let shortest = Infinity;
+  for (let i = 0; i < 200 && shortest > 1000 && previous - first < 8 * 86_400_000 && expr.hasNext(); i++) {
+    const t = expr.next().getTime();
+    shortest = Math.min(shortest, t - previous);
+    previous = t;
+  }
+  if (intervals.size > 1000) intervals.clear();
+  intervals.set(schedule, shortest);
+  return shortest;
+}
+
+/** A cron expression for `@every <duration>` when one runs at the same times (whole minutes dividing an hour, hours dividing a day). */
+export function cronForEvery(duration: string): string | undefined {
+  const ms = parseDuration(duration);
+  if (!ms) return undefined;
+  const minutes = ms / 60_000;
+  const hours = ms / 3_600_000;
+  if (ms === 86_400_000) return "0 0 * * *";
+  if (Number.isInteger(hours) && 24 % hours === 0) return hours === 1 ? "0 * * * *" : `0 */${hours} * * *`;
+  if (Number.isInteger(minutes) && 60 % minutes === 0) return minutes === 1 ? "* * * * *" : `*/${minutes} * * * *`;
+  return undefined;
 }
 
 /** A deterministic session name per scheduled time, so a restarted operator never creates two. */
 export function scheduledSessionName(configName: string, scheduledAt: Date): string {
   const suffix = `-${Math.floor(scheduledAt.getTime() / 1000)}`;
-  return `${configName.slice(0, 63 - suffix.length).replace(/-+$/, "")}${suffix}`;
+  // A cut may end in "." or "-", which cannot precede "-<time>" in a valid name.
+  return `${configName.slice(0, 63 - suffix.length).replace(/[-.]+$/, "")}${suffix}`;
 }
 
 export interface SessionSummary {

@@ -14,7 +14,7 @@ import {
   type TaskRef,
   type TempDir,
 } from "../../api/backup.ts";
-import { BACKUP_CONFIGURATION_KIND } from "../../api/backup.ts";
+import { BACKUP_CONFIGURATION_KIND, STASH_GROUP } from "../../api/backup.ts";
 import { parseDuration } from "../../config/duration.ts";
 import { snapshotPattern, volumePath } from "./paths.ts";
 
@@ -59,6 +59,9 @@ export function unsupportedBackupFields(spec: BackupConfigurationSpec | undefine
   const out: Refusal[] = [];
   if (session?.invoker && session.invoker.kind !== BACKUP_CONFIGURATION_KIND) {
     out.push({ field: "spec.invoker.kind", message: `invoker kind "${session.invoker.kind}" is not supported; blobstash runs sessions of a BackupConfiguration` });
+  }
+  if (session?.invoker?.apiGroup && session.invoker.apiGroup !== STASH_GROUP) {
+    out.push({ field: "spec.invoker.apiGroup", message: `invoker apiGroup "${session.invoker.apiGroup}" is not ${STASH_GROUP}, whose BackupConfigurations blobstash runs` });
   }
   if (!spec) return [...out, { field: "spec", message: "the BackupConfiguration has no spec" }];
   if (spec.retryConfig !== undefined) out.push({ field: "spec.retryConfig", message: "retryConfig is not supported; the next scheduled session runs regardless of this one" });

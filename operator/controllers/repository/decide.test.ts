@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { parseStorageSecret } from "../../azure/credentials.ts";
 import type { AzureFailure } from "../../azure/errors.ts";
 import { parseSas, sasValidity } from "../../azure/sas.ts";
-import { decideConditions, type RepositoryObservation } from "./decide.ts";
+import { decideConditions, isValidSecretName, suggestSecretName, type RepositoryObservation } from "./decide.ts";
 
 const KEY = Buffer.alloc(64, 3).toString("base64");
 const PASSWORD = "hunter2-very-secret";
@@ -151,5 +151,63 @@ describe("decideConditions", () => {
 
   it("gives the same messages for the same observation (no status churn)", () => {
     assert.deepEqual(decideConditions(base), decideConditions(base));
+  });
+
+  it("a Repository whose data vanished after a backup says DataLost, not NotInitialized", () => {
+    const { by } = decide({ backend: { ok: true, initialized: false }, password: undefined, lastBackupTime: "2026-01-01T02:00:00Z" });
+    assert.equal(by.RepositoryInitialized!.reason, "DataLost");
+    assert.match(by.RepositoryInitialized!.message, /although a backup into it finished at 2026-01-01T02:00:00Z.*another Repository's wipeOut/);
+    assert.equal(by.Ready!.status, "True", "the next backup can still run (and starts a new repository)");
+    assert.equal(by.Ready!.reason, "DataLost");
+  });
+
+  it("key files restic would stop at, a key from another repository, and too many keys are not Ready", () => {
+    const name = "ab".repeat(32);
+    const cases = [
+      [{ result: "keyUnusable", keyName: name, problem: "its content does not hash to its name" }, "KeyFileInvalid", /keys\/abab.*does not hash.*restic tries key files in name order/],
+      [{ result: "configDamaged", keyName: name, detail: "its master key does not open the repository's config" }, "ConfigOrKeyDamaged", /copied in from another repository/],
+      [{ result: "tooManyKeys", keysTried: 20 }, "TooManyKeyFiles", /more than 20 key files/],
+    ] as const;
+    for (const [password, reason, message] of cases) {
+      const { by } = decide({ password });
+      assert.equal(by.PasswordValid!.reason, reason);
+      assert.match(by.PasswordValid!.message, message);
+      assert.equal(by.Ready!.status, "False");
+      assert.equal(by.Ready!.reason, reason);
+    }
+  });
+
+  it("a check that threw is a condition (CheckFailed, Unknown), and a prefix Azure cannot hold is PrefixTooLong", () => {
+    const failed = decide({ backend: undefined, password: undefined, checkError: "Invalid URL" });
+    assert.deepEqual([failed.by.BackendReachable!.status, failed.by.BackendReachable!.reason], ["Unknown", "CheckFailed"]);
+    assert.match(failed.by.Ready!.message, /failed: Invalid URL; retrying/);
+    const long = decide({ backend: undefined, password: undefined, specProblem: { reason: "PrefixTooLong", message: "spec.backend.azure.prefix is 1000 characters long" } });
+    assert.deepEqual([long.by.Ready!.status, long.by.Ready!.reason], ["False", "PrefixTooLong"]);
+  });
+
+  it("an invalid storageSecretName is said to be invalid, with a suggestion that is itself valid", () => {
+    const { by } = decide({ secret: { state: "invalidName", name: "Azure_Secret" }, backend: undefined, password: undefined });
+    assert.equal(by.SecretValid!.reason, "SecretNameInvalid");
+    assert.match(by.SecretValid!.message, /"Azure_Secret" is not a valid Secret name .*e\.g\. "azure-secret"/);
+    for (const bad of ["Azure_Secret", "my secret", "-x-", "a..b", ".hidden", "UPPER.case_", "ü"]) {
+      const fix = suggestSecretName(bad);
+      if (fix !== undefined) assert.ok(isValidSecretName(fix), `${bad} -> ${fix}`);
+    }
+    assert.equal(suggestSecretName("___"), undefined);
+  });
+
+  it("a container SAS rejected for this container says it was signed for another container", () => {
+    const sas = parseStorageSecret({ RESTIC_PASSWORD: PASSWORD, AZURE_ACCOUNT_NAME: "acct", AZURE_ACCOUNT_SAS: SAS_TOKEN.replace("sp=rl", "sp=racwdl") }, { secretName: "azure-secret" });
+    const { by } = decide({ secret: { state: "read", name: "azure-secret", parsed: sas }, backend: { ok: false, step: "list", failure: failure("AuthenticationFailed") }, password: undefined });
+    assert.match(by.BackendReachable!.message, /container SAS \(sr=c\).*signed for another container.*--name stash-backup/);
+  });
+
+  it("a request refused as too large (HTTP 431) names the SAS's length", () => {
+    const { by } = decide({
+      secret: { state: "read", name: "azure-secret", parsed: sasSecret },
+      backend: { ok: false, step: "list", failure: { reason: "BackendError", detail: "no error code, HTTP 431", transient: false, status: 431 } },
+      password: undefined,
+    });
+    assert.match(by.BackendReachable!.message, /refused the request as too large .*AZURE_ACCOUNT_SAS of Secret azure-secret is \d+ characters long/);
   });
 });

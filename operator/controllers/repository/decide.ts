@@ -13,6 +13,7 @@ import { BACKUP_PERMISSIONS, missingPermissions, type SasValidity } from "../../
 
 export type SecretObservation =
   | { state: "unspecified" }
+  | { state: "invalidName"; name: string }
   | { state: "notFound"; name: string }
   | { state: "read"; name: string; parsed: StorageSecret; sas?: SasValidity };
 
@@ -20,6 +21,12 @@ export type PasswordObservation =
   | { result: "match"; keyName: string }
   | { result: "mismatch"; keysTried: number }
   | { result: "noKeys" }
+  /** restic stops at this key file before it finds the password's (see password-check.ts). */
+  | { result: "keyUnusable"; keyName: string; problem: string }
+  /** The password opens this key, but its master key does not open the config: restic stops too. */
+  | { result: "configDamaged"; keyName: string; detail: string }
+  /** restic tries 20 key files and gives up; none of those opened. */
+  | { result: "tooManyKeys"; keysTried: number }
   | { result: "error"; failure: AzureFailure };
 
 export interface RepositoryObservation {
@@ -32,9 +39,20 @@ export interface RepositoryObservation {
   backend?: BackendProbe;
   /** Absent when the repository is not initialized or the backend failed. */
   password?: PasswordObservation;
+  /** What the spec asks that no backend check can fix (a prefix Azure cannot hold): nothing is probed. */
+  specProblem?: { reason: string; message: string };
+  /** A check that threw where it should not have: reported rather than retried in silence. */
+  checkError?: string;
+  /** status.lastBackupTime: a backup went into this repository, so a missing config means lost data. */
+  lastBackupTime?: string;
 }
 
 type Input = ConditionInput<RepositoryConditionType>;
+
+/** Not blocking: the next backup runs `restic init` (with DataLost, into a place whose snapshots vanished). */
+const INITIALIZES_ON_FIRST_BACKUP = new Set(["NotInitialized", "DataLost"]);
+/** Reasons a Ready=True Repository still shows (and records as a Warning event when they appear, except NotInitialized). */
+export const WARNING_REASONS = new Set(["SasExpiringSoon", "NotInitialized", "DataLost"]);
 
 export const READY_DEPENDS_ON: readonly RepositoryConditionType[] = ["SecretValid", "BackendReachable", "RepositoryInitialized", "PasswordValid"];
 
@@ -51,10 +69,18 @@ export function decideConditions(o: RepositoryObservation): Input[] {
   let initialized: Input;
   let passwordValid: Input;
   const creds = o.secret.state === "read" && o.secret.parsed.ok ? o.secret.parsed.credentials : undefined;
-  if (secretValid.status !== "True" || !creds || !o.backend) {
+  if (o.specProblem) {
+    backendReachable = c("BackendReachable", "False", o.specProblem.reason, o.specProblem.message);
+    initialized = notChecked("RepositoryInitialized", "BackendReachable");
+    passwordValid = notChecked("PasswordValid", "BackendReachable");
+  } else if (secretValid.status !== "True" || !creds) {
     backendReachable = notChecked("BackendReachable", "SecretValid");
     initialized = notChecked("RepositoryInitialized", "SecretValid");
     passwordValid = notChecked("PasswordValid", "SecretValid");
+  } else if (o.checkError !== undefined || !o.backend) {
+    backendReachable = c("BackendReachable", "Unknown", "CheckFailed", `checking ${repoUrl} failed: ${o.checkError ?? "no result"}; retrying`);
+    initialized = notChecked("RepositoryInitialized", "BackendReachable");
+    passwordValid = notChecked("PasswordValid", "BackendReachable");
   } else if (!o.backend.ok) {
     backendReachable = c("BackendReachable", "False", o.backend.failure.reason, backendMessage(o, creds, o.backend));
     initialized = notChecked("RepositoryInitialized", "BackendReachable");
@@ -69,6 +95,16 @@ export function decideConditions(o: RepositoryObservation): Input[] {
     if (o.backend.initialized) {
       initialized = c("RepositoryInitialized", "True", "Initialized", `restic repository found at ${repoUrl}`);
       passwordValid = decidePassword(o, c, repoUrl);
+    } else if (o.lastBackupTime) {
+      initialized = c(
+        "RepositoryInitialized",
+        "False",
+        "DataLost",
+        `no restic repository at ${repoUrl} (no config blob), although a backup into it finished at ${o.lastBackupTime}: its snapshots were deleted ` +
+          "outside this Repository (another Repository's wipeOut, a lifecycle rule, by hand), or spec.backend now points elsewhere. " +
+          "Recover them from the container's soft delete or versioning if enabled; the next backup starts a new, empty repository",
+      );
+      passwordValid = c("PasswordValid", "Unknown", "NotInitialized", `nothing to check until a backup initializes ${repoUrl}`);
     } else {
       initialized = c("RepositoryInitialized", "False", "NotInitialized", `no restic repository at ${repoUrl} yet (no config blob); the first backup initializes it`);
       passwordValid = c("PasswordValid", "Unknown", "NotInitialized", `nothing to check until a backup initializes ${repoUrl}`);
@@ -81,14 +117,32 @@ export function decideConditions(o: RepositoryObservation): Input[] {
     {
       type: "Ready" as const,
       dependsOn: READY_DEPENDS_ON,
-      isBlocking: (x) => x?.status !== "True" && x?.reason !== "NotInitialized",
-      isWarning: (x) => x.reason === "SasExpiringSoon" || x.reason === "NotInitialized",
+      isBlocking: (x) => x?.status !== "True" && !INITIALIZES_ON_FIRST_BACKUP.has(x?.reason ?? ""),
+      isWarning: (x) => WARNING_REASONS.has(x.reason),
       readyReason: "Ready",
       readyMessage: `backups can run: ${repoUrl} is reachable and RESTIC_PASSWORD opens it`,
       ...gen,
     },
   );
   return [...conditions, ready];
+}
+
+/** Kubernetes object names (DNS-1123 subdomain): what a Secret's name must be. */
+export function isValidSecretName(name: string): boolean {
+  return name.length <= 253 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(name);
+}
+
+/** A valid name close to an invalid one (lowercased, other characters as "-"), or undefined when none is. */
+export function suggestSecretName(name: string): string | undefined {
+  const candidate = name
+    .toLowerCase()
+    .replace(/[^-a-z0-9.]+/g, "-")
+    .replace(/\.{2,}/g, ".")
+    .replace(/-*\.-*/g, ".")
+    .replace(/^[-.]+|[-.]+$/g, "")
+    .slice(0, 253)
+    .replace(/[-.]+$/, "");
+  return candidate && isValidSecretName(candidate) ? candidate : undefined;
 }
 
 function secretName(o: RepositoryObservation): string {
@@ -99,6 +153,16 @@ function decideSecret(o: RepositoryObservation, c: (t: RepositoryConditionType, 
   const s = o.secret;
   if (s.state === "unspecified") {
     return c("SecretValid", "False", "SecretNotSpecified", "spec.backend.storageSecretName is empty: name the Secret that holds RESTIC_PASSWORD and the Azure credentials");
+  }
+  if (s.state === "invalidName") {
+    const fix = suggestSecretName(s.name);
+    return c(
+      "SecretValid",
+      "False",
+      "SecretNameInvalid",
+      `spec.backend.storageSecretName "${s.name}" is not a valid Secret name (lowercase letters, digits, "-" and ".", starting and ending with a letter or digit, ` +
+        `at most 253 characters), so no Secret can have it: name the Secret that holds the credentials${fix ? `, e.g. "${fix}"` : ""}`,
+    );
   }
   if (s.state === "notFound") {
     return c(
@@ -181,7 +245,11 @@ function backendMessage(o: RepositoryObservation, creds: AzureCredentials, probe
         case "accountKey":
           return `storage account ${creds.accountName} rejected ${who} ${detail}: put a current key of this account into the Secret (keys may have been rotated)`;
         case "sas":
-          return `storage account ${creds.accountName} rejected ${who} ${detail}: it is signed for another account, with a rotated key, or was revoked; generate a new SAS`;
+          return creds.sas.kind === "service" && creds.sas.resource === "c"
+            ? `storage account ${creds.accountName} rejected ${who} for container ${o.container} ${detail}: it is a container SAS (sr=c), and its signature does not ` +
+                `match container ${o.container}, so it was signed for another container (or account, or with a rotated key). Generate one for this container: ` +
+                `az storage container generate-sas --account-name ${creds.accountName} --name ${o.container} --permissions ${BACKUP_PERMISSIONS} --expiry <date>`
+            : `storage account ${creds.accountName} rejected ${who} ${detail}: it is signed for another account, with a rotated key, or was revoked; generate a new SAS`;
         case "servicePrincipal":
           return f.identityProvider
             ? `Azure AD refused ${who} of tenant ${creds.tenantId} ${detail}: check ${SECRET_KEYS.tenantId}, ${SECRET_KEYS.clientId} and ${SECRET_KEYS.clientSecret} in Secret ${secret} (the client secret may have expired)`
@@ -207,6 +275,10 @@ function backendMessage(o: RepositoryObservation, creds: AzureCredentials, probe
       break;
     }
     case "BackendError":
+      if (f.status === 431 || f.status === 414) {
+        const what = creds.mode === "sas" ? `the SAS in ${SECRET_KEYS.accountSas} of Secret ${secret} is ${creds.sas.token.length} characters long` : "the request was too long";
+        return `${url} refused the request as too large ${detail}: ${what}; a SAS token is a few hundred characters: put exactly one token into the Secret`;
+      }
       return `${url} answered with an error ${detail} while checking ${PERMISSION_FOR_STEP[probe.step]} on container ${o.container}; retrying`;
   }
   return `${url}: ${f.reason} ${detail}`;
@@ -229,6 +301,30 @@ function decidePassword(o: RepositoryObservation, c: (t: RepositoryConditionType
       );
     case "noKeys":
       return c("PasswordValid", "False", "KeyFilesMissing", `${repoUrl} has a config but no readable key file under keys/: the repository is damaged or incompletely copied`);
+    case "keyUnusable":
+      return c(
+        "PasswordValid",
+        "False",
+        "KeyFileInvalid",
+        `key file keys/${p.keyName} of ${repoUrl} cannot be used: ${p.problem}. restic tries key files in name order and stops at the first one it cannot ` +
+          "use, before it reaches the one RESTIC_PASSWORD opens, so every backup would fail: delete that blob if it is no key you need, or put the original back",
+      );
+    case "configDamaged":
+      return c(
+        "PasswordValid",
+        "False",
+        "ConfigOrKeyDamaged",
+        `RESTIC_PASSWORD of Secret ${secret} opens key keys/${p.keyName} of ${repoUrl}, but ${p.detail}: restic stops with "config or key is damaged". ` +
+          "A key file copied in from another repository does this: delete that blob (it is not a key of this repository), or restore the repository's own config",
+      );
+    case "tooManyKeys":
+      return c(
+        "PasswordValid",
+        "False",
+        "TooManyKeyFiles",
+        `${repoUrl} has more than 20 key files and RESTIC_PASSWORD opens none of the first ${p.keysTried}: restic tries at most 20 and gives up. ` +
+          "Remove keys no longer used (restic key list, restic key remove)",
+      );
     case "error":
       return c("PasswordValid", "Unknown", p.failure.reason, `could not read the key files of ${repoUrl} (${p.failure.detail}); retrying`);
   }

@@ -7,17 +7,20 @@ import type { V1Namespace, V1Secret } from "@kubernetes/client-node";
 import { type Condition, conditionsEqual, findCondition, setConditions, toApiTime } from "../../api/conditions.ts";
 import {
   isAzureRepository,
+  prefixOverlap,
+  prefixProblem,
   REPOSITORY_API_VERSION,
   REPOSITORY_KIND,
   type Repository,
   type RepositoryConditionType,
   type RepositoryStatus,
   resticRepositoryUrl,
+  normalizePrefix,
   storageSecretNameOf,
   WIPE_OUT_FINALIZER,
 } from "../../api/repository.ts";
 import { AzureClientCache } from "../../azure/clients.ts";
-import { type AzureCredentials, decodeSecretData, parseStorageSecret, sensitiveValues } from "../../azure/credentials.ts";
+import { type AzureCredentials, readStorageSecret, type StorageSecret } from "../../azure/credentials.ts";
 import { classifyAzureError } from "../../azure/errors.ts";
 import { deleteRepositoryData, probeBackend } from "../../azure/probe.ts";
 import { msUntilSasStateChange, sasValidity } from "../../azure/sas.ts";
@@ -28,8 +31,11 @@ import { NAMESPACES, REPOSITORIES, SECRETS } from "../../kube/resources.ts";
 import { mergePatchObject, patchStatusIfChanged } from "../../kube/status.ts";
 import { registerSecret, type Logger } from "../../observability/logger.ts";
 import { forgetRepository, setRepositoryReadiness } from "../../observability/metrics.ts";
-import { decideConditions, type RepositoryObservation, type SecretObservation } from "./decide.ts";
+import { decideConditions, isValidSecretName, type RepositoryObservation, type SecretObservation } from "./decide.ts";
 import { PasswordChecker } from "./password-check.ts";
+
+/** A wipe refused because another Repository shares the place is looked at again this often. */
+const SHARED_RECHECK_MS = 5_000;
 
 /** Changing this annotation's value makes the next reconcile probe at once (e.g. after creating a container). */
 export const REVALIDATE_ANNOTATION = "blobstash.io/revalidate";
@@ -46,6 +52,8 @@ export interface RepositoryReconcilerDeps {
   events?: EventRecorder;
   /** Informer cache lookups; without them the reconciler reads from the API server. */
   getRepository?: (namespace: string, name: string) => Repository | undefined;
+  /** Every Repository the operator sees (informer cache), for wipeOut's check of shared places. */
+  listRepositories?: () => Repository[];
   getSecret?: (namespace: string, name: string) => Promise<V1Secret | undefined>;
   /** Retry sooner than `revalidateAfterMs` after failures that heal by themselves (network, 5xx). Default 10 s. */
   transientRetryMs?: number;
@@ -152,32 +160,45 @@ export class RepositoryReconciler {
     };
     let secretObs: SecretObservation;
     if (!secretName) secretObs = { state: "unspecified" };
+    else if (!isValidSecretName(secretName)) secretObs = { state: "invalidName", name: secretName };
     else if (!secret) secretObs = { state: "notFound", name: secretName };
     else {
-      const data = decodeSecretData(secret.data);
-      for (const v of sensitiveValues(data)) registerSecret(v);
-      const parsed = parseStorageSecret(data, { secretName, defaultEndpointSuffix: this.deps.defaultEndpointSuffix });
+      const parsed = this.parseSecret(secretName, secret);
       const sas = parsed.ok && parsed.credentials.mode === "sas" ? sasValidity(parsed.credentials.sas, now, this.deps.sasWarnBeforeMs) : undefined;
       secretObs = { state: "read", name: secretName, parsed, ...(sas ? { sas } : {}) };
     }
+    const specProblem = prefixProblem(azure.prefix);
+    if (specProblem) return { observation: { ...base, secret: secretObs, specProblem: { reason: "PrefixTooLong", message: specProblem } } };
     if (secretObs.state !== "read" || !secretObs.parsed.ok) return { observation: { ...base, secret: secretObs } };
     if (secretObs.sas && (secretObs.sas.state === "expired" || secretObs.sas.state === "notYetValid")) {
       return { observation: { ...base, secret: secretObs } };
     }
 
     const { credentials, resticPassword } = secretObs.parsed;
-    const client = this.clients.get(credentials);
-    const target = { container: azure.container, ...(azure.prefix !== undefined ? { prefix: azure.prefix } : {}) };
-    const backend = await probeBackend(client, target);
-    if (!backend.ok || !backend.initialized) return { observation: { ...base, secret: secretObs, backend }, credentials };
-    const password = await this.passwords.check(client, target, resticPassword);
-    return { observation: { ...base, secret: secretObs, backend, password }, credentials };
+    const history = repo.status?.lastBackupTime ? { lastBackupTime: repo.status.lastBackupTime } : {};
+    try {
+      const client = this.clients.get(credentials);
+      const target = { container: azure.container, ...(azure.prefix !== undefined ? { prefix: azure.prefix } : {}) };
+      const backend = await probeBackend(client, target);
+      if (!backend.ok || !backend.initialized) return { observation: { ...base, secret: secretObs, backend, ...history }, credentials };
+      const password = await this.passwords.check(`${namespace}/${repo.metadata!.name}`, client, target, resticPassword, backend.config);
+      return { observation: { ...base, secret: secretObs, backend, password }, credentials };
+    } catch (err) {
+      // Whatever the Secret or the container holds, the answer is a condition, not a retry loop in the log.
+      const message = err instanceof Error ? err.message : String(err);
+      this.deps.log.warn("repository check failed", { repository: `${namespace}/${repo.metadata?.name}`, error: message });
+      return { observation: { ...base, secret: secretObs, checkError: message.slice(0, 300) }, credentials };
+    }
+  }
+
+  private parseSecret(secretName: string, secret: V1Secret): StorageSecret {
+    return readStorageSecret(secret.data, { secretName, defaultEndpointSuffix: this.deps.defaultEndpointSuffix, register: registerSecret });
   }
 
   private nextCheckMs(o: RepositoryObservation, now: Date): number {
     let ms = this.deps.revalidateAfterMs;
     const transient =
-      (o.backend && !o.backend.ok && o.backend.failure.transient) || (o.password?.result === "error" && o.password.failure.transient);
+      o.checkError !== undefined || (o.backend && !o.backend.ok && o.backend.failure.transient) || (o.password?.result === "error" && o.password.failure.transient);
     if (transient) ms = Math.min(ms, this.deps.transientRetryMs ?? 10_000);
     if (o.secret.state === "read" && o.secret.parsed.ok && o.secret.parsed.credentials.mode === "sas") {
       const change = msUntilSasStateChange(o.secret.parsed.credentials.sas, now, this.deps.sasWarnBeforeMs);
@@ -195,7 +216,11 @@ export class RepositoryReconciler {
     const heartbeat = this.deps.statusHeartbeatMs ?? 0;
     const stale =
       heartbeat > 0 && (!status.lastValidationTime || now.getTime() - Date.parse(status.lastValidationTime) >= heartbeat);
-    const changed = !conditionsEqual(current as Condition[], next as Condition[]) || status.observedGeneration !== generation || stale;
+    // The snapshots a backup counted are gone with the data: the figures must not say otherwise.
+    const lost = findCondition(next, "RepositoryInitialized")?.reason === "DataLost";
+    const figures = lost && (status.snapshotCount !== 0 || status.totalSize !== undefined) ? { snapshotCount: 0, totalSize: undefined } : {};
+    const changed =
+      !conditionsEqual(current as Condition[], next as Condition[]) || status.observedGeneration !== generation || stale || Object.keys(figures).length > 0;
 
     const ready = findCondition(next, "Ready");
     if (ready) setRepositoryReadiness(namespace, name, ready.status === "True", ready.reason);
@@ -205,11 +230,11 @@ export class RepositoryReconciler {
       this.deps.kube,
       { ...REPOSITORIES, namespace, name },
       status,
-      { observedGeneration: generation, conditions: next, lastValidationTime: toApiTime(now) },
+      { observedGeneration: generation, conditions: next, lastValidationTime: toApiTime(now), ...figures },
     );
     const before = findCondition(current, "Ready");
     if (ready && (before?.status !== ready.status || before?.reason !== ready.reason)) {
-      const type: EventType = ready.status === "True" && ready.reason !== "SasExpiringSoon" ? "Normal" : "Warning";
+      const type: EventType = ready.status === "True" && (ready.reason === "Ready" || ready.reason === "NotInitialized") ? "Normal" : "Warning";
       this.event(repo, type, ready.reason, ready.message);
       this.deps.log.info("repository readiness changed", {
         repository: `${namespace}/${name}`,
@@ -225,31 +250,35 @@ export class RepositoryReconciler {
     if (repo.spec?.wipeOut === true) {
       const outcome = await this.wipe(key, repo);
       if (outcome === "retry") return { requeueAfterMs: 30_000 };
+      if (outcome === "shared") return { requeueAfterMs: SHARED_RECHECK_MS };
     }
     await this.setFinalizer(repo, false);
     this.forget(key);
     return {};
   }
 
-  /** Deletes the restic data. "retry" keeps the finalizer; "done" releases it. */
-  private async wipe(key: string, repo: Repository): Promise<"done" | "retry"> {
+  /** Deletes the restic data. "retry" and "shared" keep the finalizer; "done" releases it. */
+  private async wipe(key: string, repo: Repository): Promise<"done" | "retry" | "shared"> {
     const azure = repo.spec!.backend!.azure!;
     const namespace = repo.metadata!.namespace!;
     const url = resticRepositoryUrl(azure);
     const secretName = storageSecretNameOf(repo);
     let credentials: AzureCredentials | undefined;
     let problem: string | undefined;
-    const secret = secretName ? await this.readSecret(namespace, secretName) : undefined;
+    const secret = secretName && isValidSecretName(secretName) ? await this.readSecret(namespace, secretName) : undefined;
     if (secret) {
-      const data = decodeSecretData(secret.data);
-      for (const v of sensitiveValues(data)) registerSecret(v);
-      const parsed = parseStorageSecret(data, { secretName: secretName!, defaultEndpointSuffix: this.deps.defaultEndpointSuffix });
+      const parsed = this.parseSecret(secretName!, secret);
       if (parsed.ok) credentials = parsed.credentials;
       else problem = parsed.message;
     } else {
       problem = secretName ? `Secret ${secretName} not found in namespace ${namespace}` : "spec.backend.storageSecretName is empty";
     }
     credentials ??= this.lastCredentials.get(key);
+    const sharer = credentials ? await this.sharedPlace(repo, credentials) : undefined;
+    if (sharer) {
+      await this.refuseWipe(repo, url, sharer);
+      return "shared";
+    }
     if (!credentials) {
       if (await this.namespaceTerminating(namespace)) {
         // The Secret went first with its namespace; holding the Repository would hold the namespace forever.
@@ -269,6 +298,59 @@ export class RepositoryReconciler {
       this.eventOnce(key, repo, "WipeOutFailed", `deleting ${url} failed (${f.reason}: ${f.detail}); retrying. To keep the data instead, remove the finalizer ${WIPE_OUT_FINALIZER}`);
       return "retry";
     }
+  }
+
+  /**
+   * Another Repository whose restic data a wipe of `repo` would touch: same account (or one the
+   * operator cannot resolve: it does not guess in the destructive direction), same container, and
+   * the same prefix or one inside the other. Repositories being deleted with wipeOut themselves
+   * want the data gone too and do not count.
+   */
+  private async sharedPlace(repo: Repository, credentials: AzureCredentials): Promise<{ key: string; how: string } | undefined> {
+    const azure = repo.spec!.backend!.azure!;
+    const listed = this.deps.listRepositories ? this.deps.listRepositories() : (await this.deps.kube.list<Repository>(REPOSITORIES, {})).items;
+    // The same place first: that is the Repository whose backups are at stake most plainly.
+    const same = (r: Repository) => (prefixOverlap(azure.prefix, r.spec?.backend?.azure?.prefix) === "same" ? 0 : 1);
+    const others = [...listed].sort((a, b) => same(a) - same(b));
+    for (const other of others) {
+      const o = other.spec?.backend?.azure;
+      if (!o || other.metadata?.uid === repo.metadata?.uid || o.container !== azure.container) continue;
+      if (other.metadata?.deletionTimestamp && other.spec?.wipeOut === true) continue;
+      const overlap = prefixOverlap(azure.prefix, o.prefix);
+      if (!overlap) continue;
+      const key = `${other.metadata?.namespace}/${other.metadata?.name}`;
+      const account = await this.accountOf(other, key);
+      if (account && (account.accountName !== credentials.accountName || account.endpointSuffix !== credentials.endpointSuffix)) continue;
+      const place = `container ${azure.container}${account ? ` of storage account ${credentials.accountName}` : ""}`;
+      const how =
+        overlap === "same"
+          ? `the same place (${place}, prefix "${normalizePrefix(o.prefix)}")`
+          : overlap === "contains"
+            ? `a prefix inside this one's ("${normalizePrefix(o.prefix)}" in ${place})`
+            : `a prefix that contains this one's ("${normalizePrefix(o.prefix)}" in ${place})`;
+      return { key, how: account ? how : `${how}; its Secret cannot be read to tell whether it uses the same storage account` };
+    }
+    return undefined;
+  }
+
+  private async accountOf(repo: Repository, key: string): Promise<{ accountName: string; endpointSuffix: string } | undefined> {
+    const known = this.lastCredentials.get(key);
+    if (known) return known;
+    const name = storageSecretNameOf(repo);
+    const secret = name && isValidSecretName(name) ? await this.readSecret(repo.metadata?.namespace ?? "", name) : undefined;
+    const parsed = secret ? this.parseSecret(name!, secret) : undefined;
+    return parsed?.ok ? parsed.credentials : undefined;
+  }
+
+  private async refuseWipe(repo: Repository, url: string, sharer: { key: string; how: string }): Promise<void> {
+    const { namespace, name } = repo.metadata as { namespace: string; name: string };
+    const message =
+      `wipeOut refused: Repository ${sharer.key} uses ${sharer.how}, so deleting ${url} would delete its backups. Delete ${sharer.key} first, ` +
+      `or keep the data and let this Repository go: kubectl patch repository -n ${namespace} ${name} --type=merge -p '{"spec":{"wipeOut":false}}'`;
+    const now = this.deps.clock();
+    const conditions = setConditions<RepositoryConditionType>(repo.status?.conditions, [{ type: "Ready", status: "False", reason: "WipeOutRefused", message }], now);
+    await patchStatusIfChanged(this.deps.kube, { ...REPOSITORIES, namespace, name }, repo.status, { conditions });
+    this.eventOnce(`${namespace}/${name}`, repo, "WipeOutRefused", message);
   }
 
   private async namespaceTerminating(namespace: string): Promise<boolean> {
@@ -315,6 +397,7 @@ export class RepositoryReconciler {
 
   private forget(key: string): void {
     this.memo.delete(key);
+    this.passwords.forget(key);
     this.lastCredentials.delete(key);
     this.lastWipeProblem.delete(key);
     const i = key.indexOf("/");
@@ -326,9 +409,13 @@ export class RepositoryReconciler {
     return this.deps.kube.find<Repository>(REPOSITORIES, namespace, name);
   }
 
+  /**
+   * The Secret from the cache, or, when the cache has not seen it (a Secret created together with
+   * its Repository may reach the Secret informer after the Repository's), from the API server:
+   * SecretNotFound is said only of a Secret that does not exist.
+   */
   private async readSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
-    if (this.deps.getSecret) return this.deps.getSecret(namespace, name);
-    return this.deps.kube.find<V1Secret>(SECRETS, namespace, name);
+    return (await this.deps.getSecret?.(namespace, name)) ?? this.deps.kube.find<V1Secret>(SECRETS, namespace, name);
   }
 }
 

@@ -6,6 +6,7 @@ import { RESTORE_PERMISSIONS } from "../../azure/sas.ts";
 import { buildRestoreJob, restoreJobName } from "./job.ts";
 import { SessionReconciler, type SessionKind, type SessionObject } from "../sessions/reconciler.ts";
 import { finishedRestoreStatus } from "../sessions/status.ts";
+import { judgeRestore } from "./verdict.ts";
 import type { SessionRuntime } from "../sessions/runtime.ts";
 
 export function restoreSessionReconciler(rt: SessionRuntime): SessionReconciler<RestoreSession & SessionObject> {
@@ -27,6 +28,8 @@ export function restoreSessionReconciler(rt: SessionRuntime): SessionReconciler<
           buildRestoreJob({ session, repository, credentialsSecretName, image: rt.deps.jobImage, options: rt.deps.jobOptions }),
       };
     },
+
+    judge: (session, outcome) => judgeRestore(session.spec?.target?.rules?.[0], outcome),
 
     finishedStatus(session, outcome, _target, now) {
       const created = session.metadata?.creationTimestamp ? new Date(session.metadata.creationTimestamp) : undefined;

@@ -8,10 +8,12 @@ import { PVC_KIND } from "../../api/backup.ts";
 import type { Repository } from "../../api/repository.ts";
 import type { SessionRuntime } from "./runtime.ts";
 import { usageRefusal } from "./usage-policy.ts";
+import { statusCode } from "../../kube/client.ts";
 
 export type Preflight =
   | { kind: "ok"; repository: Repository }
-  | { kind: "wait"; reason: string; message: string; repositoryName?: string }
+  /** `blocker`: the Repository's Ready reason when it has one (Unknown), which a session that gives up fails with. */
+  | { kind: "wait"; reason: string; message: string; repositoryName?: string; blocker?: { reason: string; message: string } }
   | { kind: "fail"; reason: string; message: string };
 
 export async function checkRepository(
@@ -22,26 +24,44 @@ export async function checkRepository(
 ): Promise<Preflight> {
   if (!ref?.name) return { kind: "fail", reason: "RepositoryMissing", message: "spec.repository.name must name a Repository" };
   const repoNs = ref.namespace || namespace;
-  const repository = await rt.getRepository(repoNs, ref.name);
+  let repository: Repository | undefined;
+  try {
+    repository = await rt.getRepository(repoNs, ref.name);
+  } catch (err) {
+    if (statusCode(err) !== 403) throw err;
+    return {
+      kind: "fail",
+      reason: "RepositoryNotVisible",
+      message: `the operator may not read Repositories in namespace ${repoNs} (it watches only the namespaces it was installed for): use a Repository in a watched namespace`,
+    };
+  }
   if (!repository) return { kind: "fail", reason: "RepositoryNotFound", message: `Repository ${repoNs}/${ref.name} does not exist` };
   if (!repository.spec?.backend?.azure) {
     return { kind: "fail", reason: "Unsupported", message: `Repository ${repoNs}/${ref.name} has no azure backend; blobstash runs Azure repositories only` };
   }
   if (repoNs !== namespace) {
     const refusal = usageRefusal(repository, namespace, await rt.namespaceLabels(namespace));
-    if (refusal) return { kind: "fail", reason: "RepositoryNotAllowed", message: refusal };
+    if (refusal) return { kind: "fail", ...refusal };
   }
   const ready = findCondition(repository.status?.conditions, "Ready");
   if (!ready || ready.status === "Unknown") {
-    return { kind: "wait", reason: "WaitingForRepository", message: `Repository ${repoNs}/${ref.name} has not been validated yet`, repositoryName: ref.name };
+    const why = ready ? ` (${ready.reason}: ${ready.message})` : "";
+    return {
+      kind: "wait",
+      reason: "WaitingForRepository",
+      message: `Repository ${repoNs}/${ref.name} has not been validated yet${why}`,
+      repositoryName: ref.name,
+      ...(ready ? { blocker: { reason: ready.reason, message: ready.message } } : {}),
+    };
   }
   if (ready.status !== "True") {
     return { kind: "fail", reason: ready.reason, message: `Repository ${repoNs}/${ref.name} is not ready: ${ready.message}` };
   }
   if (target) {
     if (target.kind !== PVC_KIND) return { kind: "fail", reason: "Unsupported", message: `target kind ${target.kind} is not supported; use a PersistentVolumeClaim` };
-    if (!(await rt.pvcExists(target.namespace || namespace, target.name))) {
-      return { kind: "fail", reason: "TargetNotFound", message: `PersistentVolumeClaim ${target.namespace || namespace}/${target.name} does not exist` };
+    // A claim in another namespace is refused by the Job builder (a Pod mounts only its own namespace's).
+    if ((!target.namespace || target.namespace === namespace) && !(await rt.pvcExists(namespace, target.name))) {
+      return { kind: "fail", reason: "TargetNotFound", message: `PersistentVolumeClaim ${namespace}/${target.name} does not exist` };
     }
   }
   return { kind: "ok", repository };

@@ -11,17 +11,20 @@ import type { Condition } from "../../api/conditions.ts";
 import type { Repository } from "../../api/repository.ts";
 import type { JobResult } from "../../api/result.ts";
 import { LABEL_REPOSITORY, LABEL_REPOSITORY_NAMESPACE } from "../../api/labels.ts";
-import { parseDuration } from "../../config/duration.ts";
+import { formatDuration, parseDuration } from "../../config/duration.ts";
 import { jobDuration, sessionsTotal } from "../../observability/metrics.ts";
 import { VOLUME_NAME, jobSecretName } from "../jobs/pod.ts";
 import type { Refusal } from "../jobs/unsupported.ts";
 import { jobOutcome, type JobOutcome } from "./outcome.ts";
 import { sessionState } from "./status.ts";
 import { checkRepository } from "./preflight.ts";
-import { DEFAULT_JOB_LIFETIME_MS, type Problem, type SessionRuntime } from "./runtime.ts";
+import { DEFAULT_JOB_LIFETIME_MS, refusedByApiServer, type Problem, type SessionRuntime } from "./runtime.ts";
 
 /** How often a session waiting for its Repository or a queue slot looks again. */
 export const WAIT_POLL_MS = 2_000;
+
+/** Default for how long a session waits for its Repository's first verdict before it fails. */
+export const DEFAULT_REPOSITORY_WAIT_LIMIT_MS = 5 * 60_000;
 
 export interface SessionObject {
   apiVersion?: string;
@@ -51,6 +54,8 @@ export interface SessionKind<S extends SessionObject> {
   plan: (session: S) => Promise<SessionPlan>;
   /** Status fields for a finished Job (phase, conditions and the kind's figures). */
   finishedStatus: (session: S, outcome: Extract<JobOutcome, { state: "finished" }>, target: TargetRef | undefined, now: Date) => Record<string, unknown>;
+  /** The kind's own verdict on a finished Job (a restore that restored nothing says so). */
+  judge?: (session: S, outcome: Extract<JobOutcome, { state: "finished" }>) => Extract<JobOutcome, { state: "finished" }>;
   /** Called once per successful result, before the session's status is written. */
   onSucceeded?: (result: JobResult, session: S, repository: { namespace: string; name: string }) => Promise<void>;
 }
@@ -58,6 +63,11 @@ export interface SessionKind<S extends SessionObject> {
 export class SessionReconciler<S extends SessionObject> {
   private readonly rt: SessionRuntime;
   private readonly k: SessionKind<S>;
+  /**
+   * Session key -> when this process first saw it wait for its Repository. In memory: after a
+   * restart the bound starts again, so it is at most the limit after the operator last started.
+   */
+  private readonly waitingSince = new Map<string, number>();
 
   constructor(rt: SessionRuntime, kind: SessionKind<S>) {
     this.rt = rt;
@@ -67,7 +77,11 @@ export class SessionReconciler<S extends SessionObject> {
   async reconcile(namespace: string, name: string): Promise<ReconcileResult> {
     const { deps } = this.rt;
     const session = await deps.kube.find<S>({ group: STASH_GROUP, version: V1BETA1, plural: this.k.plural }, namespace, name);
-    if (!session) return {};
+    const key = `${namespace}/${name}`;
+    if (!session) {
+      this.waitingSince.delete(key);
+      return {};
+    }
     const jobName = this.k.jobName(name);
     const phase = session.status?.phase;
     if (phase === "Succeeded" || phase === "Failed") {
@@ -82,11 +96,20 @@ export class SessionReconciler<S extends SessionObject> {
     const plan = await this.k.plan(session);
     if (!plan.ok) return this.fail(session, plan.problem);
     const check = await checkRepository(this.rt, namespace, plan.repository, plan.target);
-    if (check.kind === "fail") return this.fail(session, check);
     if (check.kind === "wait") {
-      await this.writeStatus(session, { ...sessionState(session.status?.conditions, "Pending", check.reason, check.message, now), repository: check.repositoryName });
-      return { requeueAfterMs: WAIT_POLL_MS };
+      const since = this.waitingSince.get(key) ?? now.getTime();
+      this.waitingSince.set(key, since);
+      const limit = deps.repositoryWaitLimitMs ?? DEFAULT_REPOSITORY_WAIT_LIMIT_MS;
+      if (now.getTime() - since < limit) {
+        await this.writeStatus(session, { ...sessionState(session.status?.conditions, "Pending", check.reason, check.message, now), repository: check.repositoryName });
+        return { requeueAfterMs: Math.min(WAIT_POLL_MS, Math.max(50, since + limit - now.getTime())) };
+      }
+      this.waitingSince.delete(key);
+      const gaveUp = `gave up after waiting ${formatDuration(limit)} for Repository ${check.repositoryName} to be validated`;
+      return this.fail(session, check.blocker ? { reason: check.blocker.reason, message: `${gaveUp}: ${check.blocker.message}` } : { reason: "RepositoryNotValidated", message: `${gaveUp}; is the operator watching its namespace?` });
     }
+    this.waitingSince.delete(key);
+    if (check.kind === "fail") return this.fail(session, check);
     const repository = check.repository;
     const built = plan.build(repository, jobSecretName(jobName));
     if (!built.ok) return this.fail(session, { reason: "Unsupported", message: built.refusals.map((r) => `${r.field}: ${r.message}`).join("; ") });
@@ -105,7 +128,17 @@ export class SessionReconciler<S extends SessionObject> {
         permissions: this.k.permissions,
         lifetimeMs: parseDuration(plan.timeOut ?? "") ?? DEFAULT_JOB_LIFETIME_MS,
       });
-      if (!problem) await this.rt.createOrAdoptJob(job);
+      if (problem) return;
+      try {
+        await this.rt.createOrAdoptJob(job);
+      } catch (err) {
+        // A Job the API server refuses (a runtime setting it rejects, a quota, an admission policy) is
+        // the session's answer, not a retry loop: nothing about it changes by trying again.
+        problem = refusedByApiServer(err, "Job");
+        if (!problem) throw err;
+        this.rt.releaseSlot({ namespace: repository.metadata?.namespace ?? "", name: repoName }, `${namespace}/${jobName}`);
+        await this.rt.deleteJobCredentials(namespace, jobName);
+      }
     });
     if (busy) {
       const message =
@@ -126,7 +159,8 @@ export class SessionReconciler<S extends SessionObject> {
     const { deps } = this.rt;
     const namespace = session.metadata?.namespace ?? "";
     const now = deps.clock();
-    const outcome = jobOutcome(job, await this.rt.podsOf(job));
+    const observed = jobOutcome(job, await this.rt.podsOf(job));
+    const outcome = observed.state === "finished" && this.k.judge ? this.k.judge(session, observed) : observed;
     // status.repository was written when the Job started; the label is hashed for names over 63 characters.
     const repo = {
       namespace: job.metadata?.labels?.[LABEL_REPOSITORY_NAMESPACE] ?? namespace,

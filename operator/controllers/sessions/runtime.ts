@@ -12,7 +12,7 @@ import type { Logger } from "../../observability/logger.ts";
 import { registerSecret } from "../../observability/logger.ts";
 import type { Repository } from "../../api/repository.ts";
 import { ANNOTATION_SAS_EXPIRY, LABEL_MANAGED_BY, LABEL_REPOSITORY, LABEL_REPOSITORY_NAMESPACE, MANAGED_BY, labelValue } from "../../api/labels.ts";
-import { decodeSecretData, parseStorageSecret, sensitiveValues } from "../../azure/credentials.ts";
+import { readStorageSecret } from "../../azure/credentials.ts";
 import type { AzureClientCache } from "../../azure/clients.ts";
 import { sasForJob } from "../../azure/mint.ts";
 import { classifyAzureError } from "../../azure/errors.ts";
@@ -35,6 +35,8 @@ export interface SessionRuntimeDeps {
   jobTrust: JobTrust;
   /** Jobs the operator made (label managed-by=blobstash), for the one-Job-per-Repository rule. */
   jobs: InformerSet<V1Job>;
+  /** A session waiting for its Repository's first verdict gives up after this long (default 5 min). */
+  repositoryWaitLimitMs?: number;
 }
 
 export interface JobTrust {
@@ -59,11 +61,29 @@ export const DEFAULT_JOB_LIFETIME_MS = 24 * 3600_000;
 
 export type Problem = { reason: string; message: string };
 
+/**
+ * A request the API server refused for what it asked (400 Bad Request, 403 Forbidden by a quota or
+ * admission policy, 422 Invalid), as the session's Problem; undefined for other errors (retried).
+ */
+export function refusedByApiServer(err: unknown, what: string): Problem | undefined {
+  const code = statusCode(err);
+  if (code !== 400 && code !== 403 && code !== 422) return undefined;
+  const message = err instanceof Error ? err.message : String(err);
+  return { reason: `${what}Rejected`, message: `the API server refused the ${what} (HTTP ${code}): ${message.slice(0, 1000)}` };
+}
+
 /** What keeps a session from starting: a running Job of the Repository, or an earlier session waiting for it. */
 export type InTheWay = { job: string } | { queuedBehind: string };
 
 /** A waiting session that stopped polling this long ago (deleted, or failed elsewhere) no longer holds its place. */
 export const QUEUE_STALE_AFTER_MS = 10_000;
+
+/**
+ * How long a claim stands on its own word: after this, a claimed Job the informer has not shown
+ * is looked up, and a Job that does not exist (deleted with its session before the cache saw it)
+ * holds nothing. The informer's lag behind a create is milliseconds.
+ */
+export const CLAIM_UNSEEN_GRACE_MS = 3_000;
 
 export function jobFinished(job: V1Job): boolean {
   return !!job.status?.conditions?.some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
@@ -72,8 +92,8 @@ export function jobFinished(job: V1Job): boolean {
 export class SessionRuntime {
   readonly deps: SessionRuntimeDeps;
   private readonly kube: KubeClient;
-  /** Repository key -> Job key claimed in this process, covering the informer's lag after a create. */
-  private readonly claims = new Map<string, string>();
+  /** Repository key -> Job key claimed in this process (and when), covering the informer's lag after a create. */
+  private readonly claims = new Map<string, { job: string; at: number }>();
   private readonly locks = new Map<string, Promise<void>>();
   /** Sessions waiting for a Repository, so they start in the order they were created. */
   private readonly line = new RepositoryQueue(QUEUE_STALE_AFTER_MS);
@@ -129,14 +149,14 @@ export class SessionRuntime {
     await previous;
     try {
       const now = this.deps.clock().getTime();
-      const running = this.busyWith(repository, repoKey, jobKey);
+      const running = await this.busyWith(repository, repoKey, jobKey, now);
       const earlier = running ? undefined : this.line.ahead(repoKey, waiter, now);
       if (running || earlier) {
         this.line.wait(repoKey, waiter, now);
         return running ? { job: running } : { queuedBehind: earlier! };
       }
       this.line.leave(jobKey);
-      this.claims.set(repoKey, jobKey);
+      this.claims.set(repoKey, { job: jobKey, at: now });
       await start();
       return undefined;
     } finally {
@@ -153,16 +173,24 @@ export class SessionRuntime {
   /** Forgets this process's claim once the Job is finished or gone. */
   releaseSlot(repository: { namespace: string; name: string }, jobKey: string): void {
     const repoKey = `${repository.namespace}/${repository.name}`;
-    if (this.claims.get(repoKey) === jobKey) this.claims.delete(repoKey);
+    if (this.claims.get(repoKey)?.job === jobKey) this.claims.delete(repoKey);
   }
 
-  private busyWith(repository: Repository, repoKey: string, jobKey: string): string | undefined {
-    const claimed = this.claims.get(repoKey);
-    if (claimed && claimed !== jobKey) {
-      const [ns, name] = claimed.split("/") as [string, string];
-      const job = this.deps.jobs.get(name, ns);
-      // A claim whose Job the cache shows finished (or not yet) is still in the way only while unfinished.
-      if (!job || !jobFinished(job)) return claimed;
+  /** A Job went away (its session or BackupConfiguration was deleted while it ran): its slot is free. */
+  jobDeleted(job: V1Job): void {
+    const key = `${job.metadata?.namespace}/${job.metadata?.name}`;
+    for (const [repoKey, claim] of this.claims) if (claim.job === key) this.claims.delete(repoKey);
+  }
+
+  /** The Job that holds the Repository's slot, if one does: the slot follows the Job's real existence. */
+  private async busyWith(repository: Repository, repoKey: string, jobKey: string, now: number): Promise<string | undefined> {
+    const claim = this.claims.get(repoKey);
+    if (claim && claim.job !== jobKey) {
+      const [ns, name] = claim.job.split("/") as [string, string];
+      let job = this.deps.jobs.get(name, ns);
+      if (!job && now - claim.at >= CLAIM_UNSEEN_GRACE_MS) job = await this.kube.find<V1Job>(JOBS, ns, name);
+      const unseenYet = !job && now - claim.at < CLAIM_UNSEEN_GRACE_MS;
+      if (unseenYet || (job && !jobFinished(job) && !job.metadata?.deletionTimestamp)) return claim.job;
       this.claims.delete(repoKey);
     }
     const repoName = labelValue(repository.metadata?.name ?? "");
@@ -199,9 +227,7 @@ export class SessionRuntime {
     if (!storageName || !container) return { reason: "RepositoryInvalid", message: `Repository ${repoNs}/${repository.metadata?.name} has no storageSecretName or azure container` };
     const storage = await this.kube.find<V1Secret>(SECRETS, repoNs, storageName);
     if (!storage) return { reason: "SecretNotFound", message: `Secret ${repoNs}/${storageName} named by the Repository does not exist` };
-    const data = decodeSecretData(storage.data);
-    for (const v of sensitiveValues(data)) registerSecret(v);
-    const parsed = parseStorageSecret(data, { secretName: storageName, defaultEndpointSuffix: this.deps.defaultEndpointSuffix });
+    const parsed = readStorageSecret(storage.data, { secretName: storageName, defaultEndpointSuffix: this.deps.defaultEndpointSuffix, register: registerSecret });
     if (!parsed.ok) return { reason: parsed.reason, message: parsed.message };
     const now = this.deps.clock();
     let sas;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { usageRefusal } from "./usage-policy.ts";
+import { selectorProblem, usageRefusal } from "./usage-policy.ts";
 import type { Repository } from "../../api/repository.ts";
 
 const repo = (usagePolicy?: NonNullable<Repository["spec"]>["usagePolicy"]): Repository => ({ metadata: { name: "r", namespace: "backups" }, spec: { usagePolicy } });
@@ -9,7 +9,7 @@ describe("usageRefusal", () => {
     assert.equal(usageRefusal(repo(), "backups", undefined), undefined);
   });
   it("refuses other namespaces by default, naming the field", () => {
-    assert.match(usageRefusal(repo(), "app", undefined) ?? "", /allowedNamespaces.from: Same/);
+    assert.match(usageRefusal(repo(), "app", undefined)?.message ?? "", /allowedNamespaces.from: Same/);
   });
   it("allows every namespace with from: All", () => {
     assert.equal(usageRefusal(repo({ allowedNamespaces: { from: "All" } }), "app", undefined), undefined);
@@ -17,7 +17,23 @@ describe("usageRefusal", () => {
   it("matches labels and expressions with from: Selector", () => {
     const r = repo({ allowedNamespaces: { from: "Selector", selector: { matchLabels: { team: "a" }, matchExpressions: [{ key: "env", operator: "In", values: ["prod"] }] } } });
     assert.equal(usageRefusal(r, "app", { team: "a", env: "prod" }), undefined);
-    assert.match(usageRefusal(r, "app", { team: "a", env: "dev" }) ?? "", /does not match/);
-    assert.match(usageRefusal(r, "app", {}) ?? "", /does not match/);
+    assert.match(usageRefusal(r, "app", { team: "a", env: "dev" })?.message ?? "", /does not match/);
+    assert.match(usageRefusal(r, "app", {})?.message ?? "", /does not match/);
+  });
+  it("says an invalid selector is invalid, instead of that the namespace does not match it", () => {
+    const bad = [
+      [{ matchLabels: { "team name": "a" } }, /matchLabels: key "team name" is no label name/],
+      [{ matchLabels: { team: "a b" } }, /value "a b" of key "team" is no label value/],
+      [{ matchExpressions: [{ key: "env", operator: "In", values: [] }] }, /operator In needs at least one value/],
+      [{ matchExpressions: [{ key: "env", operator: "Exists", values: ["x"] }] }, /operator Exists takes no values/],
+      [{ matchLabels: { "Example.com/team": "a" } }, /prefix that is no DNS subdomain/],
+    ] as const;
+    for (const [selector, message] of bad) {
+      const r = usageRefusal(repo({ allowedNamespaces: { from: "Selector", selector: selector as never } }), "app", { team: "a" });
+      assert.equal(r?.reason, "UsagePolicyInvalid");
+      assert.match(r?.message ?? "", message);
+      assert.match(r?.message ?? "", /is invalid/);
+    }
+    assert.equal(selectorProblem({ matchLabels: { "example.com/team": "a", t: "" }, matchExpressions: [{ key: "e", operator: "DoesNotExist" }] }), undefined);
   });
 });
