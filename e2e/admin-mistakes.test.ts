@@ -13,7 +13,6 @@ import { cluster } from "./fixture.ts";
 import { waitFor } from "./cluster/wait.ts";
 import { BackupEnv, CONTAINER, REPOSITORIES, STASH, mergePatch } from "./backup-restore/harness.ts";
 import type { Recorder } from "./backup-restore/recorder.ts";
-import { writeRandomFile } from "./backup-restore/tree.ts";
 
 const id = randomBytes(3).toString("hex");
 const base = `e2e/mistakes-${id}`;
@@ -55,7 +54,8 @@ describe("an admin's mistakes cost no data, hang nothing and get a status (real 
     await env.setUp();
     jobs = await env.recordJobs();
     // restic refuses to make an empty snapshot, so the volume most tests back up holds one small file.
-    await writeRandomFile(path.join(await env.pvc("small"), "file.bin"), 1024);
+    await env.pvc("small");
+    await env.writeTree("small", [{ path: "file.bin", type: "file", randomBytes: 1024 }]);
   });
 
   after(async function () {
@@ -233,7 +233,8 @@ describe("an admin's mistakes cost no data, hang nothing and get a status (real 
     const password = `pw-${randomBytes(8).toString("hex")}`;
     await env.storageSecret("restore", password);
     await env.repository("restore", "restore", `/${base}/restore`);
-    await writeRandomFile(path.join(await env.pvc("few"), "data", "a.bin"), 4096);
+    await env.pvc("few");
+    await env.writeTree("few", [{ path: "data/a.bin", type: "file", randomBytes: 4096 }]);
     await env.pvc("target");
     await env.backupConfiguration("few", { repository: { name: "restore" }, backupHistoryLimit: 5 }, "few");
     await env.backupSession("few-1", "few");

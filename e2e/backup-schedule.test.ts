@@ -12,7 +12,6 @@ import type { BackupConfiguration, BackupSession } from "../operator/api/backup.
 import { cluster } from "./fixture.ts";
 import { waitFor } from "./cluster/wait.ts";
 import { BackupEnv, STASH } from "./backup-restore/harness.ts";
-import { installOperatorIdentity, startOperator } from "./cluster/operator.ts";
 import { record, type Recorder } from "./backup-restore/recorder.ts";
 
 const id = randomBytes(3).toString("hex");
@@ -37,14 +36,8 @@ describe("scheduled backups (real API server, job controller, garbage collector,
 
   before(async function () {
     env = new BackupEnv(cluster(), `e2e-schedule-${id}`, `operator-schedule-${id}`);
-    await env.setUp();
-    // The default floor (one run a minute) would make this test take minutes: the same operator, floor 1 s.
-    await env.op.stop();
-    env.op = await startOperator(cluster(), {
-      name: `operator-schedule-${id}-1s`,
-      kubeconfig: await installOperatorIdentity(cluster()),
-      args: ["--leader-elect=false", "--revalidate-period=2s", `--watch-namespaces=${env.ns}`, "--min-schedule-interval=1s"],
-    });
+    // The default floor (one run a minute) would make this test take minutes: floor 1 s.
+    await env.setUp(["--min-schedule-interval=1s"]);
     jobs = await env.recordJobs();
     sessions = await record<BackupSession>(env.kc, `/apis/stash.appscode.com/v1beta1/namespaces/${env.ns}/backupsessions`);
     await env.storageSecret("azure-secret", PASSWORD);

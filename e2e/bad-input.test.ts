@@ -12,7 +12,7 @@ import { ApiException, BatchV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } fro
 import { execa } from "execa";
 import type { Condition } from "../operator/api/conditions.ts";
 import { cluster } from "./fixture.ts";
-import { applyCrds, installOperatorIdentity, type OperatorHandle, startOperator } from "./cluster/operator.ts";
+import { applyCrds, installOperator, type OperatorHandle } from "./cluster/operator.ts";
 import { waitFor } from "./cluster/wait.ts";
 
 const id = randomBytes(3).toString("hex");
@@ -491,10 +491,10 @@ describe("bad input: an admin's mistakes get a refusal or a specific reason, nev
     });
     await new Promise<void>((resolve) => stalled.listen(0, "127.0.0.1", resolve));
     stalledPort = (stalled.address() as { port: number }).port;
-    op = await startOperator(cluster(), {
-      name: `operator-bad-input-${id}`,
-      kubeconfig: await installOperatorIdentity(cluster()),
-      args: ["--leader-elect=false", "--revalidate-period=2s", "--repository-wait-limit=5s", `--watch-namespaces=${ns},${otherNs}`],
+    op = await installOperator(cluster(), {
+      release: `bad-input-${id}`,
+      namespace: `${ns}-operator`,
+      values: { replicaCount: 1, watchNamespaces: [ns, otherNs], operator: { revalidatePeriod: "2s", repositoryWaitLimit: "5s" } },
     });
     const created = await kubectlCreate([
       secretObject("good-secret", keyData({ RESTIC_PASSWORD: goodPassword })),
@@ -508,10 +508,10 @@ describe("bad input: an admin's mistakes get a refusal or a specific reason, nev
   });
 
   after(async function () {
-    await op?.stop();
+    await op?.stop().catch(() => undefined);
     for (const s of stalledSockets) s.destroy();
     stalled?.close();
-    for (const n of [ns, otherNs]) await core.deleteNamespace({ name: n }).catch(() => undefined);
+    for (const n of [ns, otherNs, `${ns}-operator`]) await core.deleteNamespace({ name: n }).catch(() => undefined);
     await blob?.getContainerClient(OTHER_CONTAINER).deleteIfExists();
   });
 
@@ -592,7 +592,11 @@ describe("bad input: an admin's mistakes get a refusal or a specific reason, nev
   });
 
   it("never crashed and never let a secret value into its log, an event or a status", async function () {
-    assert.ok(!op.log().includes("unhandled") && !/"level":"error".*uncaught/i.test(op.log()), "no unhandled errors");
+    const log = await op.logs();
+    assert.ok(!log.includes("unhandled") && !/"level":"error".*uncaught/i.test(log), "no unhandled errors");
+    const [pod] = await op.pods();
+    const restarts = (await core.readNamespacedPod({ namespace: op.namespace, name: pod! })).status?.containerStatuses?.[0]?.restartCount;
+    assert.equal(restarts, 0, "the operator's container never restarted");
     const m = await op.metrics();
     assert.match(m, /blobstash_reconcile_total\{kind="Repository",outcome="success"\} \d+/, "the operator still serves metrics");
     const events = (await Promise.all([ns, otherNs].map((n) => core.listNamespacedEvent({ namespace: n })))).flatMap((l) => l.items);
@@ -604,7 +608,7 @@ describe("bad input: an admin's mistakes get a refusal or a specific reason, nev
       }
     }
     const haystacks: Array<[string, string]> = [
-      ["operator log", op.log()],
+      ["operator log", log],
       ["events", JSON.stringify(events)],
       ["statuses", JSON.stringify(statuses)],
     ];
