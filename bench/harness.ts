@@ -9,12 +9,11 @@ import path from "node:path";
 import { BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-blob";
 import { ApiException, CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { loadPooledKubeConfig } from "./pooled-kubeconfig.ts";
-import { startCluster, type Cluster } from "../e2e/cluster/cluster.ts";
+import { startCluster, teardownNow, type Cluster } from "../e2e/cluster/cluster.ts";
 import { useClusterInThisProcess } from "../e2e/cluster/in-process.ts";
 import { containerPid } from "../e2e/cluster/node.ts";
 import { nodeLayout } from "../e2e/cluster/node-config.ts";
 import { applyCrds, installOperator } from "../e2e/cluster/operator.ts";
-import { killAllNow } from "../e2e/cluster/supervisor.ts";
 
 export const REPOSITORY = { group: "stash.appscode.com", version: "v1alpha1", plural: "repositories" };
 
@@ -143,12 +142,7 @@ export async function inParallel<T>(items: readonly T[], limit: number, task: (i
 /** A fresh state dir for one benchmark's cluster; whatever runs there dies with this process. */
 export async function benchStateDir(name: string): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `blobstash-bench-${name}-`));
-  process.once("exit", () => killAllNow(dir));
-  for (const sig of ["SIGINT", "SIGTERM"] as const) {
-    process.once(sig, () => {
-      killAllNow(dir);
-      process.exit(130);
-    });
-  }
+  process.once("exit", () => teardownNow(dir));
+  for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => process.exit(130));
   return dir;
 }

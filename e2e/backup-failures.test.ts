@@ -16,7 +16,7 @@ const PASSWORD = `pw-${randomBytes(12).toString("hex")}`;
 const NET_PREFIX = `/e2e/failures-net-${id}`;
 
 describe("backups that fail, and recover (real API server, job controller, Azurite, restic)", function () {
-  this.timeout(120_000);
+  this.timeout(240_000);
   let env: BackupEnv;
   let jobs: Recorder<V1Job>;
   let pods: Recorder<V1Pod>;
@@ -38,7 +38,7 @@ describe("backups that fail, and recover (real API server, job controller, Azuri
     // timeOut bounds how long restic retries an unreachable endpoint (by itself, up to 15 minutes). It
     // must leave restic time to report a retry: the emulator takes seconds to stop, the Azure SDK
     // retries by itself before restic sees an error.
-    await env.backupConfiguration("net", { repository: { name: "net" }, backupHistoryLimit: 5, timeOut: "40s" }, "large");
+    await env.backupConfiguration("net", { repository: { name: "net" }, backupHistoryLimit: 5, timeOut: "90s" }, "large");
   });
 
   after(async function () {
@@ -83,7 +83,7 @@ describe("backups that fail, and recover (real API server, job controller, Azuri
     assert.equal(vars.get("AZURE_ACCOUNT_KEY"), undefined);
     assert.ok(!environ.includes(az.key), "no account key anywhere in the wrapper's environment");
     await az.stop();
-    const failed = await env.waitForPhase("backupsessions", "net-1", ["Failed"], 60_000).finally(() => az.start());
+    const failed = await env.waitForPhase("backupsessions", "net-1", ["Failed"], 150_000).finally(() => az.start());
     const c = failed.status?.conditions?.find((x) => x.type === "Completed");
     assert.equal(c?.reason, "NetworkError", JSON.stringify(c));
     assert.match(c?.message ?? "", /restic was retrying|connect|refused|Bad Gateway|EOF/i);

@@ -68,7 +68,6 @@ async function machineState(): Promise<Record<string, unknown>> {
     forwarding: readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8"),
     mounts: readFileSync("/proc/self/mountinfo", "utf8").split("\n").map((l) => l.split(" ").slice(3, 5).join(" ")).sort(),
     cgroups: (await run("find", ["/sys/fs/cgroup", "-maxdepth", "5", "-type", "d", "-name", "blobstash-*"])).split("\n").filter(Boolean).sort(),
-    hostpathVolumes: existsSync("/tmp/hostpath_pv"),
   };
 }
 

@@ -1,15 +1,13 @@
 // Mocha root-hook plugin (.mocharc.e2e.json "require"): one local cluster per test run, in a fresh
 // temp dir on free ports, shared by every e2e test. Two runs at once never collide: separate dirs,
 // separate ports, separate CA. Set BLOBSTASH_E2E_KEEP=1 to keep the state dir (logs) after a green run.
-import { rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { Context, Suite } from "mocha";
-import { startCluster, type Cluster } from "./cluster/cluster.ts";
+import { startCluster, teardownNow, type Cluster } from "./cluster/cluster.ts";
 import { useClusterInThisProcess } from "./cluster/in-process.ts";
-import { readState } from "./cluster/state.ts";
-import { isRunning, killAllNow, readRecords } from "./cluster/supervisor.ts";
+import { isRunning, readRecords } from "./cluster/supervisor.ts";
 
 let current: Cluster | undefined;
 let dir: string | undefined;
@@ -36,13 +34,11 @@ export const mochaHooks = {
     this.timeout(900_000);
     dir = await mkdtemp(path.join(os.tmpdir(), "blobstash-e2e-"));
     const stateDir = dir;
-    // Nothing can be awaited in 'exit'; SIGKILL (and dropping etcd's tmpfs data) is what is left if the
-    // run ends without afterAll.
-    process.once("exit", () => {
-      killAllNow(stateDir);
-      const etcdData = readState(stateDir)?.etcdDataDir;
-      if (etcdData) rmSync(etcdData, { recursive: true, force: true });
-    });
+    // Nothing can be awaited in 'exit': if the run ends without afterAll, the cluster is torn down
+    // synchronously (processes, containers, bridge, cgroups, kernel settings). A signal ends the run
+    // through 'exit' too.
+    process.once("exit", () => teardownNow(stateDir));
+    for (const sig of ["SIGTERM", "SIGHUP"] as const) process.once(sig, () => process.exit(128 + (sig === "SIGTERM" ? 15 : 1)));
     const t0 = Date.now();
     try {
       current = await startCluster({ dir, dieWithParent: true, log: (line) => verbose && console.log(`    [cluster] ${line}`) });

@@ -58,8 +58,8 @@ describe("real nodes (kubelet, containerd, runc, CNI, kube-proxy)", function () 
           securityContext: { runAsUser: 1234, runAsGroup: 5678, runAsNonRoot: true },
           containers: [{
             name: "c", image: TOOLBOX_IMAGE, imagePullPolicy: "Never",
-            // PID 1 is the container's own first process; a write to / must fail.
-            command: ["sh", "-c", "echo uid=$(id -u) gid=$(id -g) pid1=$(cat /proc/1/comm) self=$$; touch /x 2>&1 && echo wrote-root || echo root-read-only; cat /proc/self/status | grep CapEff; ls /var/run/secrets/kubernetes.io 2>&1 | head -1"],
+            // PID 1 is the container's own first process; a write to / must fail. ($$$$: kubelet reads $$ as a literal $.)
+            command: ["sh", "-c", "echo uid=$(id -u) gid=$(id -g) pid1=$(cat /proc/1/comm) self=$$$$; touch /x 2>&1 && echo wrote-root || echo root-read-only; cat /proc/self/status | grep CapEff; ls /var/run/secrets/kubernetes.io 2>&1 | head -1"],
             securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
           }],
         },

@@ -28,7 +28,7 @@ async function main(): Promise<number> {
   // The rollout is over when only the new pods run and one of them holds the Lease.
   const [pods, leader] = await waitFor("the new pods to run alone and one of them to lead", async () => {
     const [current, holder] = await Promise.all([op.pods(), op.leader()]);
-    return current.length === CHART_REPLICAS && current.some((p) => holder.startsWith(`${p}_`)) ? ([current, holder] as const) : undefined;
+    return current.length === CHART_REPLICAS && current.includes(holder) ? ([current, holder] as const) : undefined;
   }, { timeoutMs: 120_000, intervalMs: 500 });
   console.log(`[operator] helm release ${RELEASE} in ${OPERATOR_NAMESPACE}: image ${cluster.images.blobstash}, ${pods.length} pods ready (${pods.join(", ")}); Lease holder ${leader}`);
   return 0;

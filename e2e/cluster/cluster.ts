@@ -1,10 +1,11 @@
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { accessSync, constants, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
 import { startApiserver, waitForApiserver } from "./apiserver.ts";
 import { startAzurite, stopAzurite } from "./azurite.ts";
-import { createClusterCgroup, removeSubtree } from "./cgroups.ts";
+import { createClusterCgroup, pidsIn, removeSubtree } from "./cgroups.ts";
 import { createPki, pkiPaths, type Pki } from "./certs.ts";
 import { startControllerManager } from "./controller-manager.ts";
 import { renderEnvFile } from "./env-file.ts";
@@ -13,13 +14,13 @@ import { probeGet } from "./https-probe.ts";
 import { clusterImages, type ClusterImages } from "./images.ts";
 import { holdKernelSettings, releaseKernelSettings } from "./kernel-settings.ts";
 import { writeCertKubeconfig } from "./kubeconfig.ts";
-import { createBridge, deleteBridge, freeOctet, nodeAddressing, planNetwork, type NetworkPlan, type NodeAddressing } from "./network.ts";
+import { createBridge, deleteBridge, freeOctet, nodeAddressing, planNetwork, SYSTEM_PATH, type NetworkPlan, type NodeAddressing } from "./network.ts";
 import { importNodeImage, killNode, nodeProcessNames, startNode, stopNode } from "./node.ts";
 import { nodeLayout } from "./node-config.ts";
 import { freePort } from "./ports.ts";
 import { startScheduler } from "./scheduler.ts";
 import { readState, stateFile, writeState, type ClusterState } from "./state.ts";
-import { exitedWithLog, isRunning, readRecord, readRecords, startProcess, stopAll } from "./supervisor.ts";
+import { exitedWithLog, isRunning, killAllNow, readRecord, readRecords, startProcess, stopAll } from "./supervisor.ts";
 import { nodeBinary, pathPrefix, tool } from "./tools.ts";
 import { waitFor } from "./wait.ts";
 
@@ -331,6 +332,42 @@ export async function attachCluster(dir: string): Promise<Cluster | undefined> {
     return undefined;
   }
   return cluster;
+}
+
+const pause = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/**
+ * What stop() does, done synchronously and without asking the API server: for a test run that ends
+ * without reaching stop() (an 'exit' handler, where nothing can be awaited). Kills every recorded
+ * process and everything in the nodes' cgroups (containers included), deletes the bridge, removes
+ * the cgroups, gives back the kernel settings and etcd's tmpfs data. Never throws.
+ */
+export function teardownNow(dir: string): void {
+  killAllNow(dir);
+  const state = readState(dir);
+  if (!state) return;
+  if (state.cgroup.root) {
+    for (let i = 0; i < 100 && pidsIn(state.cgroup.root).length > 0; i++) {
+      for (const pid of pidsIn(state.cgroup.root)) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // gone
+        }
+      }
+      pause(50);
+    }
+    removeSubtree(state.cgroup.root, state.cgroup.created);
+  }
+  for (const link of [...state.nodes.map((n) => n.hostVeth), planNetwork(state.id, state.octet).bridge]) {
+    try {
+      execFileSync("ip", ["link", "del", link], { stdio: "ignore", env: { PATH: SYSTEM_PATH } });
+    } catch {
+      // not there
+    }
+  }
+  releaseKernelSettings(state.id);
+  rmSync(state.etcdDataDir, { recursive: true, force: true });
 }
 
 /**

@@ -74,8 +74,11 @@ export function octetsInUse(routesAndAddresses: string[]): Set<number> {
   return used;
 }
 
+/** Where the system's network tools live, whatever PATH the caller has (a user's may lack the sbin dirs). */
+export const SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 async function ip(args: string[]): Promise<string> {
-  return (await execa("ip", args)).stdout;
+  return (await execa("ip", args, { env: { PATH: SYSTEM_PATH } })).stdout;
 }
 
 /** Every IPv4 destination and address this machine has, as CIDR strings. */
@@ -105,7 +108,7 @@ export async function createBridge(plan: NetworkPlan): Promise<void> {
 
 /** Whether a network device exists in the host namespace. */
 export async function linkExists(name: string): Promise<boolean> {
-  const r = await execa("ip", ["link", "show", "dev", name], { reject: false });
+  const r = await execa("ip", ["link", "show", "dev", name], { reject: false, env: { PATH: SYSTEM_PATH } });
   return r.exitCode === 0;
 }
 
@@ -115,7 +118,7 @@ export async function deleteBridge(plan: Pick<NetworkPlan, "bridge">, veths: str
   if (await linkExists(plan.bridge)) await ip(["link", "del", plan.bridge]);
 }
 
-const inNetns = (pid: number, args: string[]) => execa("nsenter", ["--target", String(pid), "--net", "--", ...args]);
+const inNetns = (pid: number, args: string[]) => execa("nsenter", ["--target", String(pid), "--net", "--", ...args], { env: { PATH: SYSTEM_PATH } });
 
 /**
  * Wires a node whose namespaces are held by `pid` to the bridge: a veth pair (eth0 inside), the
@@ -132,7 +135,8 @@ export async function attachNode(plan: NetworkPlan, node: NodeAddressing, allNod
   for (const other of allNodes) {
     if (other.name !== node.name) await inNetns(pid, ["ip", "route", "add", other.podCidr, "via", other.ip]);
   }
-  await inNetns(pid, ["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]);
+  // /proc/sys/net is the namespace's own for a process inside it.
+  await inNetns(pid, ["sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"]);
   // The host reaches pods (API server proxy, tests) through the node that holds them.
   await ip(["route", "replace", node.podCidr, "via", node.ip, "dev", plan.bridge]);
 }

@@ -17,7 +17,7 @@ import { ensureCgroup, killSubtree, pidsIn, procsFiles, removeSubtree } from "./
 import { issue, type Pki } from "./certs.ts";
 import { probeGet } from "./https-probe.ts";
 import { writeCertKubeconfig } from "./kubeconfig.ts";
-import { attachNode, type NetworkPlan, type NodeAddressing } from "./network.ts";
+import { attachNode, SYSTEM_PATH, type NetworkPlan, type NodeAddressing } from "./network.ts";
 import {
   cniConfig,
   containerdConfig,
@@ -54,7 +54,7 @@ export const nodeCgroup = (clusterCgroup: string, name: string) => path.posix.jo
 
 function daemonEnv(): Record<string, string | undefined> {
   const dirs = ["containerd", "runc", "containerd-shim-runc-v2"].map((t) => path.dirname(tool(t)));
-  return { PATH: [...new Set(dirs), "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"].join(":"), HOME: process.env.HOME };
+  return { PATH: [...new Set(dirs), SYSTEM_PATH].join(":"), HOME: process.env.HOME };
 }
 
 // Joins the node's cgroup in every hierarchy before anything else runs, so children (shims) are in it too.

@@ -59,7 +59,7 @@ export interface OperatorHandle {
   fullname: string;
   /** Pods of the release that run now. */
   pods(): Promise<string[]>;
-  /** The pod that holds the Lease. */
+  /** The pod that holds the Lease (its identity is `<pod>_<per-process suffix>`); "" while nobody does. */
   leader(): Promise<string>;
   /** /metrics of the leader, through the API server's pod proxy. */
   metrics(): Promise<string>;
@@ -106,8 +106,8 @@ export async function installOperator(cluster: Cluster, opts: InstallOptions = {
     return list.items.filter((p) => !p.metadata.deletionTimestamp).map((p) => p.metadata.name);
   };
   const leader = async () => {
-    const { stdout } = await k(["get", "lease", "blobstash-operator", "-o", "jsonpath={.spec.holderIdentity}"]);
-    return stdout.trim();
+    const r = await execa(tool("kubectl"), ["-n", namespace, "get", "lease", "blobstash-operator", "-o", "jsonpath={.spec.holderIdentity}"], { env, reject: false });
+    return r.exitCode === 0 ? r.stdout.trim().split("_")[0]! : "";
   };
   const handle: OperatorHandle = {
     release,

@@ -131,7 +131,8 @@ build_cni() {
 # static busybox for the toolbox image. Installed only where missing.
 install_packages() {
   local missing=()
-  command -v nft >/dev/null || missing+=(nftables)
+  # By package, not by PATH: a user's PATH may lack /usr/sbin.
+  dpkg -s nftables >/dev/null 2>&1 || missing+=(nftables)
   [ -e /usr/include/seccomp.h ] || missing+=(libseccomp-dev)
   command -v pkg-config >/dev/null || missing+=(pkg-config)
   dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
