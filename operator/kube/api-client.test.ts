@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { startTlsServer, type TlsTestServer } from "../../e2e/support/tls-test-server.ts";
-import { KubeApiError, KubeClient, LineSplitter, type WatchEvent } from "./api-client.ts";
+import { KubeApiError, KubeClient, type WatchEvent } from "./api-client.ts";
 import { resourcePath, SECRETS, JOBS, REPOSITORIES, NAMESPACES } from "./resources.ts";
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
@@ -134,15 +134,6 @@ describe("KubeClient (HTTP behaviour)", function () {
     setTimeout(() => abort.abort(), 50);
     await watching;
     kube.close();
-  });
-});
-
-describe("LineSplitter", () => {
-  it("returns complete lines only and keeps the rest for the next chunk", () => {
-    const s = new LineSplitter();
-    assert.deepEqual(s.push('{"a":'), []);
-    assert.deepEqual(s.push('1}\n{"b"'), ['{"a":1}']);
-    assert.deepEqual(s.push(":2}\n\n"), ['{"b":2}']);
   });
 });
 

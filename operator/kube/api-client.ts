@@ -4,6 +4,7 @@
 
 import http from "node:http";
 import https from "node:https";
+import { LineSplitter } from "../api/lines.ts";
 import type { Connection } from "./kubeconfig.ts";
 import { resourcePath, type ResourceType } from "./resources.ts";
 
@@ -60,6 +61,8 @@ const REQUEST_TIMEOUT_MS = 30_000;
  */
 const MAX_REQUEST_CONNECTIONS = 16;
 const MERGE_PATCH = "application/merge-patch+json";
+/** etcd stores objects of at most 1.5 MiB by default; a watch event is one object and its envelope. */
+const MAX_WATCH_EVENT_LENGTH = 16 << 20;
 
 export class KubeClient {
   /** Requests share at most MAX_REQUEST_CONNECTIONS connections; a burst queues instead of opening hundreds of TLS sessions. */
@@ -179,11 +182,13 @@ export class KubeClient {
           res.on("end", () => fail(apiError(status, Buffer.concat(chunks).toString("utf8"), "GET", path)));
           return;
         }
-        const lines = new LineSplitter();
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => {
+        const lines = new LineSplitter(MAX_WATCH_EVENT_LENGTH);
+        res.on("data", (chunk: Buffer) => {
           try {
-            for (const line of lines.push(chunk)) {
+            const complete = lines.push(chunk);
+            if (lines.cutLines > 0) throw new Error(`watch ${path}: an event longer than ${MAX_WATCH_EVENT_LENGTH} characters`);
+            for (const line of complete) {
+              if (line.trim() === "") continue;
               const event = JSON.parse(line) as WatchEvent<T>;
               if (event.type === "ERROR") throw statusError(event.object, "GET", path);
               onEvent(event);
@@ -221,17 +226,6 @@ export class KubeClient {
     }
     const mod = url.protocol === "http:" ? http : https;
     return mod.request(url, { method, headers, agent });
-  }
-}
-
-/** Splits a stream of text into complete lines; a partial last line waits for the next chunk. */
-export class LineSplitter {
-  private rest = "";
-
-  push(chunk: string): string[] {
-    const parts = (this.rest + chunk).split("\n");
-    this.rest = parts.pop() ?? "";
-    return parts.filter((l) => l.trim() !== "");
   }
 }
 

@@ -7,7 +7,8 @@ import { execa } from "execa";
 import { logger } from "../observability/logger.ts";
 import { redact } from "../observability/redact.ts";
 import type { ResultReason } from "../api/result.ts";
-import { LineSplitter, parseResticLine, type ExitError, type ResticMessage } from "./messages.ts";
+import { LineSplitter } from "../api/lines.ts";
+import { parseResticLine, type ExitError, type ResticMessage } from "./messages.ts";
 import { reasonFor } from "./reasons.ts";
 
 /** How restic is reached and what every command shares. */

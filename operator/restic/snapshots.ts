@@ -1,7 +1,8 @@
 // `restic snapshots --json`: the snapshot a restore names (`latest`, an id or a prefix), resolved to
 // its id, time and host.
 
-import { isRecord, parseDocument, stringArray, type Parsed } from "./json-doc.ts";
+import { isRecord } from "../api/json.ts";
+import { parseDocument, stringArray, type Parsed } from "./json-doc.ts";
 import { runRestic, type ResticContext, type ResticRun } from "./runner.ts";
 
 export interface Snapshot {
