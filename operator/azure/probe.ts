@@ -11,6 +11,7 @@
 import type { ContainerClient } from "@azure/storage-blob";
 import { repositoryPath } from "../api/repository.ts";
 import type { AzureClient } from "./clients.ts";
+import { MAX_KEY_FILE_BYTES } from "../restic/password.ts";
 import { type AzureFailure, classifyAzureError } from "./errors.ts";
 
 export const PROBE_BLOB_NAME = ".blobstash-probe";
@@ -86,7 +87,7 @@ export async function listKeyFiles(client: AzureClient, target: ProbeTarget, max
 }
 
 /** Key files are a few hundred bytes; anything much larger is not one and is not downloaded. */
-export const MAX_KEY_FILE_BYTES = 64 * 1024;
+export { MAX_KEY_FILE_BYTES } from "../restic/password.ts";
 
 /** `size` from the listing: the SDK fails when asked for more bytes than the blob has. */
 export async function downloadKeyFile(client: AzureClient, target: ProbeTarget, key: { blob: string; size: number }): Promise<Buffer> {

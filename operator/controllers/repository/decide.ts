@@ -20,6 +20,8 @@ export type PasswordObservation =
   | { result: "match"; keyName: string }
   | { result: "mismatch"; keysTried: number }
   | { result: "noKeys" }
+  /** The check took longer than its time limit (waiting for a key derivation slot included). */
+  | { result: "timedOut"; afterSeconds: number; keysTried: number }
   | { result: "error"; failure: AzureFailure };
 
 export interface RepositoryObservation {
@@ -229,6 +231,14 @@ function decidePassword(o: RepositoryObservation, c: (t: RepositoryConditionType
       );
     case "noKeys":
       return c("PasswordValid", "False", "KeyFilesMissing", `${repoUrl} has a config but no readable key file under keys/: the repository is damaged or incompletely copied`);
+    case "timedOut":
+      return c(
+        "PasswordValid",
+        "Unknown",
+        "PasswordCheckTimedOut",
+        `checking RESTIC_PASSWORD of Secret ${secret} against the key files of ${repoUrl} took longer than ${p.afterSeconds} s ` +
+          `(${p.keysTried} key(s) tried; each costs what its scrypt parameters ask, and the operator derives two at a time); retrying at the next revalidation`,
+      );
     case "error":
       return c("PasswordValid", "Unknown", p.failure.reason, `could not read the key files of ${repoUrl} (${p.failure.detail}); retrying`);
   }

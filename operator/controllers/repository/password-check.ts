@@ -9,25 +9,34 @@ import type { AzureClient } from "../../azure/clients.ts";
 import { classifyAzureError } from "../../azure/errors.ts";
 import { downloadKeyFile, listKeyFiles, MAX_KEY_FILE_BYTES, type ProbeTarget } from "../../azure/probe.ts";
 import { KeyFileError, parseKeyFile, passwordOpensKey } from "../../restic/password.ts";
+import { DerivationSlots, TimeLimitReached } from "../../restic/derivation-slots.ts";
 import type { PasswordObservation } from "./decide.ts";
 
 export class PasswordChecker {
   private readonly hmacKey = randomBytes(32);
   private readonly answers = new Map<string, boolean>();
   private readonly maxEntries: number;
-  private readonly maxConcurrent: number;
-  private running = 0;
-  private readonly waiting: Array<() => void> = [];
-  /** Key derivations actually run, for tests and metrics. */
-  derivations = 0;
+  private readonly slots: DerivationSlots;
+  private readonly timeLimitMs: number;
 
-  /** `maxConcurrent` scrypt runs at once: they share libuv's small thread pool with DNS and file I/O. */
-  constructor(options: { maxConcurrent?: number; maxEntries?: number } = {}) {
-    this.maxConcurrent = options.maxConcurrent ?? 2;
+  /**
+   * `maxConcurrent` scrypt runs at once: they share libuv's small thread pool with DNS and file I/O.
+   * A check (waiting for a slot included) gives up after `timeLimitMs`, so a tenant whose key files
+   * are slow to derive holds a Repository worker that long at most.
+   */
+  constructor(options: { maxConcurrent?: number; maxEntries?: number; timeLimitMs?: number } = {}) {
+    this.slots = new DerivationSlots(options.maxConcurrent ?? 2);
     this.maxEntries = options.maxEntries ?? 10_000;
+    this.timeLimitMs = options.timeLimitMs ?? 20_000;
+  }
+
+  /** Key derivations actually run, for tests and metrics. */
+  get derivations(): number {
+    return this.slots.started;
   }
 
   async check(client: AzureClient, target: ProbeTarget, password: string): Promise<PasswordObservation> {
+    const deadline = performance.now() + this.timeLimitMs;
     let keys: Awaited<ReturnType<typeof listKeyFiles>>;
     try {
       keys = await listKeyFiles(client, target);
@@ -56,9 +65,10 @@ export class PasswordChecker {
       try {
         const key = parseKeyFile(content);
         tried++;
-        opens = await this.limited(() => passwordOpensKey(password, key));
+        opens = await this.slots.run(() => passwordOpensKey(password, key), deadline);
       } catch (err) {
         if (err instanceof KeyFileError) continue; // restic skips keys it cannot use, so do we
+        if (err instanceof TimeLimitReached) return { result: "timedOut", afterSeconds: this.timeLimitMs / 1000, keysTried: tried - 1 };
         throw err;
       }
       this.remember(`${id}:${k.name}`, opens);
@@ -72,18 +82,6 @@ export class PasswordChecker {
     if (this.answers.size > this.maxEntries) {
       const oldest = this.answers.keys().next().value;
       if (oldest !== undefined) this.answers.delete(oldest);
-    }
-  }
-
-  private async limited<T>(run: () => Promise<T>): Promise<T> {
-    while (this.running >= this.maxConcurrent) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.running++;
-    this.derivations++;
-    try {
-      return await run();
-    } finally {
-      this.running--;
-      this.waiting.shift()?.();
     }
   }
 }
