@@ -1,4 +1,5 @@
 import { hostname } from "node:os";
+import { describeProxySettings, ProxySettingsError } from "./azure/proxy-agent.ts";
 import { connectKube } from "./kube/client.ts";
 import { LeaderElector } from "./kube/leader.ts";
 import { makeEventRecorder } from "./kube/events.ts";
@@ -24,6 +25,15 @@ export async function runOperator(argv: string[]): Promise<number> {
     throw err;
   }
   setLogLevel(opts.logLevel);
+  try {
+    logger.child({ component: "manager" }).info("Azure requests", describeProxySettings());
+  } catch (err) {
+    if (err instanceof ProxySettingsError) {
+      process.stderr.write(`blobstash operator: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
   return runManager(opts);
 }
 
