@@ -46,6 +46,7 @@ async function runManager(opts: OperatorOptions): Promise<number> {
   const log = logger.child({ component: "manager" });
   const kube = connectKube(opts.kubeconfig);
   log.info("Kubernetes API", { credentials: kube.source });
+  for (const note of kube.notes) log.warn(`kubeconfig: ${note}`);
   let leading = false;
   const events = makeEventRecorder(kube, "blobstash-operator", log);
   const { informers, controllers, enqueueAll } = buildControllers(kube, opts, events, () => leading);

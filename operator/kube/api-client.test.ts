@@ -2,9 +2,23 @@ import assert from "node:assert/strict";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { startTlsServer, type TlsTestServer } from "../../e2e/support/tls-test-server.ts";
 import { KubeApiError, KubeClient, type WatchEvent } from "./api-client.ts";
+import type { Authorization, Connection } from "./connection.ts";
 import { resourcePath, SECRETS, JOBS, REPOSITORIES, NAMESPACES } from "./resources.ts";
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
+
+/** A Connection with a fixed CA and a bearer token the test may change between calls. */
+export function testConnection(server: string, o: { ca?: Buffer; token?: () => string } = {}): Connection {
+  const tls = { rejectUnauthorized: true, ...(o.ca ? { ca: o.ca } : {}) };
+  return {
+    server,
+    source: "test",
+    notes: [],
+    tls: () => tls,
+    authorize: async (): Promise<Authorization> => ({ headers: o.token ? { authorization: `Bearer ${o.token()}` } : {} }),
+    refused: () => undefined,
+  };
+}
 
 // The HTTP client's own behaviour (pooling, headers, error and stream decoding) against a local
 // TLS server; what the real API server answers is covered by e2e/kube-client.test.ts.
@@ -31,7 +45,7 @@ describe("KubeClient (HTTP behaviour)", function () {
   after(() => srv.close());
 
   let token = "t1";
-  const client = () => new KubeClient({ server: url, ca: Buffer.from(caPem), token: () => token, source: "test" });
+  const client = () => new KubeClient(testConnection(url, { ca: Buffer.from(caPem), token: () => token }));
   const json = (res: ServerResponse, status: number, obj: unknown) => {
     res.writeHead(status, { "content-type": "application/json" });
     res.end(JSON.stringify(obj));
@@ -96,7 +110,7 @@ describe("KubeClient (HTTP behaviour)", function () {
   });
 
   it("says which call failed when the server cannot be reached", async function () {
-    const kube = new KubeClient({ server: "https://127.0.0.1:1", source: "test" });
+    const kube = new KubeClient(testConnection("https://127.0.0.1:1"));
     await assert.rejects(kube.get(SECRETS, "ns", "s"), /GET \/api\/v1\/namespaces\/ns\/secrets\/s: connect ECONNREFUSED/);
     kube.close();
   });

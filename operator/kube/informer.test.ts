@@ -3,6 +3,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { logger } from "../observability/logger.ts";
 import { KubeClient } from "./api-client.ts";
+import { testConnection } from "./api-client.test.ts";
 import { ResilientInformer } from "./informer.ts";
 
 // The informer's recovery paths, which a healthy API server rarely takes, against a scripted one:
@@ -21,7 +22,7 @@ describe("ResilientInformer recovery", function () {
       script(url, res);
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    kube = new KubeClient({ server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, source: "test" });
+    kube = new KubeClient(testConnection(`http://127.0.0.1:${(server.address() as AddressInfo).port}`));
   });
 
   after(function () {
