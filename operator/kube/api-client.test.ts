@@ -2,23 +2,10 @@ import assert from "node:assert/strict";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { startTlsServer, type TlsTestServer } from "../../e2e/support/tls-test-server.ts";
 import { KubeApiError, KubeClient, type WatchEvent } from "./api-client.ts";
-import type { Authorization, Connection } from "./connection.ts";
+import { testConnection } from "./test-connection.ts";
 import { resourcePath, SECRETS, JOBS, REPOSITORIES, NAMESPACES } from "./resources.ts";
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
-
-/** A Connection with a fixed CA and a bearer token the test may change between calls. */
-export function testConnection(server: string, o: { ca?: Buffer; token?: () => string } = {}): Connection {
-  const tls = { rejectUnauthorized: true, ...(o.ca ? { ca: o.ca } : {}) };
-  return {
-    server,
-    source: "test",
-    notes: [],
-    tls: () => tls,
-    authorize: async (): Promise<Authorization> => ({ headers: o.token ? { authorization: `Bearer ${o.token()}` } : {} }),
-    refused: () => undefined,
-  };
-}
 
 // The HTTP client's own behaviour (pooling, headers, error and stream decoding) against a local
 // TLS server; what the real API server answers is covered by e2e/kube-client.test.ts.

@@ -238,7 +238,7 @@ export class KubeClient {
     }
     return new Promise<void>((resolve, reject) => {
       if (signal.aborted) {
-        req.destroy();
+        req.on("error", () => undefined).destroy();
         return resolve();
       }
       const onAbort = () => {
