@@ -176,9 +176,23 @@ export type ParsedJobResult = { ok: true; result: JobResult } | { ok: false; err
 const OUTCOMES: readonly ResultOutcome[] = ["Succeeded", "Partial", "Failed"];
 const ACTIONS: readonly ResultAction[] = ["backup", "restore"];
 
+/**
+ * What the operator takes from a result: it comes from a pod, and a tenant who may create pods can
+ * make one look like a Job's. Kubernetes keeps 4096 bytes of a termination message (2048 of a log
+ * tail); anything longer did not come through that path and is refused unread.
+ */
+const MAX_RESULT_LENGTH = 16 * 1024;
+const MAX_MESSAGE_LENGTH = TERMINATION_MESSAGE_LIMIT;
+const MAX_SAMPLES = 50;
+const MAX_SAMPLE_LENGTH = 1024;
+const MAX_REMOVED_IDS = 1000;
+/** A restic host name; Kubernetes names are at most 253 characters. */
+const MAX_HOST_LENGTH = 253;
+
 /** Parses a termination message. Never throws: garbage gives `{ ok: false }` with a short reason. */
 export function parseJobResult(text: unknown): ParsedJobResult {
   if (typeof text !== "string" || text.trim() === "") return { ok: false, error: "no result was written" };
+  if (text.length > MAX_RESULT_LENGTH) return { ok: false, error: `result is ${text.length} characters; a Job's result is at most ${TERMINATION_MESSAGE_LIMIT} bytes` };
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -200,7 +214,7 @@ export function parseJobResult(text: unknown): ParsedJobResult {
   // Optional parts that do not validate are dropped rather than failing the whole result: the
   // outcome is what matters, figures are a bonus.
   const result: JobResult = { version: RESULT_VERSION, action, outcome, reason, startTime, endTime };
-  if (typeof raw.message === "string") result.message = raw.message;
+  if (typeof raw.message === "string") result.message = truncateText(raw.message, MAX_MESSAGE_LENGTH);
   const step = oneOf(raw.step, RESULT_STEPS);
   if (step) result.step = step;
   if (isCount(raw.exitCode)) result.exitCode = raw.exitCode;
@@ -304,8 +318,10 @@ function oneOf<T extends string>(v: unknown, allowed: readonly T[]): T | undefin
 }
 
 function isCount(v: unknown): v is number {
-  return typeof v === "number" && Number.isFinite(v) && v >= 0;
+  return typeof v === "number" && Number.isFinite(v) && v >= 0 && v <= Number.MAX_SAFE_INTEGER;
 }
+
+const SNAPSHOT_ID = /^[0-9a-f]{8,64}$/;
 
 function time(v: unknown): string | undefined {
   return typeof v === "string" && v.length <= 64 && !Number.isNaN(Date.parse(v)) ? v : undefined;
@@ -324,19 +340,21 @@ function numbers<K extends string>(v: unknown, table: Readonly<Record<K, string>
 }
 
 function parseSnapshotRef(v: unknown): SnapshotRef | undefined {
-  if (!isRecord(v) || typeof v.id !== "string" || !/^[0-9a-f]{8,64}$/.test(v.id)) return undefined;
+  if (!isRecord(v) || typeof v.id !== "string" || !SNAPSHOT_ID.test(v.id)) return undefined;
   const out: SnapshotRef = { id: v.id };
   const t = time(v.time);
   if (t) out.time = t;
-  if (typeof v.host === "string") out.host = v.host;
-  if (typeof v.parent === "string" && /^[0-9a-f]{8,64}$/.test(v.parent)) out.parent = v.parent;
+  if (typeof v.host === "string" && v.host.length <= MAX_HOST_LENGTH) out.host = v.host;
+  if (typeof v.parent === "string" && SNAPSHOT_ID.test(v.parent)) out.parent = v.parent;
   return out;
 }
 
 function parseRetention(v: unknown): RetentionFigures | undefined {
   if (!isRecord(v) || !isCount(v.kept) || !isCount(v.removed) || typeof v.dryRun !== "boolean" || typeof v.pruned !== "boolean") return undefined;
   const out: RetentionFigures = { kept: v.kept, removed: v.removed, dryRun: v.dryRun, pruned: v.pruned };
-  if (Array.isArray(v.removedIds) && v.removedIds.every((s) => typeof s === "string")) out.removedIds = v.removedIds as string[];
+  if (Array.isArray(v.removedIds) && v.removedIds.length <= MAX_REMOVED_IDS && v.removedIds.every((s) => typeof s === "string" && SNAPSHOT_ID.test(s))) {
+    out.removedIds = v.removedIds as string[];
+  }
   return out;
 }
 
@@ -350,7 +368,12 @@ function parseRepositoryFigures(v: unknown): RepositoryFigures | undefined {
 
 function parseErrors(v: unknown): ErrorSamples | undefined {
   if (!isRecord(v) || !isCount(v.count)) return undefined;
-  const samples = Array.isArray(v.samples) ? v.samples.filter((s): s is string => typeof s === "string") : [];
+  const samples = Array.isArray(v.samples)
+    ? v.samples
+        .slice(0, MAX_SAMPLES)
+        .filter((s): s is string => typeof s === "string")
+        .map((s) => truncateText(s, MAX_SAMPLE_LENGTH))
+    : [];
   return { count: v.count, samples };
 }
 

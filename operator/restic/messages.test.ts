@@ -84,4 +84,26 @@ describe("restic --json messages (restic 0.19 fixtures)", () => {
     const odd = parseResticLine('{"message_type":"status","percent_done":"x"}');
     assert.ok(odd.type === "backup-status" && odd.percentDone === 0);
   });
+
+  it("cuts hostile fields and shrugs at hostile shapes", () => {
+    const long = parseResticLine(JSON.stringify({ message_type: "error", error: { message: "e".repeat(100_000) }, during: "archival", item: "/x".repeat(50_000) }));
+    assert.ok(long.type === "error");
+    assert.ok(long.message.length <= 8192 && long.message.endsWith("…[truncated]"));
+    assert.ok((long.item ?? "").length <= 8192);
+    for (const line of [
+      JSON.stringify({ message_type: "summary", files_new: "4", snapshot_id: 5, total_duration: -1, data_added: 1e400 }),
+      JSON.stringify({ message_type: "status", percent_done: Infinity, total_files: [1] }),
+      JSON.stringify({ message_type: "exit_error", code: "12", message: { text: "x" } }),
+      `{"message_type":"error","error":${"[".repeat(5000)}${"]".repeat(5000)}}`,
+      JSON.stringify({ message_type: "summary", __proto__: { files_new: 7 } }),
+    ]) {
+      const m = parseResticLine(line, "backup");
+      assert.ok(["backup-summary", "backup-status", "exit-error", "error", "text"].includes(m.type), line.slice(0, 80));
+    }
+    const summary = parseResticLine(JSON.stringify({ message_type: "summary", files_new: "4", total_duration: -1 }), "backup");
+    assert.ok(summary.type === "backup-summary");
+    assert.equal(summary.figures.filesNew, 0, "a count that is not a number counts nothing");
+    assert.equal(summary.figures.durationSeconds, 0);
+    assert.equal(summary.snapshotId, undefined);
+  });
 });

@@ -3,7 +3,7 @@
 // the backend's "… returned error, retrying after …"). Every line parses to something: lines that
 // are not restic JSON come back as `text`. Field names follow restic 0.19 (see testdata/).
 
-import { BACKUP_FIGURES, figuresOf, RESTORE_FIGURES, type BackupFigures, type RestoreFigures } from "../api/result.ts";
+import { BACKUP_FIGURES, figuresOf, RESTORE_FIGURES, truncateText, type BackupFigures, type RestoreFigures } from "../api/result.ts";
 
 export interface BackupStatus {
   type: "backup-status";
@@ -94,7 +94,9 @@ type Raw = Record<string, unknown>;
 
 const num = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) ? v : 0);
 const optNum = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
-const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+/** restic's fields are ids, paths and error texts; a field longer than this is cut (a path is at most 4096 bytes on Linux). */
+const MAX_FIELD_LENGTH = 8192;
+const str = (v: unknown): string | undefined => (typeof v === "string" ? truncateText(v, MAX_FIELD_LENGTH) : undefined);
 
 /**
  * Parses one line of restic output; never throws. `command` says whose output it is: restore's
