@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import type http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
-import { createPipelineRequest, getDefaultProxySettings, proxyPolicy } from "@azure/core-rest-pipeline";
+import tls from "node:tls";
+import { createDefaultHttpClient, createPipelineRequest, getDefaultProxySettings, proxyPolicy } from "@azure/core-rest-pipeline";
 import { startTlsServer, type TlsTestServer } from "../../e2e/support/tls-test-server.ts";
 import { createConnectProxy } from "../../e2e/cluster/connect-proxy.ts";
 import { agentFor, bypassesProxy, noProxyList, ProxySettingsError, proxyFromEnv } from "./proxy-agent.ts";
@@ -20,6 +21,17 @@ function withProxyEnv<T>(vars: Record<string, string>, fn: () => T): T {
       if (saved[n] === undefined) delete process.env[n];
       else process.env[n] = saved[n];
     }
+  }
+}
+
+/** Runs `fn` with `ca` trusted by every TLS connection (the SDK's client takes no per-request CA). */
+async function withCa<T>(ca: string, fn: () => Promise<T>): Promise<T> {
+  const original = tls.createSecureContext;
+  tls.createSecureContext = (options) => original({ ...options, ca: [ca, ...tls.rootCertificates] });
+  try {
+    return await fn();
+  } finally {
+    tls.createSecureContext = original;
   }
 }
 
@@ -109,7 +121,9 @@ describe("Azure requests on kept-alive connections, through a CONNECT proxy and 
   const tunnels: string[] = [];
 
   before(async function () {
-    const handler: http.RequestListener = (req, res) => res.writeHead(req.url === "/missing" ? 404 : 200).end(req.url);
+    // As Azure does: a 404 to a HEAD carries a Content-Length, so the connection stays usable.
+    const handler: http.RequestListener = (req, res) =>
+      req.url?.startsWith("/missing") ? res.writeHead(404, { "content-length": "0" }).end() : res.writeHead(200).end(req.url);
     target = await startTlsServer("acct.blob.localhost", handler);
     direct = await startTlsServer("127.0.0.1", handler);
     proxy = createConnectProxy((line) => tunnels.push(line));
@@ -146,6 +160,23 @@ describe("Azure requests on kept-alive connections, through a CONNECT proxy and 
     assert.deepEqual(tunnels, [`tunnel acct.blob.localhost:${target.port} -> 127.0.0.1:${target.port}`]);
   });
 
+  it("reuses the tunnel for HEAD requests sent through the Azure SDK's own HTTP client", async function () {
+    tunnels.length = 0;
+    const url = `https://acct.blob.localhost:${target.port}`;
+    const agent = agentFor(url, { HTTPS_PROXY: proxyUrl });
+    const client = createDefaultHttpClient();
+    // The SDK's Node client sends no `protocol` with its options: agent-base would guess from the call stack.
+    const ca = target.caPem;
+    for (let i = 0; i < 5; i++) {
+      const request = createPipelineRequest({ url: `${url}/missing/${i}`, method: "HEAD" });
+      request.agent = agent;
+      const res = await withCa(ca, () => client.sendRequest(request));
+      assert.equal(res.status, 404);
+    }
+    // Node may open a second tunnel while the first is being returned to the pool; without reuse it is one per request.
+    assert.ok(tunnels.length <= 2, tunnels.join("\n"));
+  });
+
   it("keeps connections alive to a host that bypasses the proxy", async function () {
     tunnels.length = 0;
     direct.connections = 0;
@@ -157,6 +188,7 @@ describe("Azure requests on kept-alive connections, through a CONNECT proxy and 
 
   it("refuses a server whose certificate is not trusted, and reports a proxy refusal as the proxy's, not the server's", async function () {
     const agent = agentFor(`https://acct.blob.localhost:${target.port}`, { HTTPS_PROXY: proxyUrl });
+    agent.destroy(); // connections verified by earlier tests would be reused
     await assert.rejects(get(`https://acct.blob.localhost:${target.port}/`, agent), /self-signed certificate/);
     await assert.rejects(get(`https://example.com:${target.port}/`, agent, target.caPem), /the proxy 127\.0\.0\.1:\d+ refused CONNECT example\.com:\d+: HTTP 403/);
   });

@@ -64,6 +64,13 @@ export function bypassesProxy(host: string, noProxy: readonly string[]): boolean
  * it, and a 403 from a proxy would then read as "Azure refused the credentials".
  */
 class KeptAliveProxyAgent extends HttpsProxyAgent<string> {
+  // The SDK's requests carry no `protocol`, and agent-base then guesses from the call stack, which
+  // differs between taking a socket and giving it back: the pool key changes and no connection is
+  // ever reused. Every Azure request is HTTPS.
+  override isSecureEndpoint(): boolean {
+    return true;
+  }
+
   override async connect(...args: Parameters<HttpsProxyAgent<string>["connect"]>): ReturnType<HttpsProxyAgent<string>["connect"]> {
     const [req, opts] = args;
     let status: number | undefined;
