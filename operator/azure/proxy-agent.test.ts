@@ -6,6 +6,7 @@ import tls from "node:tls";
 import { createDefaultHttpClient, createPipelineRequest, getDefaultProxySettings, proxyPolicy } from "@azure/core-rest-pipeline";
 import { startTlsServer, type TlsTestServer } from "../../e2e/support/tls-test-server.ts";
 import { createConnectProxy } from "../../e2e/cluster/connect-proxy.ts";
+import { azureRequests } from "../observability/metrics.ts";
 import { agentFor, bypassesProxy, noProxyList, ProxySettingsError, proxyFromEnv } from "./proxy-agent.ts";
 
 /** Runs `fn` with exactly these proxy variables in process.env (the SDK reads nothing else). */
@@ -181,8 +182,11 @@ describe("Azure requests on kept-alive connections, through a CONNECT proxy and 
     tunnels.length = 0;
     direct.connections = 0;
     const agent = agentFor(direct.url, { HTTPS_PROXY: proxyUrl, NO_PROXY: "127.0.0.1" });
+    const counted = async () => (await azureRequests.get()).values[0]?.value ?? 0;
+    const before = await counted();
     for (let i = 0; i < 10; i++) assert.equal((await get(`${direct.url}/ok/${i}`, agent, direct.caPem)).status, 200);
     assert.equal(direct.connections, 1);
+    assert.equal((await counted()) - before, 10, "each request counted for blobstash_azure_requests_total");
     assert.deepEqual(tunnels, [], "nothing went through the proxy");
   });
 

@@ -11,6 +11,7 @@
 
 import https from "node:https";
 import { HttpsProxyAgent } from "https-proxy-agent";
+import { azureRequests } from "../observability/metrics.ts";
 
 /** Idle connections each agent keeps per host for the next request. */
 const MAX_FREE_SOCKETS = 32;
@@ -84,6 +85,17 @@ class KeptAliveProxyAgent extends HttpsProxyAgent<string> {
   }
 }
 
+/** Counts every request the agent carries (blobstash_azure_requests_total). */
+function counted<T extends https.Agent>(agent: T): T {
+  const a = agent as unknown as { addRequest: (...args: unknown[]) => void };
+  const add = a.addRequest.bind(agent);
+  a.addRequest = (...args) => {
+    azureRequests.inc();
+    add(...args);
+  };
+  return agent;
+}
+
 let shared: { key: string; agent: https.Agent } | undefined;
 let direct: https.Agent | undefined;
 
@@ -91,10 +103,10 @@ let direct: https.Agent | undefined;
 export function agentFor(serviceUrl: string, env: NodeJS.ProcessEnv = process.env): https.Agent {
   const proxy = proxyFromEnv(env);
   if (!proxy || bypassesProxy(new URL(serviceUrl).hostname, noProxyList(env))) {
-    direct ??= new https.Agent({ keepAlive: true, maxFreeSockets: MAX_FREE_SOCKETS });
+    direct ??= counted(new https.Agent({ keepAlive: true, maxFreeSockets: MAX_FREE_SOCKETS }));
     return direct;
   }
-  if (shared?.key !== proxy.href) shared = { key: proxy.href, agent: new KeptAliveProxyAgent(proxy.href, { keepAlive: true, maxFreeSockets: MAX_FREE_SOCKETS }) };
+  if (shared?.key !== proxy.href) shared = { key: proxy.href, agent: counted(new KeptAliveProxyAgent(proxy.href, { keepAlive: true, maxFreeSockets: MAX_FREE_SOCKETS })) };
   return shared.agent;
 }
 
