@@ -10,6 +10,7 @@ import type { Repository } from "../operator/api/repository.ts";
 import { cluster } from "./fixture.ts";
 import { applyCrds, installOperatorIdentity, OPERATOR_NAMESPACE, type OperatorHandle, startOperator } from "./cluster/operator.ts";
 import { waitFor } from "./cluster/wait.ts";
+import { alive, logLines } from "./support/processes.ts";
 
 const GROUP = { group: "stash.appscode.com", version: "v1alpha1", plural: "repositories" };
 const id = randomBytes(3).toString("hex");
@@ -26,30 +27,10 @@ async function reconciles(op: OperatorHandle): Promise<number> {
   return total;
 }
 
-/** The messages the operator logged (one JSON object per line). */
-function logMessages(op: OperatorHandle): string[] {
-  return op
-    .log()
-    .split("\n")
-    .flatMap((line) => {
-      try {
-        return [String((JSON.parse(line) as { message?: unknown }).message)];
-      } catch {
-        return [];
-      }
-    });
-}
+/** The messages the operator logged. */
+const logMessages = (op: OperatorHandle): string[] => logLines(op).map((l) => String(l.message));
 
 const becameLeader = (op: OperatorHandle) => logMessages(op).filter((m) => m === "became leader").length;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe("Leader election (operator processes sharing one Lease)", function () {
   this.timeout(180_000);

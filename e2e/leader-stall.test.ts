@@ -20,6 +20,7 @@ import type { Repository } from "../operator/api/repository.ts";
 import { cluster } from "./fixture.ts";
 import { applyCrds, installOperatorIdentity, OPERATOR_NAMESPACE, type OperatorHandle, startOperator } from "./cluster/operator.ts";
 import { waitFor } from "./cluster/wait.ts";
+import { alive, logLines } from "./support/processes.ts";
 
 const id = randomBytes(3).toString("hex");
 const ns = `e2e-stall-${id}`;
@@ -77,37 +78,10 @@ async function stallableProxy(targetPort: number) {
   };
 }
 
-interface LogLine {
-  message?: string;
-  timestamp?: string;
-}
-
-function logLines(op: OperatorHandle): LogLine[] {
-  return op
-    .log()
-    .split("\n")
-    .flatMap((line) => {
-      try {
-        return [JSON.parse(line) as LogLine];
-      } catch {
-        return [];
-      }
-    });
-}
-
 /** When the operator logged a message starting with `prefix` (ms since the epoch), if it did. */
 function loggedAt(op: OperatorHandle, prefix: string): number | undefined {
   const line = logLines(op).find((l) => l.message?.startsWith(prefix));
   return line?.timestamp ? Date.parse(line.timestamp) : undefined;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe("Leader election when the leader's API connection stalls", function () {

@@ -1,35 +1,29 @@
 import assert from "node:assert/strict";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
+import type http from "node:http";
 import { logger } from "../observability/logger.ts";
-import { KubeClient } from "./api-client.ts";
-import { testConnection } from "./test-connection.ts";
+import type { KubeClient } from "./api-client.ts";
+import { scriptedApi } from "./test-connection.ts";
 import { ResilientInformer } from "./informer.ts";
 
 // The informer's recovery paths, which a healthy API server rarely takes, against a scripted one:
 // what the real server does in the common case is in e2e/kube-client.test.ts.
 describe("ResilientInformer recovery", function () {
   this.timeout(10_000);
-  let server: http.Server;
+  let api: Awaited<ReturnType<typeof scriptedApi>>;
   let kube: KubeClient;
   const requests: string[] = [];
   let script: (url: URL, res: http.ServerResponse) => void;
 
   before(async function () {
-    server = http.createServer((req, res) => {
+    api = await scriptedApi((req, res) => {
       const url = new URL(req.url ?? "/", "http://x");
       requests.push(`${url.searchParams.get("watch") ? "watch" : "list"} ${url.searchParams.get("resourceVersion") ?? ""}`.trim());
       script(url, res);
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    kube = new KubeClient(testConnection(`http://127.0.0.1:${(server.address() as AddressInfo).port}`));
+    kube = api.kube;
   });
 
-  after(function () {
-    kube.close();
-    server.closeAllConnections();
-    server.close();
-  });
+  after(() => api.close());
 
   const cm = (name: string, rv: string) => ({ metadata: { name, namespace: "ns", resourceVersion: rv } });
   const list = (res: http.ServerResponse, rv: string, items: unknown[]) => res.writeHead(200).end(JSON.stringify({ metadata: { resourceVersion: rv }, items }));

@@ -1,10 +1,8 @@
 import assert from "node:assert/strict";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { logger } from "../observability/logger.ts";
-import { KubeClient } from "./api-client.ts";
+import type { KubeClient } from "./api-client.ts";
 import { LeaderElector } from "./leader.ts";
-import { testConnection } from "./test-connection.ts";
+import { scriptedApi } from "./test-connection.ts";
 
 // The holder's side of client-go's guarantee against a scripted Lease endpoint whose answers can
 // stop: a leader whose calls hang stops acting at the renew deadline, counted from the last
@@ -12,34 +10,25 @@ import { testConnection } from "./test-connection.ts";
 // e2e/leader-stall.test.ts.
 describe("LeaderElector: a leader whose API calls hang", function () {
   this.timeout(10_000);
-  let server: http.Server;
+  let api: Awaited<ReturnType<typeof scriptedApi>>;
   let kube: KubeClient;
   let lease: Record<string, unknown> | undefined;
   let stalled = false;
   const calls: Array<{ method: string; at: number }> = [];
 
   before(async function () {
-    server = http.createServer((req, res) => {
-      let body = "";
-      req.on("data", (c: Buffer) => (body += c.toString()));
-      req.on("end", () => {
-        calls.push({ method: req.method ?? "", at: performance.now() });
-        if (stalled) return; // never answers
-        const json = (status: number, obj: unknown) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(obj));
-        if (req.method === "GET") return lease ? json(200, lease) : json(404, { kind: "Status", code: 404, reason: "NotFound", message: "not found" });
-        lease = { ...(JSON.parse(body) as Record<string, unknown>), metadata: { name: "l", namespace: "ns", resourceVersion: String(calls.length) } };
-        json(req.method === "POST" ? 201 : 200, lease);
-      });
+    api = await scriptedApi((req, res, body) => {
+      calls.push({ method: req.method ?? "", at: performance.now() });
+      if (stalled) return; // never answers
+      const json = (status: number, obj: unknown) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(obj));
+      if (req.method === "GET") return lease ? json(200, lease) : json(404, { kind: "Status", code: 404, reason: "NotFound", message: "not found" });
+      lease = { ...(JSON.parse(body) as Record<string, unknown>), metadata: { name: "l", namespace: "ns", resourceVersion: String(calls.length) } };
+      json(req.method === "POST" ? 201 : 200, lease);
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    kube = new KubeClient(testConnection(`http://127.0.0.1:${(server.address() as AddressInfo).port}`));
+    kube = api.kube;
   });
 
-  after(function () {
-    kube.close();
-    server.closeAllConnections();
-    server.close();
-  });
+  after(() => api.close());
 
   it("stops acting at the renew deadline after the last renewal it sent, while its calls still hang", async function () {
     const elector = new LeaderElector({ kube, namespace: "ns", name: "l", identity: "me", leaseDurationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 200, log: logger });
