@@ -35,15 +35,16 @@ describe("kubeconfig reading (as kubectl reads it)", () => {
 
   it("names files relative to the kubeconfig that names them, to be read (and re-read) later", () => {
     const c = fromKubeconfigText(
-      kubeconfig({ "client-certificate": "pki/c.crt", "client-key": "/abs/c.key", tokenFile: "tok" }, { server: "https://h:1", "certificate-authority": "ca.crt", "insecure-skip-tls-verify": true, "tls-server-name": "api" }),
+      kubeconfig({ "client-certificate": "pki/c.crt", "client-key": "/abs/c.key", tokenFile: "tok" }, { server: "https://h:1", "certificate-authority": "ca.crt", "tls-server-name": "api" }),
       path.join(dir, "config"),
     );
     assert.deepEqual(c.ca, { file: path.join(dir, "ca.crt") });
     assert.deepEqual(c.cert, { file: path.join(dir, "pki/c.crt") });
     assert.deepEqual(c.key, { file: "/abs/c.key" });
     assert.equal(c.tokenFile, path.join(dir, "tok"));
-    assert.equal(c.insecureSkipTlsVerify, true);
+    assert.equal(c.insecureSkipTlsVerify, undefined);
     assert.equal(c.tlsServerName, "api");
+    assert.equal(fromKubeconfigText(kubeconfig({ token: "t" }, { server: "https://h:1", "insecure-skip-tls-verify": true }), "/k/config").insecureSkipTlsVerify, true);
   });
 
   it("merges several KUBECONFIG files as kubectl does: the first file to name an entry or a current-context wins", () => {
@@ -115,6 +116,8 @@ describe("kubeconfig reading (as kubectl reads it)", () => {
     assert.throws(() => fromKubeconfigText(kubeconfig({ "client-certificate-data": b64("C") }), "/k/config"), /without a client key/);
     assert.throws(() => fromKubeconfigText(kubeconfig({ exec: { args: [] } }), "/k/config"), /exec has no command/);
     assert.throws(() => fromKubeconfigText(kubeconfig({ token: 5 }), "/k/config"), /user "u" \(\/k\/config\): token is not a string/);
+    assert.throws(() => fromKubeconfigText(kubeconfig({ token: "t" }, { server: "https://h", "certificate-authority-data": b64("CA"), "insecure-skip-tls-verify": true }), "/k/config"), /a CA together with insecure-skip-tls-verify/);
+    assert.throws(() => fromKubeconfigText(kubeconfig({ "client-key-data": 7 }), "/k/config"), /user "u" \(\/k\/config\): client-key-data is not a string/);
   });
 
   it("names what is missing: context, cluster, user, server, bad YAML", () => {

@@ -205,9 +205,12 @@ export function fromKubeconfigDocs(docs: Array<{ file: string; doc: Doc }>): Clu
   }
   if (serverUrl.protocol !== "https:" && serverUrl.protocol !== "http:") throw new KubeconfigError(`${where(cluster, "cluster")}: server ${JSON.stringify(server)} is not http(s)`);
   const access: ClusterAccess = { server: server.replace(/\/+$/, ""), impersonate: {}, source: `kubeconfig ${files}, context ${JSON.stringify(currentContext)}`, notes };
-  const ca = material(cluster, "certificate-authority");
+  const ca = material(cluster, "certificate-authority", where(cluster, "cluster"));
   if (ca) access.ca = ca;
-  if (bool(c, "insecure-skip-tls-verify", where(cluster, "cluster"))) access.insecureSkipTlsVerify = true;
+  if (bool(c, "insecure-skip-tls-verify", where(cluster, "cluster"))) {
+    if (ca) throw new KubeconfigError(`${where(cluster, "cluster")}: a CA together with insecure-skip-tls-verify; kubectl refuses that too`);
+    access.insecureSkipTlsVerify = true;
+  }
   const serverName = str(c, "tls-server-name", where(cluster, "cluster"));
   if (serverName) access.tlsServerName = serverName;
   const proxyUrl = str(c, "proxy-url", where(cluster, "cluster"));
@@ -229,8 +232,8 @@ export function fromKubeconfigDocs(docs: Array<{ file: string; doc: Doc }>): Clu
 
 function addUser(access: ClusterAccess, user: Entry, where: string): void {
   const u = user.value;
-  const cert = material(user, "client-certificate");
-  const key = material(user, "client-key");
+  const cert = material(user, "client-certificate", where);
+  const key = material(user, "client-key", where);
   if (cert && !key) throw new KubeconfigError(`${where}: a client certificate without a client key`);
   if (key && !cert) throw new KubeconfigError(`${where}: a client key without a client certificate`);
   if (cert) access.cert = cert;
@@ -305,9 +308,9 @@ function bool(o: Doc, k: string, where: string): boolean {
 }
 
 /** `<k>-data` (base64) wins over `<k>` (a file, relative to the kubeconfig naming it), as in client-go. */
-function material(e: Entry, k: string): Material | undefined {
-  const data = str(e.value, `${k}-data`, `${e.name}`);
+function material(e: Entry, k: string, where: string): Material | undefined {
+  const data = str(e.value, `${k}-data`, where);
   if (data) return { data: Buffer.from(data, "base64") };
-  const file = str(e.value, k, `${e.name}`);
+  const file = str(e.value, k, where);
   return file ? { file: path.resolve(path.dirname(e.file), file) } : undefined;
 }
