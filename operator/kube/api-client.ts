@@ -331,6 +331,10 @@ export class KubeClient {
       return { tls, cert, key, ...made };
     })();
     this.transport = next;
+    // A proxy agent that failed to load is tried again by the next request.
+    next.catch(() => {
+      if (this.transport === next) this.transport = undefined;
+    });
     if (current) {
       // What uses the old agents finishes on them; their idle connections (the old certificate) go now.
       for (const a of [current.agent, current.watchAgent]) {
