@@ -8,7 +8,7 @@ import {
   AnonymousCredential, BlobServiceClient, ContainerClient, ContainerSASPermissions, RestError, StorageSharedKeyCredential,
   generateBlobSASQueryParameters, type StoragePipelineOptions,
 } from "@azure/storage-blob";
-import { TunnelingAgent } from "../operator/azure/proxy-agent.ts";
+import { agentFor } from "../operator/azure/proxy-agent.ts";
 import { cluster } from "./fixture.ts";
 
 // Azurite's public, well-known key; the cluster's emulator runs with its own random key instead.
@@ -76,7 +76,7 @@ describe("local cluster: Azurite over TLS", function () {
 
   it("answers a HEAD for a missing blob with a Content-Length, so the connection stays alive (as Azure's does)", async function () {
     // Through a kept-alive tunnel agent: one CONNECT for many "does it exist?" checks.
-    const agent = new TunnelingAgent(new URL(process.env.HTTPS_PROXY!));
+    const agent = agentFor(serviceUrl());
     const cc = new BlobServiceClient(serviceUrl(), sharedKey(), { agent } as StoragePipelineOptions).getContainerClient(container);
     const tunnels = async () => (await readFile(path.join(cluster().dir, "logs", "proxy.log"), "utf8")).split("\n").filter((l) => l.includes("tunnel ")).length;
     const before = await tunnels();
@@ -84,7 +84,6 @@ describe("local cluster: Azurite over TLS", function () {
     // Without the shim every check closes its connection: 10 tunnels. Node may open a second one while
     // the first is being returned to the pool.
     assert.ok((await tunnels()) - before <= 2, `${(await tunnels()) - before} tunnels for 10 checks`);
-    agent.destroy();
   });
 
   it("refuses the well-known emulator key: the cluster's own key is really checked", async function () {

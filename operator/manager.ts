@@ -1,4 +1,5 @@
 import { hostname } from "node:os";
+import { describeProxySettings, ProxySettingsError } from "./azure/proxy-agent.ts";
 import { connectKube } from "./kube/client.ts";
 import { LeaderElector } from "./kube/leader.ts";
 import { makeEventRecorder } from "./kube/events.ts";
@@ -24,6 +25,15 @@ export async function runOperator(argv: string[]): Promise<number> {
     throw err;
   }
   setLogLevel(opts.logLevel);
+  try {
+    logger.child({ component: "manager" }).info("Azure requests", describeProxySettings());
+  } catch (err) {
+    if (err instanceof ProxySettingsError) {
+      process.stderr.write(`blobstash operator: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
   return runManager(opts);
 }
 
@@ -36,15 +46,19 @@ async function runManager(opts: OperatorOptions): Promise<number> {
   const log = logger.child({ component: "manager" });
   const kube = connectKube(opts.kubeconfig);
   log.info("Kubernetes API", { credentials: kube.source });
+  for (const note of kube.notes) log.warn(`kubeconfig: ${note}`);
   let leading = false;
+  let leader: LeaderElector | undefined;
+  // Acting means writing: no write leaves this process unless it leads and its Lease is current.
+  const acting = (): boolean => leading && (leader?.isLeader ?? true);
+  const fence = kube.fenceWrites(acting);
   const events = makeEventRecorder(kube, "blobstash-operator", log);
-  const { informers, controllers, enqueueAll } = buildControllers(kube, opts, events, () => leading);
+  const { informers, controllers, enqueueAll } = buildControllers(kube, opts, events, acting);
 
   let synced = false;
   const server = await startHttpServer(opts.metricsAddress, { live: () => true, ready: () => synced });
   log.info("serving metrics and probes", { address: opts.metricsAddress });
 
-  let leader: LeaderElector | undefined;
   let stopping = false;
   let lost = (): void => undefined;
   const stopped = new Promise<number>((resolve) => {
@@ -64,7 +78,11 @@ async function runManager(opts: OperatorOptions): Promise<number> {
     };
     process.once("SIGTERM", () => stop("SIGTERM", 0));
     process.once("SIGINT", () => stop("SIGINT", 0));
-    lost = () => stop("lost leadership", 1);
+    lost = () => {
+      leading = false;
+      fence.revoke();
+      stop("lost leadership", 1);
+    };
   });
 
   await Promise.all(informers.map((i) => i.start()));
@@ -78,6 +96,9 @@ async function runManager(opts: OperatorOptions): Promise<number> {
       namespace: opts.leaderElectionNamespace,
       name: opts.leaderElectionId,
       identity: opts.identity || `${hostname()}-${process.pid}`,
+      leaseDurationMs: opts.leaseDurationMs,
+      renewDeadlineMs: opts.renewDeadlineMs,
+      retryPeriodMs: opts.retryPeriodMs,
       log,
     });
     await Promise.race([leader.acquire(lost), stopped]);

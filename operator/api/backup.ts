@@ -296,9 +296,34 @@ export interface RestoreSession {
   status?: RestoreSessionStatus;
 }
 
-/** True when any keep* rule is set: without one restic's forget removes nothing, so it is skipped. */
-export function hasKeepRule(policy: RetentionPolicy | undefined): boolean {
-  if (!policy) return false;
-  const counts = [policy.keepLast, policy.keepHourly, policy.keepDaily, policy.keepWeekly, policy.keepMonthly, policy.keepYearly];
-  return counts.some((n) => typeof n === "number" && n > 0) || (policy.keepTags?.length ?? 0) > 0;
+/**
+ * restic's count rules, as a RetentionPolicy names them and as the flag both restic's `forget` and
+ * the wrapper take (`--keep-last 3`).
+ */
+export const KEEP_COUNTS = [
+  ["keepLast", "keep-last"],
+  ["keepHourly", "keep-hourly"],
+  ["keepDaily", "keep-daily"],
+  ["keepWeekly", "keep-weekly"],
+  ["keepMonthly", "keep-monthly"],
+  ["keepYearly", "keep-yearly"],
+] as const;
+
+/** What decides which snapshots a retention keeps. */
+export type KeepRules = Pick<RetentionPolicy, (typeof KEEP_COUNTS)[number][0] | "keepTags">;
+
+/** The keep flags, e.g. `--keep-last 3 --keep-tag monthly`; counts of 0 are no rule. */
+export function keepFlags(rules: KeepRules): string[] {
+  const out: string[] = [];
+  for (const [key, flag] of KEEP_COUNTS) {
+    const n = rules[key];
+    if (typeof n === "number" && n > 0) out.push(`--${flag}`, String(n));
+  }
+  for (const tag of rules.keepTags ?? []) out.push("--keep-tag", tag);
+  return out;
+}
+
+/** True when any keep rule is set: without one restic's forget removes nothing, so it is skipped. */
+export function hasKeepRule(rules: KeepRules | undefined): boolean {
+  return rules !== undefined && keepFlags(rules).length > 0;
 }

@@ -68,6 +68,41 @@ describe("job result", () => {
     }
   });
 
+  it("bounds what a hostile pod can put into a result: size, message, samples, ids, host, numbers", () => {
+    const base = { version: 1, action: "backup", outcome: "Failed", reason: "ResticFailed", startTime: "2026-01-01T00:00:00Z", endTime: "2026-01-01T00:00:01Z" };
+    const huge = parseJobResult(JSON.stringify({ ...base, message: "x".repeat(1 << 20) }));
+    assert.ok(!huge.ok && /^result is 10487\d\d characters; a Job.s result is at most 4096 bytes$/.test(huge.error), JSON.stringify(huge));
+    const deep = parseJobResult("[".repeat(8000) + "]".repeat(8000));
+    assert.equal(deep.ok, false);
+
+    const parsed = parseJobResult(
+      JSON.stringify({
+        ...base,
+        message: "m".repeat(6000),
+        snapshot: { id: ID, host: "h".repeat(300), parent: "../../etc" },
+        errors: { count: 1e300, samples: ["a"] },
+        retention: { kept: 1, removed: 2, dryRun: false, pruned: true, removedIds: ["07f08678", "<script>"] },
+        repository: { snapshotCount: 2 ** 60, totalSize: 5 },
+        backup: { ...fullResult().backup, filesNew: Number.MAX_SAFE_INTEGER + 2 },
+        __proto__: { polluted: true },
+      }).replace('"__proto__":{"polluted":true}', '"__proto__":{"polluted":true},"constructor":{"prototype":{"x":1}}'),
+    );
+    assert.ok(parsed.ok);
+    const r = parsed.result;
+    assert.ok(r.message!.length <= TERMINATION_MESSAGE_LIMIT && r.message!.endsWith("…[truncated]"));
+    assert.deepEqual(r.snapshot, { id: ID }, "an overlong host and a parent that is no id are dropped");
+    assert.equal(r.errors, undefined, "a count beyond any real one drops the block");
+    assert.equal(r.retention?.removedIds, undefined, "ids that are not ids are not carried");
+    assert.equal(r.repository, undefined);
+    assert.equal(r.backup, undefined);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+
+    const samples = parseJobResult(JSON.stringify({ ...base, errors: { count: 200, samples: ["s".repeat(3000), ...Array.from({ length: 100 }, () => "s".repeat(80))] } }));
+    assert.ok(samples.ok);
+    assert.equal(samples.result.errors?.samples.length, 50);
+    assert.ok(samples.result.errors!.samples.every((x) => x.length <= 1024));
+  });
+
   it("drops optional parts that do not validate and keeps the outcome", () => {
     const text = JSON.stringify({
       version: 1,

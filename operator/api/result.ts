@@ -4,6 +4,8 @@
 // shrinks a result until it fits, and `parseJobResult` accepts anything (a truncated file, log text
 // from FallbackToLogsOnError, nothing at all) without throwing.
 
+import { isRecord } from "./json.ts";
+
 export const RESULT_VERSION = 1;
 
 /** Bytes Kubernetes keeps of a container's termination message. */
@@ -64,31 +66,51 @@ export const RESULT_REASONS = [
 
 export type ResultReason = (typeof RESULT_REASONS)[number];
 
-/** restic's backup summary, renamed to camelCase. Bytes are bytes. */
-export interface BackupFigures {
-  filesNew: number;
-  filesChanged: number;
-  filesUnmodified: number;
-  dirsNew: number;
-  dirsChanged: number;
-  dirsUnmodified: number;
+/**
+ * restic's backup summary: each figure as a result names it, and the field of restic's `summary`
+ * message it comes from. Bytes are bytes.
+ */
+export const BACKUP_FIGURES = {
+  filesNew: "files_new",
+  filesChanged: "files_changed",
+  filesUnmodified: "files_unmodified",
+  dirsNew: "dirs_new",
+  dirsChanged: "dirs_changed",
+  dirsUnmodified: "dirs_unmodified",
   /** Bytes added to the repository before compression. */
-  dataAdded: number;
+  dataAdded: "data_added",
   /** Bytes added to the repository as stored. */
-  dataAddedPacked: number;
-  totalFilesProcessed: number;
-  totalBytesProcessed: number;
-  durationSeconds: number;
-}
+  dataAddedPacked: "data_added_packed",
+  totalFilesProcessed: "total_files_processed",
+  totalBytesProcessed: "total_bytes_processed",
+  durationSeconds: "total_duration",
+} as const;
 
-/** restic's restore summary. */
-export interface RestoreFigures {
-  totalFiles: number;
-  filesRestored: number;
-  filesSkipped: number;
-  totalBytes: number;
-  bytesRestored: number;
-  bytesSkipped: number;
+export type BackupFigures = Record<keyof typeof BACKUP_FIGURES, number>;
+
+/** restic's restore summary, in the same form. */
+export const RESTORE_FIGURES = {
+  totalFiles: "total_files",
+  filesRestored: "files_restored",
+  filesSkipped: "files_skipped",
+  totalBytes: "total_bytes",
+  bytesRestored: "bytes_restored",
+  bytesSkipped: "bytes_skipped",
+} as const;
+
+export type RestoreFigures = Record<keyof typeof RESTORE_FIGURES, number>;
+
+/**
+ * The figures of one of restic's summary messages. A field that is absent or not a finite
+ * non-negative number counts 0: restore's summary omits its zero fields.
+ */
+export function figuresOf<K extends string>(message: Record<string, unknown>, table: Readonly<Record<K, string>>): Record<K, number> {
+  const out = {} as Record<K, number>;
+  for (const [figure, field] of Object.entries(table) as Array<[K, string]>) {
+    const v = message[field];
+    out[figure] = isCount(v) ? v : 0;
+  }
+  return out;
 }
 
 export interface RetentionFigures {
@@ -154,16 +176,30 @@ export type ParsedJobResult = { ok: true; result: JobResult } | { ok: false; err
 const OUTCOMES: readonly ResultOutcome[] = ["Succeeded", "Partial", "Failed"];
 const ACTIONS: readonly ResultAction[] = ["backup", "restore"];
 
+/**
+ * What the operator takes from a result: it comes from a pod, and a tenant who may create pods can
+ * make one look like a Job's. Kubernetes keeps 4096 bytes of a termination message (2048 of a log
+ * tail); anything longer did not come through that path and is refused unread.
+ */
+const MAX_RESULT_LENGTH = 16 * 1024;
+const MAX_MESSAGE_LENGTH = TERMINATION_MESSAGE_LIMIT;
+const MAX_SAMPLES = 50;
+const MAX_SAMPLE_LENGTH = 1024;
+const MAX_REMOVED_IDS = 1000;
+/** A restic host name; Kubernetes names are at most 253 characters. */
+const MAX_HOST_LENGTH = 253;
+
 /** Parses a termination message. Never throws: garbage gives `{ ok: false }` with a short reason. */
 export function parseJobResult(text: unknown): ParsedJobResult {
   if (typeof text !== "string" || text.trim() === "") return { ok: false, error: "no result was written" };
+  if (text.length > MAX_RESULT_LENGTH) return { ok: false, error: `result is ${text.length} characters; a Job's result is at most ${TERMINATION_MESSAGE_LIMIT} bytes` };
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch {
     return { ok: false, error: `result is not JSON: ${preview(text)}` };
   }
-  if (!isObject(raw)) return { ok: false, error: "result is not a JSON object" };
+  if (!isRecord(raw)) return { ok: false, error: "result is not a JSON object" };
   if (raw.version !== RESULT_VERSION) return { ok: false, error: `result version ${JSON.stringify(raw.version) ?? "missing"} is not ${RESULT_VERSION}` };
   const action = oneOf(raw.action, ACTIONS);
   const outcome = oneOf(raw.outcome, OUTCOMES);
@@ -178,17 +214,17 @@ export function parseJobResult(text: unknown): ParsedJobResult {
   // Optional parts that do not validate are dropped rather than failing the whole result: the
   // outcome is what matters, figures are a bonus.
   const result: JobResult = { version: RESULT_VERSION, action, outcome, reason, startTime, endTime };
-  if (typeof raw.message === "string") result.message = raw.message;
+  if (typeof raw.message === "string") result.message = truncateText(raw.message, MAX_MESSAGE_LENGTH);
   const step = oneOf(raw.step, RESULT_STEPS);
   if (step) result.step = step;
   if (isCount(raw.exitCode)) result.exitCode = raw.exitCode;
   if (raw.initialized === true) result.initialized = true;
   const snapshot = parseSnapshotRef(raw.snapshot);
   if (snapshot) result.snapshot = snapshot;
-  const backup = numbers(raw.backup, BACKUP_KEYS);
-  if (backup) result.backup = backup as unknown as BackupFigures;
-  const restore = numbers(raw.restore, RESTORE_KEYS);
-  if (restore) result.restore = restore as unknown as RestoreFigures;
+  const backup = numbers(raw.backup, BACKUP_FIGURES);
+  if (backup) result.backup = backup;
+  const restore = numbers(raw.restore, RESTORE_FIGURES);
+  if (restore) result.restore = restore;
   const retention = parseRetention(raw.retention);
   if (retention) result.retention = retention;
   const repository = parseRepositoryFigures(raw.repository);
@@ -277,43 +313,25 @@ export function truncateBytes(text: string, maxBytes: number): string {
   return out + TRUNCATION_MARK;
 }
 
-const BACKUP_KEYS = [
-  "filesNew",
-  "filesChanged",
-  "filesUnmodified",
-  "dirsNew",
-  "dirsChanged",
-  "dirsUnmodified",
-  "dataAdded",
-  "dataAddedPacked",
-  "totalFilesProcessed",
-  "totalBytesProcessed",
-  "durationSeconds",
-] as const;
-
-const RESTORE_KEYS = ["totalFiles", "filesRestored", "filesSkipped", "totalBytes", "bytesRestored", "bytesSkipped"] as const;
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
 function oneOf<T extends string>(v: unknown, allowed: readonly T[]): T | undefined {
   return typeof v === "string" && (allowed as readonly string[]).includes(v) ? (v as T) : undefined;
 }
 
 function isCount(v: unknown): v is number {
-  return typeof v === "number" && Number.isFinite(v) && v >= 0;
+  return typeof v === "number" && Number.isFinite(v) && v >= 0 && v <= Number.MAX_SAFE_INTEGER;
 }
+
+const SNAPSHOT_ID = /^[0-9a-f]{8,64}$/;
 
 function time(v: unknown): string | undefined {
   return typeof v === "string" && v.length <= 64 && !Number.isNaN(Date.parse(v)) ? v : undefined;
 }
 
-/** All of `keys` must be non-negative finite numbers, or the block is dropped. */
-function numbers(v: unknown, keys: readonly string[]): Record<string, number> | undefined {
-  if (!isObject(v)) return undefined;
-  const out: Record<string, number> = {};
-  for (const k of keys) {
+/** Every figure of `table` must be a non-negative finite number, or the block is dropped. */
+function numbers<K extends string>(v: unknown, table: Readonly<Record<K, string>>): Record<K, number> | undefined {
+  if (!isRecord(v)) return undefined;
+  const out = {} as Record<K, number>;
+  for (const k of Object.keys(table) as K[]) {
     const n = v[k];
     if (!isCount(n)) return undefined;
     out[k] = n;
@@ -322,24 +340,26 @@ function numbers(v: unknown, keys: readonly string[]): Record<string, number> | 
 }
 
 function parseSnapshotRef(v: unknown): SnapshotRef | undefined {
-  if (!isObject(v) || typeof v.id !== "string" || !/^[0-9a-f]{8,64}$/.test(v.id)) return undefined;
+  if (!isRecord(v) || typeof v.id !== "string" || !SNAPSHOT_ID.test(v.id)) return undefined;
   const out: SnapshotRef = { id: v.id };
   const t = time(v.time);
   if (t) out.time = t;
-  if (typeof v.host === "string") out.host = v.host;
-  if (typeof v.parent === "string" && /^[0-9a-f]{8,64}$/.test(v.parent)) out.parent = v.parent;
+  if (typeof v.host === "string" && v.host.length <= MAX_HOST_LENGTH) out.host = v.host;
+  if (typeof v.parent === "string" && SNAPSHOT_ID.test(v.parent)) out.parent = v.parent;
   return out;
 }
 
 function parseRetention(v: unknown): RetentionFigures | undefined {
-  if (!isObject(v) || !isCount(v.kept) || !isCount(v.removed) || typeof v.dryRun !== "boolean" || typeof v.pruned !== "boolean") return undefined;
+  if (!isRecord(v) || !isCount(v.kept) || !isCount(v.removed) || typeof v.dryRun !== "boolean" || typeof v.pruned !== "boolean") return undefined;
   const out: RetentionFigures = { kept: v.kept, removed: v.removed, dryRun: v.dryRun, pruned: v.pruned };
-  if (Array.isArray(v.removedIds) && v.removedIds.every((s) => typeof s === "string")) out.removedIds = v.removedIds as string[];
+  if (Array.isArray(v.removedIds) && v.removedIds.length <= MAX_REMOVED_IDS && v.removedIds.every((s) => typeof s === "string" && SNAPSHOT_ID.test(s))) {
+    out.removedIds = v.removedIds as string[];
+  }
   return out;
 }
 
 function parseRepositoryFigures(v: unknown): RepositoryFigures | undefined {
-  if (!isObject(v) || !isCount(v.snapshotCount)) return undefined;
+  if (!isRecord(v) || !isCount(v.snapshotCount)) return undefined;
   const out: RepositoryFigures = { snapshotCount: v.snapshotCount };
   if (isCount(v.totalSize)) out.totalSize = v.totalSize;
   if (isCount(v.uncompressedSize)) out.uncompressedSize = v.uncompressedSize;
@@ -347,8 +367,13 @@ function parseRepositoryFigures(v: unknown): RepositoryFigures | undefined {
 }
 
 function parseErrors(v: unknown): ErrorSamples | undefined {
-  if (!isObject(v) || !isCount(v.count)) return undefined;
-  const samples = Array.isArray(v.samples) ? v.samples.filter((s): s is string => typeof s === "string") : [];
+  if (!isRecord(v) || !isCount(v.count)) return undefined;
+  const samples = Array.isArray(v.samples)
+    ? v.samples
+        .slice(0, MAX_SAMPLES)
+        .filter((s): s is string => typeof s === "string")
+        .map((s) => truncateText(s, MAX_SAMPLE_LENGTH))
+    : [];
   return { count: v.count, samples };
 }
 

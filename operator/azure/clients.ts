@@ -8,7 +8,7 @@ import type * as IdentityModule from "@azure/identity";
 import type { TokenCredential } from "@azure/identity";
 import type { AzureCredentials } from "./credentials.ts";
 import { blobServiceUrl } from "./endpoint.ts";
-import { proxyAgentFor } from "./proxy-agent.ts";
+import { agentFor } from "./proxy-agent.ts";
 
 export interface AzureClient {
   credentials: AzureCredentials;
@@ -69,9 +69,9 @@ export class AzureClientCache {
 
   private create(c: AzureCredentials): AzureClient {
     const serviceUrl = blobServiceUrl(c.accountName, c.endpointSuffix);
-    // `agent` is not in StoragePipelineOptions' type, but the SDK's pipeline honours it (agentPolicy), ahead of its proxy policy.
-    const agent = proxyAgentFor(serviceUrl);
-    const opts: StoragePipelineOptions = agent ? ({ ...this.pipelineOptions, agent } as StoragePipelineOptions) : this.pipelineOptions;
+    // `agent` is not in StoragePipelineOptions' type, but the SDK's pipeline honours it (agentPolicy),
+    // and its proxy policy leaves requests that carry one alone: proxy-agent.ts decides for both.
+    const opts = { ...this.pipelineOptions, agent: agentFor(serviceUrl) } as StoragePipelineOptions;
     switch (c.mode) {
       case "accountKey": {
         const sharedKey = new StorageSharedKeyCredential(c.accountName, c.accountKey);

@@ -12,6 +12,7 @@
 import type { BlobClient, ContainerClient } from "@azure/storage-blob";
 import { repositoryPath } from "../api/repository.ts";
 import type { AzureClient } from "./clients.ts";
+import { MAX_KEY_FILE_BYTES } from "../restic/password.ts";
 import { type AzureFailure, classifyAzureError } from "./errors.ts";
 
 export const PROBE_BLOB_NAME = ".blobstash-probe";
@@ -124,7 +125,7 @@ export async function downloadConfig(client: AzureClient, target: ProbeTarget, c
 }
 
 /** Key files are a few hundred bytes; anything much larger is not one and is not downloaded. */
-export const MAX_KEY_FILE_BYTES = 64 * 1024;
+export { MAX_KEY_FILE_BYTES } from "../restic/password.ts";
 
 /** `size` from the listing: the SDK fails when asked for more bytes than the blob has. */
 export async function downloadKeyFile(client: AzureClient, target: ProbeTarget, key: { blob: string; size: number }): Promise<Buffer> {

@@ -4,6 +4,27 @@ import { missingPermissions, msUntilSasStateChange, parseSas, sasValidity } from
 const SIG = "sig=c2VjcmV0c2lnbmF0dXJl%3D";
 
 describe("parseSas", () => {
+  it("refuses oversized, multi-line, repeated-field and garbled tokens with a reason that quotes nothing", () => {
+    const cases: Array<[string, RegExp]> = [
+      [`sp=r&se=2030-01-01&${SIG}&x=${"a".repeat(1 << 20)}`, /is 10\d{5} characters long, and a SAS token is a few hundred/],
+      [`sp=r&se=2030-01-01\n&${SIG}`, /whitespace or control characters/],
+      [`sp=r&se=2030-01-01&${SIG}\u0000`, /whitespace or control characters/],
+      [`sp=r&se=2030-01-01&se=2099-01-01&${SIG}`, /"se" more than once/],
+      [`sp=r&se=2030-99-99&${SIG}`, /expiry \(se\) that is not a date/],
+      [`sp=r&se=${"9".repeat(3000)}&${SIG}`, /expiry \(se\) that is not a date/],
+      [`sp=r&se=2030-01-01&st=%E0%A4%A&${SIG}`, /start time \(st\) that is not a date/],
+      ["%%%%", /lacks/],
+      ["&&&&=&=", /lacks/],
+    ];
+    for (const [value, problem] of cases) {
+      const r = parseSas(value);
+      assert.ok(!r.ok, value.slice(0, 60));
+      assert.match(r.problem, problem);
+      assert.doesNotMatch(r.problem, /c2VjcmV0/, "the signature is never quoted");
+      assert.ok(r.problem.length < 200);
+    }
+  });
+
   it("parses a container SAS and keeps the token as restic wants it (no leading ?)", () => {
     const r = parseSas(`?sv=2025-11-05&spr=https&st=2025-01-01T00:00:00Z&se=2025-02-01T00:00:00Z&sr=c&sp=rl&${SIG}`);
     assert.ok(r.ok);

@@ -30,6 +30,8 @@ export function parseSas(value: string): SasParseResult {
   if (text.length > MAX_SAS_LENGTH) {
     return { ok: false, problem: `is ${text.length} characters long, and a SAS token is a few hundred (Azure refuses requests this long with HTTP 414 or 431): put exactly one token into it` };
   }
+  // Whitespace or control characters inside would reach restic's URL as they are.
+  if (/[\s\u0000-\u001f\u007f]/.test(text)) return { ok: false, problem: "contains whitespace or control characters inside it; paste the token as one line" };
   if (/^[a-z]+:\/\//i.test(text)) {
     return { ok: false, problem: "is a URL; it must hold only the SAS query string (sv=...&se=...&sig=...)" };
   }
@@ -38,6 +40,8 @@ export function parseSas(value: string): SasParseResult {
   const q = new URLSearchParams(text);
   const missing = ["sig", "se", "sp"].filter((k) => !q.get(k));
   if (missing.length) return { ok: false, problem: `lacks ${missing.map((k) => `"${k}"`).join(", ")}, so it is not a complete SAS token` };
+  const repeated = ["sig", "se", "st", "sp", "sv", "sr", "srt", "ss", "skoid"].filter((k) => q.getAll(k).length > 1);
+  if (repeated.length) return { ok: false, problem: `has ${repeated.map((k) => `"${k}"`).join(", ")} more than once, so it is not one SAS token` };
   const expiresOn = parseSasTime(q.get("se")!);
   if (!expiresOn) return { ok: false, problem: `has an expiry (se) that is not a date` };
   const st = q.get("st");

@@ -25,5 +25,11 @@ describe("parseOperatorOptions", () => {
     assert.throws(() => parseOperatorOptions(["--concurrency", "0"], {}), /--concurrency/);
     assert.throws(() => parseOperatorOptions(["--leader-elect", "maybe"], {}), /--leader-elect/);
     assert.throws(() => parseOperatorOptions(["--no-such-flag"], {}));
+    assert.throws(() => parseOperatorOptions(["--leader-elect-renew-deadline", "20s"], {}), /must be longer than --leader-elect-renew-deadline/);
+  });
+
+  it("takes client-go's leader election timing by default", () => {
+    const o = parseOperatorOptions([], {});
+    assert.deepEqual([o.leaseDurationMs, o.renewDeadlineMs, o.retryPeriodMs], [15_000, 10_000, 2_000]);
   });
 });

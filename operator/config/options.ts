@@ -14,6 +14,12 @@ export interface OperatorOptions {
   leaderElect: boolean;
   leaderElectionNamespace: string;
   leaderElectionId: string;
+  /** How long a Lease holder's record must stay unrenewed before a standby takes it. */
+  leaseDurationMs: number;
+  /** How long the holder keeps acting without a successful renewal. */
+  renewDeadlineMs: number;
+  /** How often the holder renews (and a standby tries to take the Lease). */
+  retryPeriodMs: number;
   identity: string;
   /** Empty: every namespace (ClusterRole). Otherwise only these (Roles per namespace). */
   watchNamespaces: string[];
@@ -40,6 +46,9 @@ const FLAGS = {
   "leader-elect": { type: "string", env: "BLOBSTASH_LEADER_ELECT", default: "true", help: "use a Lease so only one replica acts" },
   "leader-election-namespace": { type: "string", env: "POD_NAMESPACE", default: "blobstash-system", help: "namespace of the Lease" },
   "leader-election-id": { type: "string", env: "BLOBSTASH_LEADER_ELECTION_ID", default: "blobstash-operator", help: "name of the Lease" },
+  "leader-elect-lease-duration": { type: "string", env: "BLOBSTASH_LEADER_ELECT_LEASE_DURATION", default: "15s", help: "a standby takes a Lease left unrenewed this long" },
+  "leader-elect-renew-deadline": { type: "string", env: "BLOBSTASH_LEADER_ELECT_RENEW_DEADLINE", default: "10s", help: "the leader stops acting when it could not renew for this long" },
+  "leader-elect-retry-period": { type: "string", env: "BLOBSTASH_LEADER_ELECT_RETRY_PERIOD", default: "2s", help: "how often the Lease is renewed or tried" },
   identity: { type: "string", env: "POD_NAME", help: "this replica's name in the Lease, followed by a per-process suffix (default: hostname)" },
   "watch-namespaces": { type: "string", env: "BLOBSTASH_WATCH_NAMESPACES", default: "", help: "comma-separated namespaces to watch (default: all)" },
   "job-image": { type: "string", env: "BLOBSTASH_JOB_IMAGE", default: "ghcr.io/blobstash/blobstash:latest", help: "image for backup and restore Jobs" },
@@ -84,6 +93,12 @@ export function parseOperatorOptions(argv: string[], env: NodeJS.ProcessEnv = pr
     if (["false", "0", "no"].includes(text)) return false;
     throw new OptionsError(`--${name}: "${text}" is not true or false`);
   };
+  const leaseDurationMs = duration("leader-elect-lease-duration");
+  const renewDeadlineMs = duration("leader-elect-renew-deadline");
+  const retryPeriodMs = duration("leader-elect-retry-period");
+  if (!(leaseDurationMs > renewDeadlineMs && renewDeadlineMs > retryPeriodMs && retryPeriodMs > 0)) {
+    throw new OptionsError("--leader-elect-lease-duration must be longer than --leader-elect-renew-deadline, which must be longer than --leader-elect-retry-period (as in client-go)");
+  }
   const concurrency = Number(get("concurrency"));
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new OptionsError(`--concurrency: "${get("concurrency")}" must be a whole number ≥ 1`);
   return {
@@ -97,6 +112,9 @@ export function parseOperatorOptions(argv: string[], env: NodeJS.ProcessEnv = pr
     leaderElect: bool("leader-elect"),
     leaderElectionNamespace: get("leader-election-namespace") ?? "blobstash-system",
     leaderElectionId: get("leader-election-id") ?? "blobstash-operator",
+    leaseDurationMs,
+    renewDeadlineMs,
+    retryPeriodMs,
     // A restarted container keeps its pod's name but must not inherit the Lease its killed process
     // held: it is a new candidate, as client-go's name_uuid identities are.
     identity: `${get("identity") ?? hostname()}_${randomBytes(4).toString("hex")}`,

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { startTlsServer, type TlsTestServer } from "../../e2e/support/tls-test-server.ts";
-import { KubeApiError, KubeClient, LineSplitter, type WatchEvent } from "./api-client.ts";
+import { KubeApiError, KubeClient, type WatchEvent } from "./api-client.ts";
+import { testConnection } from "./test-connection.ts";
 import { resourcePath, SECRETS, JOBS, REPOSITORIES, NAMESPACES } from "./resources.ts";
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
@@ -31,7 +32,7 @@ describe("KubeClient (HTTP behaviour)", function () {
   after(() => srv.close());
 
   let token = "t1";
-  const client = () => new KubeClient({ server: url, ca: Buffer.from(caPem), token: () => token, source: "test" });
+  const client = () => new KubeClient(testConnection(url, { ca: Buffer.from(caPem), token: () => token }));
   const json = (res: ServerResponse, status: number, obj: unknown) => {
     res.writeHead(status, { "content-type": "application/json" });
     res.end(JSON.stringify(obj));
@@ -96,7 +97,7 @@ describe("KubeClient (HTTP behaviour)", function () {
   });
 
   it("says which call failed when the server cannot be reached", async function () {
-    const kube = new KubeClient({ server: "https://127.0.0.1:1", source: "test" });
+    const kube = new KubeClient(testConnection("https://127.0.0.1:1"));
     await assert.rejects(kube.get(SECRETS, "ns", "s"), /GET \/api\/v1\/namespaces\/ns\/secrets\/s: connect ECONNREFUSED/);
     kube.close();
   });
@@ -134,15 +135,6 @@ describe("KubeClient (HTTP behaviour)", function () {
     setTimeout(() => abort.abort(), 50);
     await watching;
     kube.close();
-  });
-});
-
-describe("LineSplitter", () => {
-  it("returns complete lines only and keeps the rest for the next chunk", () => {
-    const s = new LineSplitter();
-    assert.deepEqual(s.push('{"a":'), []);
-    assert.deepEqual(s.push('1}\n{"b"'), ['{"a":1}']);
-    assert.deepEqual(s.push(":2}\n\n"), ['{"b":2}']);
   });
 });
 

@@ -4,7 +4,8 @@
 
 import http from "node:http";
 import https from "node:https";
-import type { Connection } from "./kubeconfig.ts";
+import { LineSplitter } from "../api/lines.ts";
+import type { Authorization, Connection, TlsMaterial } from "./connection.ts";
 import { resourcePath, type ResourceType } from "./resources.ts";
 
 export interface KubeObject {
@@ -50,6 +51,16 @@ interface RequestOptions {
   contentType?: string;
   /** Accept header, e.g. to ask for PartialObjectMetadata (metadata only). */
   accept?: string;
+  /** Ends the request early (leader election bounds its renewals with it). */
+  signal?: AbortSignal;
+  /** Passes the write fence: the Lease calls of leader election, which decide who may write. */
+  unfenced?: boolean;
+}
+
+/** What a single call may take besides its object. */
+export interface CallOptions {
+  signal?: AbortSignal;
+  unfenced?: boolean;
 }
 
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -60,37 +71,65 @@ const REQUEST_TIMEOUT_MS = 30_000;
  */
 const MAX_REQUEST_CONNECTIONS = 16;
 const MERGE_PATCH = "application/merge-patch+json";
+/** etcd stores objects of at most 1.5 MiB by default; a watch event is one object and its envelope. */
+const MAX_WATCH_EVENT_LENGTH = 16 << 20;
+/** Agents replaced by rotated credentials are closed this long after, once what used them has ended. */
+const RETIRE_AFTER_MS = 2 * REQUEST_TIMEOUT_MS;
+
+/** A write the fence stopped: this process may not act (it is not, or no longer, the leader). */
+export class FencedError extends Error {
+  override name = "FencedError";
+}
+
+interface Transport {
+  /** The TLS material and client certificate these agents were made for. */
+  tls: TlsMaterial;
+  cert: Buffer | undefined;
+  key: Buffer | undefined;
+  /** Requests share at most MAX_REQUEST_CONNECTIONS connections; a burst queues instead of opening hundreds of TLS sessions. */
+  agent: http.Agent;
+  /** Watches hold their connection for minutes, so they have a pool of their own that never makes requests wait. */
+  watchAgent: http.Agent;
+}
 
 export class KubeClient {
-  /** Requests share at most MAX_REQUEST_CONNECTIONS connections; a burst queues instead of opening hundreds of TLS sessions. */
-  private readonly agent: http.Agent;
-  /** Watches hold their connection for minutes, so they have a pool of their own that never makes requests wait. */
-  private readonly watchAgent: http.Agent;
   private readonly base: URL;
   private readonly conn: Connection;
+  private transport: Promise<Transport> | undefined;
+  private readonly retired = new Set<http.Agent>();
+  private writesAllowed: () => boolean = () => true;
+  private readonly inFlightWrites = new Set<http.ClientRequest>();
 
   constructor(conn: Connection) {
     this.conn = conn;
-    this.base = new URL(conn.server);
-    const tls: https.AgentOptions = {
-      keepAlive: true,
-      ...(conn.ca ? { ca: conn.ca } : {}),
-      ...(conn.cert ? { cert: conn.cert } : {}),
-      ...(conn.key ? { key: conn.key } : {}),
-      ...(conn.tlsServerName ? { servername: conn.tlsServerName } : {}),
-      rejectUnauthorized: !conn.insecureSkipTlsVerify,
-    };
-    const agent = (o: http.AgentOptions) => (this.base.protocol === "http:" ? new http.Agent({ keepAlive: true, ...o }) : new https.Agent({ ...tls, ...o }));
-    this.agent = agent({ maxSockets: MAX_REQUEST_CONNECTIONS, maxFreeSockets: MAX_REQUEST_CONNECTIONS });
-    this.watchAgent = agent({ maxFreeSockets: 0 });
+    this.base = new URL(`${conn.server}/`);
   }
 
   get source(): string {
     return this.conn.source;
   }
 
-  get<T>(type: ResourceType, namespace: string | undefined, name: string): Promise<T> {
-    return this.request<T>("GET", resourcePath(type, namespace, name));
+  /** What the kubeconfig holds that is not used, for the start-up log. */
+  get notes(): readonly string[] {
+    return this.conn.notes;
+  }
+
+  /**
+   * Writes (anything but GET) go out only while `allowed()` says so; others fail with FencedError
+   * before a byte leaves. `revoke` ends the writes in flight at once: a leader that lost its lease
+   * must not have a write land after a standby took over.
+   */
+  fenceWrites(allowed: () => boolean): { revoke(): void } {
+    this.writesAllowed = allowed;
+    return {
+      revoke: () => {
+        for (const req of this.inFlightWrites) req.destroy(new FencedError("this operator stopped acting (it lost its lease); the write was abandoned"));
+      },
+    };
+  }
+
+  get<T>(type: ResourceType, namespace: string | undefined, name: string, o: CallOptions = {}): Promise<T> {
+    return this.request<T>("GET", resourcePath(type, namespace, name), o);
   }
 
   /** Like get, but undefined when the object does not exist. */
@@ -103,16 +142,17 @@ export class KubeClient {
     }
   }
 
-  list<T>(type: ResourceType, o: { namespace?: string; labelSelector?: string } = {}): Promise<KubeList<T>> {
-    return this.request<KubeList<T>>("GET", resourcePath(type, o.namespace), { query: { labelSelector: o.labelSelector } });
+  /** One page of at most `limit` objects; `continue` (from the previous page's metadata) for the next. */
+  list<T>(type: ResourceType, o: { namespace?: string; labelSelector?: string; limit?: number; continue?: string } = {}): Promise<KubeList<T>> {
+    return this.request<KubeList<T>>("GET", resourcePath(type, o.namespace), { query: { labelSelector: o.labelSelector, limit: o.limit, continue: o.continue } });
   }
 
-  create<T>(type: ResourceType, namespace: string | undefined, body: unknown): Promise<T> {
-    return this.request<T>("POST", resourcePath(type, namespace), { body });
+  create<T>(type: ResourceType, namespace: string | undefined, body: unknown, o: CallOptions = {}): Promise<T> {
+    return this.request<T>("POST", resourcePath(type, namespace), { ...o, body });
   }
 
-  replace<T>(type: ResourceType, namespace: string | undefined, name: string, body: unknown): Promise<T> {
-    return this.request<T>("PUT", resourcePath(type, namespace, name), { body });
+  replace<T>(type: ResourceType, namespace: string | undefined, name: string, body: unknown, o: CallOptions = {}): Promise<T> {
+    return this.request<T>("PUT", resourcePath(type, namespace, name), { ...o, body });
   }
 
   /** A JSON merge patch (RFC 7386): null removes a field; `subresource` e.g. "status". */
@@ -124,17 +164,49 @@ export class KubeClient {
     await this.request("DELETE", resourcePath(type, namespace, name), o.propagationPolicy ? { body: { kind: "DeleteOptions", apiVersion: "v1", propagationPolicy: o.propagationPolicy } } : {});
   }
 
-  request<T>(method: string, path: string, o: RequestOptions = {}): Promise<T> {
+  /**
+   * One API call. A 401 makes credentials that can be refreshed (exec plugins, auth providers)
+   * refresh, and the call is tried once more: the server refused it before doing anything.
+   */
+  async request<T>(method: string, path: string, o: RequestOptions = {}): Promise<T> {
+    try {
+      return await this.exchange<T>(method, path, o);
+    } catch (err) {
+      if (!(err instanceof KubeApiError && err.code === 401) || o.signal?.aborted) throw err;
+      this.conn.refused();
+      return this.exchange<T>(method, path, o);
+    }
+  }
+
+  private async exchange<T>(method: string, path: string, o: RequestOptions): Promise<T> {
+    const write = method !== "GET";
+    if (write && !o.unfenced && !this.writesAllowed()) throw new FencedError(`${method} ${path}: this operator may not write now (it does not hold the lease)`);
     const payload = o.body === undefined ? undefined : Buffer.from(JSON.stringify(o.body));
+    const req = await this.send(method, path, { query: o.query, payload, contentType: o.contentType, accept: o.accept, watch: false });
+    const tracked = write && !o.unfenced;
+    if (tracked) this.inFlightWrites.add(req);
     return new Promise<T>((resolve, reject) => {
-      const req = this.send(method, path, o.query, payload, o.contentType, this.agent, o.accept);
+      const onAbort = () => req.destroy(new Error(`${method} ${path}: abandoned (${o.signal?.reason instanceof Error ? o.signal.reason.message : "aborted"})`));
+      if (o.signal?.aborted) onAbort();
+      o.signal?.addEventListener("abort", onAbort, { once: true });
+      const settle = () => {
+        o.signal?.removeEventListener("abort", onAbort);
+        if (tracked) this.inFlightWrites.delete(req);
+      };
       req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error(`${method} ${path}: no answer from the Kubernetes API within ${REQUEST_TIMEOUT_MS / 1000} s`)));
-      req.on("error", (err) => reject(withContext(err, method, path)));
+      req.on("error", (err) => {
+        settle();
+        reject(withContext(err, method, path));
+      });
       req.on("response", (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("error", (err) => reject(withContext(err, method, path)));
+        res.on("error", (err) => {
+          settle();
+          reject(withContext(err, method, path));
+        });
         res.on("end", () => {
+          settle();
           const text = Buffer.concat(chunks).toString("utf8");
           const status = res.statusCode ?? 0;
           if (status < 200 || status > 299) return reject(apiError(status, text, method, path));
@@ -155,10 +227,20 @@ export class KubeClient {
    * that carries nothing, not even a bookmark, for `idleTimeoutMs` is treated as failed: a watch
    * can stall silently behind a broken load balancer.
    */
-  watch<T>(path: string, query: Query, onEvent: (e: WatchEvent<T>) => void, signal: AbortSignal, idleTimeoutMs: number, accept?: string): Promise<void> {
+  async watch<T>(path: string, query: Query, onEvent: (e: WatchEvent<T>) => void, signal: AbortSignal, idleTimeoutMs: number, accept?: string): Promise<void> {
+    if (signal.aborted) return;
+    let req: http.ClientRequest;
+    try {
+      req = await this.send("GET", path, { query: { ...query, watch: true }, accept, watch: true });
+    } catch (err) {
+      if (err instanceof KubeApiError && err.code === 401) this.conn.refused();
+      throw err;
+    }
     return new Promise<void>((resolve, reject) => {
-      if (signal.aborted) return resolve();
-      const req = this.send("GET", path, { ...query, watch: true }, undefined, undefined, this.watchAgent, accept);
+      if (signal.aborted) {
+        req.on("error", () => undefined).destroy();
+        return resolve();
+      }
       const onAbort = () => {
         req.destroy();
         resolve();
@@ -174,16 +256,19 @@ export class KubeClient {
       req.on("response", (res) => {
         const status = res.statusCode ?? 0;
         if (status !== 200) {
+          if (status === 401) this.conn.refused();
           const chunks: Buffer[] = [];
           res.on("data", (c: Buffer) => chunks.push(c));
           res.on("end", () => fail(apiError(status, Buffer.concat(chunks).toString("utf8"), "GET", path)));
           return;
         }
-        const lines = new LineSplitter();
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => {
+        const lines = new LineSplitter(MAX_WATCH_EVENT_LENGTH);
+        res.on("data", (chunk: Buffer) => {
           try {
-            for (const line of lines.push(chunk)) {
+            const complete = lines.push(chunk);
+            if (lines.cutLines > 0) throw new Error(`watch ${path}: an event longer than ${MAX_WATCH_EVENT_LENGTH} characters`);
+            for (const line of complete) {
+              if (line.trim() === "") continue;
               const event = JSON.parse(line) as WatchEvent<T>;
               if (event.type === "ERROR") throw statusError(event.object, "GET", path);
               onEvent(event);
@@ -203,40 +288,108 @@ export class KubeClient {
     });
   }
 
-  /** Closes idle connections (open watches are ended by their signals). */
+  /** Closes every connection (open watches are ended by their signals). */
   close(): void {
-    this.agent.destroy();
-    this.watchAgent.destroy();
+    void this.transport?.then((t) => {
+      t.agent.destroy();
+      t.watchAgent.destroy();
+    });
+    for (const a of this.retired) a.destroy();
+    this.retired.clear();
   }
 
-  private send(method: string, path: string, query?: Query, payload?: Buffer, contentType?: string, agent = this.agent, accept = "application/json"): http.ClientRequest {
-    const url = new URL(path, this.base);
-    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined && v !== "") url.searchParams.set(k, String(v));
-    const headers: http.OutgoingHttpHeaders = { accept };
-    const token = this.conn.token?.();
-    if (token) headers.authorization = `Bearer ${token}`;
-    if (payload) {
-      headers["content-type"] = contentType ?? "application/json";
-      headers["content-length"] = payload.length;
+  private async send(
+    method: string,
+    path: string,
+    o: { query?: Query | undefined; payload?: Buffer | undefined; contentType?: string | undefined; accept?: string | undefined; watch: boolean },
+  ): Promise<http.ClientRequest> {
+    const auth = await this.conn.authorize();
+    const t = await this.agentsFor(auth);
+    const url = new URL(path.replace(/^\//, ""), this.base);
+    for (const [k, v] of Object.entries(o.query ?? {})) if (v !== undefined && v !== "") url.searchParams.set(k, String(v));
+    const headers: http.OutgoingHttpHeaders = { ...auth.headers, accept: o.accept ?? "application/json" };
+    if (o.payload) {
+      headers["content-type"] = o.contentType ?? "application/json";
+      headers["content-length"] = o.payload.length;
     }
-    const mod = url.protocol === "http:" ? http : https;
-    return mod.request(url, { method, headers, agent });
+    const agent = o.watch ? t.watchAgent : t.agent;
+    if (url.protocol === "http:") return http.request(url, { method, headers, agent });
+    // TLS settings travel with each request (they are part of Node's pool key), so a proxy agent
+    // applies them to the session it tunnels, and rotated material opens new connections.
+    return https.request(url, { method, headers, agent, ...tlsOptions(t) });
+  }
+
+  /** The agents for the current TLS material; new ones (the old retired) when a file or the plugin's certificate changed. */
+  private async agentsFor(auth: Authorization): Promise<Transport> {
+    const tls = this.conn.tls();
+    const cert = auth.cert ?? tls.cert;
+    const key = auth.key ?? tls.key;
+    const current = await this.transport;
+    if (current && current.tls === tls && sameBytes(current.cert, cert) && sameBytes(current.key, key)) return current;
+    const next = (async (): Promise<Transport> => {
+      const made = await makeAgents(this.base, this.conn.proxyUrl);
+      return { tls, cert, key, ...made };
+    })();
+    this.transport = next;
+    // A proxy agent that failed to load is tried again by the next request.
+    next.catch(() => {
+      if (this.transport === next) this.transport = undefined;
+    });
+    if (current) {
+      // What uses the old agents finishes on them; their idle connections (the old certificate) go now.
+      for (const a of [current.agent, current.watchAgent]) {
+        this.retired.add(a);
+        for (const sockets of Object.values(a.freeSockets)) for (const s of sockets ?? []) s.destroy();
+      }
+      setTimeout(() => {
+        for (const a of [current.agent, current.watchAgent]) {
+          a.destroy();
+          this.retired.delete(a);
+        }
+      }, RETIRE_AFTER_MS).unref();
+    }
+    return next;
   }
 }
 
-/** Splits a stream of text into complete lines; a partial last line waits for the next chunk. */
-export class LineSplitter {
-  private rest = "";
+function tlsOptions(t: Transport): https.RequestOptions {
+  return {
+    rejectUnauthorized: t.tls.rejectUnauthorized,
+    ...(t.tls.ca ? { ca: t.tls.ca } : {}),
+    ...(t.cert ? { cert: t.cert } : {}),
+    ...(t.key ? { key: t.key } : {}),
+    ...(t.tls.servername ? { servername: t.tls.servername } : {}),
+  };
+}
 
-  push(chunk: string): string[] {
-    const parts = (this.rest + chunk).split("\n");
-    this.rest = parts.pop() ?? "";
-    return parts.filter((l) => l.trim() !== "");
+function sameBytes(a: Buffer | undefined, b: Buffer | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.equals(b));
+}
+
+/** Kept-alive agents straight to the server, or through the kubeconfig's proxy-url (HTTP CONNECT or SOCKS5). */
+async function makeAgents(server: URL, proxyUrl: string | undefined): Promise<{ agent: http.Agent; watchAgent: http.Agent }> {
+  let make: (o: http.AgentOptions) => http.Agent;
+  if (!proxyUrl) make = (o) => (server.protocol === "http:" ? new http.Agent(o) : new https.Agent(o));
+  // Only a kubeconfig with proxy-url needs these.
+  else if (/^socks/.test(proxyUrl)) {
+    const { SocksProxyAgent } = await import("socks-proxy-agent");
+    make = (o) => new SocksProxyAgent(proxyUrl, o);
+  } else if (server.protocol === "http:") {
+    const { HttpProxyAgent } = await import("http-proxy-agent");
+    make = (o) => new HttpProxyAgent(proxyUrl, o);
+  } else {
+    const { HttpsProxyAgent } = await import("https-proxy-agent");
+    make = (o) => new HttpsProxyAgent(proxyUrl, o);
   }
+  return {
+    agent: make({ keepAlive: true, maxSockets: MAX_REQUEST_CONNECTIONS, maxFreeSockets: MAX_REQUEST_CONNECTIONS }),
+    watchAgent: make({ keepAlive: true, maxFreeSockets: 0 }),
+  };
 }
 
 function withContext(err: Error, method: string, path: string): Error {
   if (err instanceof KubeApiError || err.message.includes(path)) return err;
+  if (err instanceof FencedError) return new FencedError(`${method} ${path}: ${err.message}`);
   return new Error(`${method} ${path}: ${err.message}`, { cause: err });
 }
 

@@ -1,9 +1,10 @@
 import { KubeClient } from "./api-client.ts";
-import { loadConnection } from "./kubeconfig.ts";
+import { connect } from "./connection.ts";
+import { loadClusterAccess } from "./kubeconfig.ts";
 
-/** A client for KUBECONFIG (or the given path) when set, the in-cluster ServiceAccount otherwise. */
-export function connectKube(kubeconfigPath?: string): KubeClient {
-  return new KubeClient(loadConnection(kubeconfigPath));
+/** A client for the kubeconfig file(s) given, or KUBECONFIG, when set; the in-cluster ServiceAccount otherwise. */
+export function connectKube(kubeconfig?: string): KubeClient {
+  return new KubeClient(connect(loadClusterAccess(kubeconfig)));
 }
 
 export interface ObjectKey {

@@ -1,34 +1,29 @@
 import assert from "node:assert/strict";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
+import type http from "node:http";
 import { logger } from "../observability/logger.ts";
-import { KubeClient } from "./api-client.ts";
+import type { KubeClient } from "./api-client.ts";
+import { scriptedApi } from "./test-connection.ts";
 import { ResilientInformer } from "./informer.ts";
 
 // The informer's recovery paths, which a healthy API server rarely takes, against a scripted one:
 // what the real server does in the common case is in e2e/kube-client.test.ts.
 describe("ResilientInformer recovery", function () {
   this.timeout(10_000);
-  let server: http.Server;
+  let api: Awaited<ReturnType<typeof scriptedApi>>;
   let kube: KubeClient;
   const requests: string[] = [];
   let script: (url: URL, res: http.ServerResponse) => void;
 
   before(async function () {
-    server = http.createServer((req, res) => {
+    api = await scriptedApi((req, res) => {
       const url = new URL(req.url ?? "/", "http://x");
       requests.push(`${url.searchParams.get("watch") ? "watch" : "list"} ${url.searchParams.get("resourceVersion") ?? ""}`.trim());
       script(url, res);
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    kube = new KubeClient({ server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, source: "test" });
+    kube = api.kube;
   });
 
-  after(function () {
-    kube.close();
-    server.closeAllConnections();
-    server.close();
-  });
+  after(() => api.close());
 
   const cm = (name: string, rv: string) => ({ metadata: { name, namespace: "ns", resourceVersion: rv } });
   const list = (res: http.ServerResponse, rv: string, items: unknown[]) => res.writeHead(200).end(JSON.stringify({ metadata: { resourceVersion: rv }, items }));
@@ -83,5 +78,32 @@ describe("ResilientInformer recovery", function () {
     await informer.stop();
     assert.deepEqual(requests.slice(0, 4), ["list", "list", "list", "watch 5"]);
     assert.equal(informer.get("a", "ns")?.metadata.resourceVersion, "5");
+  });
+
+  it("lists in pages (limit/continue) from one snapshot, and starts over when a continue token expires", async function () {
+    const pages: string[] = [];
+    const all = [cm("a", "3"), cm("b", "4"), cm("c", "5"), cm("d", "6"), cm("e", "7")];
+    let expiredOnce = false;
+    script = (url, res) => {
+      if (url.searchParams.get("watch")) return watchEvents(res, [], false);
+      const limit = Number(url.searchParams.get("limit"));
+      const from = Number(url.searchParams.get("continue") || "0");
+      pages.push(`limit=${limit} continue=${url.searchParams.get("continue") ?? ""}`);
+      if (from === 4 && !expiredOnce) {
+        expiredOnce = true;
+        return res.writeHead(410).end(JSON.stringify({ kind: "Status", code: 410, reason: "Expired", message: "The provided continue parameter is too old" }));
+      }
+      const next = from + limit < all.length ? String(from + limit) : "";
+      res.writeHead(200).end(JSON.stringify({ metadata: { resourceVersion: "9", continue: next }, items: all.slice(from, from + limit) }));
+    };
+    const informer = new ResilientInformer<ReturnType<typeof cm>>({ client: kube, path: "/api/v1/namespaces/ns/configmaps", log: logger, maxBackoffMs: 50, pageSize: 2 });
+    const added: string[] = [];
+    informer.on("add", (o) => added.push(o.metadata.name));
+    await informer.start();
+    await informer.synced;
+    await informer.stop();
+    assert.deepEqual(pages, ["limit=2 continue=", "limit=2 continue=2", "limit=2 continue=4", "limit=2 continue=", "limit=2 continue=2", "limit=2 continue=4"]);
+    assert.deepEqual(added, ["a", "b", "c", "d", "e"], "nothing is told before a whole list arrived");
+    assert.equal(informer.list().length, 5);
   });
 });

@@ -21,8 +21,12 @@ export interface ResilientInformerOptions {
    * few and the cluster may hold hundreds of megabytes of (Helm releases, certificates).
    */
   metadataOnly?: boolean;
+  /** Objects per list page (default 500). */
+  pageSize?: number;
 }
 
+/** client-go's reflector pages its lists by 500. */
+const LIST_PAGE_SIZE = 500;
 const METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
 const METADATA_ITEM = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json";
 
@@ -88,22 +92,21 @@ export class ResilientInformer<T extends KubeObject> {
     const generation = ++this.generation;
     this.watchAbort?.abort();
     clearTimeout(this.retryTimer);
-    const { client, path, labelSelector, log } = this.opts;
-    let list: KubeList<T>;
+    const { path, log } = this.opts;
+    const fresh = new Map<string, T>();
+    let resourceVersion: string;
     try {
-      list = await client.request<KubeList<T>>("GET", path, { query: { labelSelector }, ...(this.opts.metadataOnly ? { accept: METADATA_LIST } : {}) });
+      resourceVersion = await this.listPages(generation, (obj) => fresh.set(keyOf(obj), trim(obj)));
     } catch (err) {
       if (generation === this.generation) this.retryLater(`list ${path} failed`, err);
       return;
     }
     if (generation !== this.generation || this.stopped) return;
     const previous = this.store;
-    this.store = new Map();
-    for (const obj of list.items ?? []) {
-      const key = keyOf(obj);
+    this.store = fresh;
+    for (const [key, obj] of fresh) {
       const old = previous.get(key);
       previous.delete(key);
-      this.store.set(key, trim(obj));
       if (!old) this.emit("add", obj);
       else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.emit("update", obj);
     }
@@ -111,7 +114,30 @@ export class ResilientInformer<T extends KubeObject> {
     this.failures = 0;
     this.readyResolve?.();
     log.debug("listed", { path, objects: this.store.size });
-    void this.watchFrom(generation, list.metadata?.resourceVersion ?? "");
+    void this.watchFrom(generation, resourceVersion);
+  }
+
+  /**
+   * Lists the collection in pages of LIST_PAGE_SIZE (limit/continue), as client-go's reflector
+   * does: a relist of tens of thousands of objects is many small answers from one consistent
+   * snapshot, not one answer the API server must build and this process parse at once. Returns the
+   * snapshot's resourceVersion. An expired continue token (410) fails the list, which is retried.
+   */
+  private async listPages(generation: number, each: (obj: T) => void): Promise<string> {
+    const { client, path, labelSelector } = this.opts;
+    let token: string | undefined;
+    let resourceVersion = "";
+    do {
+      const page: KubeList<T> = await client.request<KubeList<T>>("GET", path, {
+        query: { labelSelector, limit: this.opts.pageSize ?? LIST_PAGE_SIZE, continue: token },
+        ...(this.opts.metadataOnly ? { accept: METADATA_LIST } : {}),
+      });
+      if (generation !== this.generation) return resourceVersion;
+      for (const obj of page.items ?? []) each(obj);
+      resourceVersion ||= page.metadata?.resourceVersion ?? "";
+      token = page.metadata?.continue || undefined;
+    } while (token);
+    return resourceVersion;
   }
 
   private async watchFrom(generation: number, startVersion: string): Promise<void> {

@@ -11,6 +11,12 @@ export const reconcileTotal = new Counter({
   registers: [registry],
 });
 
+export const azureRequests = new Counter({
+  name: "blobstash_azure_requests_total",
+  help: "HTTP requests sent to Azure Storage (probes, key files, SAS minting, wipe-outs): what revalidation costs.",
+  registers: [registry],
+});
+
 export const reconcileDuration = new Histogram({
   name: "blobstash_reconcile_duration_seconds",
   help: "Time spent in one reconcile, by kind.",

@@ -86,19 +86,7 @@ export async function backupFlow(plan: BackupPlan, deps: FlowDeps): Promise<JobR
     problems.push({ ...problem("backup", "PartialBackup", text), exitCode: EXIT_PARTIAL });
   }
   base.snapshot = { id: snapshotId, host: plan.host, ...(summary.backupStart ? { time: summary.backupStart } : {}) };
-  base.backup = {
-    filesNew: summary.filesNew,
-    filesChanged: summary.filesChanged,
-    filesUnmodified: summary.filesUnmodified,
-    dirsNew: summary.dirsNew,
-    dirsChanged: summary.dirsChanged,
-    dirsUnmodified: summary.dirsUnmodified,
-    dataAdded: summary.dataAdded,
-    dataAddedPacked: summary.dataAddedPacked,
-    totalFilesProcessed: summary.totalFilesProcessed,
-    totalBytesProcessed: summary.totalBytesProcessed,
-    durationSeconds: summary.totalDuration,
-  };
+  base.backup = summary.figures;
   logger.info("snapshot saved", { snapshot: snapshotId, ...base.backup });
 
   // The snapshot is safe; stale locks that could not be removed are what the next run would trip on.

@@ -2,7 +2,7 @@
 // wrapper by hand can too. Every path comes in as a flag, so the Job spec says where everything is.
 
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
-import { DEFAULT_SNAPSHOT_HOST } from "../api/backup.ts";
+import { DEFAULT_SNAPSHOT_HOST, hasKeepRule, KEEP_COUNTS } from "../api/backup.ts";
 import { parseDuration } from "../config/duration.ts";
 import type { RetentionRules } from "./forget.ts";
 
@@ -147,19 +147,11 @@ function backupPlan(args: string[], env: Readonly<Record<string, string | undefi
   const tags = values.tag ?? [];
   for (const s of [host, ...tags]) if (/[,\s]/.test(s) || s === "") throw new FlagError(`host and tags must be non-empty without commas or spaces ("${s}")`);
   const rules: RetentionRules = { keepTags: values["keep-tag"] ?? [], prune: values.prune === true, dryRun: values["dry-run"] === true };
-  const keeps = [
-    ["keepLast", "keep-last"],
-    ["keepHourly", "keep-hourly"],
-    ["keepDaily", "keep-daily"],
-    ["keepWeekly", "keep-weekly"],
-    ["keepMonthly", "keep-monthly"],
-    ["keepYearly", "keep-yearly"],
-  ] as const;
-  for (const [key, flag] of keeps) {
+  for (const [key, flag] of KEEP_COUNTS) {
     const n = count(values[flag], `--${flag}`);
     if (n !== undefined) rules[key] = n;
   }
-  const anyRule = keeps.some(([key]) => rules[key] !== undefined) || rules.keepTags.length > 0;
+  const anyRule = hasKeepRule(rules);
   if (!anyRule && (rules.prune || rules.dryRun)) throw new FlagError("--prune and --dry-run need at least one --keep-* rule");
   const plan: BackupPlan = {
     action: "backup",

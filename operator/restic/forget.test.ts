@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { fixture } from "./fixtures.ts";
-import { forgetArgs, hasRules, parseForget, type RetentionRules } from "./forget.ts";
+import { hasKeepRule } from "../api/backup.ts";
+import { forgetArgs, parseForget, type RetentionRules } from "./forget.ts";
 
 const rules = (r: Partial<RetentionRules>): RetentionRules => ({ keepTags: [], prune: false, dryRun: false, ...r });
 
@@ -45,10 +46,10 @@ describe("forget", () => {
   });
 
   it("knows when a policy has no rule", () => {
-    assert.equal(hasRules(rules({})), false);
-    assert.equal(hasRules(rules({ keepLast: 0, prune: true })), false);
-    assert.equal(hasRules(rules({ keepTags: ["x"] })), true);
-    assert.equal(hasRules(rules({ keepYearly: 1 })), true);
+    assert.equal(hasKeepRule(rules({})), false);
+    assert.equal(hasKeepRule(rules({ keepLast: 0, prune: true })), false);
+    assert.equal(hasKeepRule(rules({ keepTags: ["x"] })), true);
+    assert.equal(hasKeepRule(rules({ keepYearly: 1 })), true);
   });
 
   it("parses the captured output of a dry run and a prune", () => {

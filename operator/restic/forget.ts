@@ -2,40 +2,23 @@
 // configurations that share a repository never remove each other's snapshots; `--prune` removes
 // the unreferenced data in the same run (restic takes the exclusive lock once).
 
-import { isRecord, parseDocument, stringArray, type Parsed } from "./json-doc.ts";
+import { keepFlags, type KeepRules } from "../api/backup.ts";
+import { isRecord } from "../api/json.ts";
+import { parseDocument, stringArray, type Parsed } from "./json-doc.ts";
 import { runRestic, type ResticContext, type ResticRun } from "./runner.ts";
 
-export interface RetentionRules {
-  keepLast?: number;
-  keepHourly?: number;
-  keepDaily?: number;
-  keepWeekly?: number;
-  keepMonthly?: number;
-  keepYearly?: number;
+/** The keep rules and what to do with what they do not keep, as the wrapper's flags give them. */
+export interface RetentionRules extends KeepRules {
   keepTags: string[];
   prune: boolean;
   dryRun: boolean;
-}
-
-export function hasRules(r: RetentionRules): boolean {
-  return [r.keepLast, r.keepHourly, r.keepDaily, r.keepWeekly, r.keepMonthly, r.keepYearly].some((n) => (n ?? 0) > 0) || r.keepTags.length > 0;
 }
 
 export function forgetArgs(r: RetentionRules, scope: { host: string; tags: string[] }): string[] {
   const out = ["forget", "--host", scope.host];
   // Several --tag flags mean "any of"; one comma-joined flag means "all of", which is the group.
   if (scope.tags.length > 0) out.push("--tag", scope.tags.join(","));
-  out.push("--group-by", "host,tags");
-  const counts: Array<[number | undefined, string]> = [
-    [r.keepLast, "--keep-last"],
-    [r.keepHourly, "--keep-hourly"],
-    [r.keepDaily, "--keep-daily"],
-    [r.keepWeekly, "--keep-weekly"],
-    [r.keepMonthly, "--keep-monthly"],
-    [r.keepYearly, "--keep-yearly"],
-  ];
-  for (const [n, flag] of counts) if (n !== undefined && n > 0) out.push(flag, String(n));
-  for (const t of r.keepTags) out.push("--keep-tag", t);
+  out.push("--group-by", "host,tags", ...keepFlags(r));
   if (r.prune) out.push("--prune");
   if (r.dryRun) out.push("--dry-run");
   return out;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { fixture, fixtureLines } from "./fixtures.ts";
-import { LineSplitter, parseResticLine, type BackupStatus } from "./messages.ts";
+import { parseResticLine, type BackupStatus } from "./messages.ts";
 
 describe("restic --json messages (restic 0.19 fixtures)", () => {
   it("parses a backup's status and summary", () => {
@@ -19,9 +19,9 @@ describe("restic --json messages (restic 0.19 fixtures)", () => {
     assert.equal(summary?.type, "backup-summary");
     if (summary?.type !== "backup-summary") return;
     assert.equal(summary.snapshotId, "b448294a78ca019bb3f5bc13b4c871ce1c6db37f23e41b4ca5db0a99e4e74d23");
-    assert.equal(summary.filesNew, 4);
-    assert.equal(summary.totalBytesProcessed, 3000011);
-    assert.equal(summary.dataAddedPacked, 3001727);
+    assert.equal(summary.figures.filesNew, 4);
+    assert.equal(summary.figures.totalBytesProcessed, 3000011);
+    assert.equal(summary.figures.dataAddedPacked, 3001727);
     assert.equal(summary.backupStart, "2026-11-23T01:41:03.62094131Z");
   });
 
@@ -58,14 +58,7 @@ describe("restic --json messages (restic 0.19 fixtures)", () => {
     const summary = parseResticLine(fixtureLines("restore.jsonl").at(-1)!, "restore");
     assert.deepEqual(summary, {
       type: "restore-summary",
-      secondsElapsed: 0,
-      totalFiles: 8,
-      filesRestored: 8,
-      filesSkipped: 0,
-      filesDeleted: 0,
-      totalBytes: 3000021,
-      bytesRestored: 3000021,
-      bytesSkipped: 0,
+      figures: { totalFiles: 8, filesRestored: 8, filesSkipped: 0, totalBytes: 3000021, bytesRestored: 3000021, bytesSkipped: 0 },
     });
     const empty = parseResticLine(fixture("restore-nothing.jsonl").trim(), "restore");
     assert.equal(empty.type, "restore-summary");
@@ -91,15 +84,26 @@ describe("restic --json messages (restic 0.19 fixtures)", () => {
     const odd = parseResticLine('{"message_type":"status","percent_done":"x"}');
     assert.ok(odd.type === "backup-status" && odd.percentDone === 0);
   });
-});
 
-describe("LineSplitter", () => {
-  it("joins lines split across chunks, including inside a multi-byte character", () => {
-    const bytes = Buffer.from('{"a":"ünï"}\nsecond line\r\nthird', "utf8");
-    const s = new LineSplitter();
-    const lines: string[] = [];
-    for (let i = 0; i < bytes.length; i += 3) lines.push(...s.push(bytes.subarray(i, i + 3)));
-    lines.push(...s.end());
-    assert.deepEqual(lines, ['{"a":"ünï"}', "second line", "third"]);
+  it("cuts hostile fields and shrugs at hostile shapes", () => {
+    const long = parseResticLine(JSON.stringify({ message_type: "error", error: { message: "e".repeat(100_000) }, during: "archival", item: "/x".repeat(50_000) }));
+    assert.ok(long.type === "error");
+    assert.ok(long.message.length <= 8192 && long.message.endsWith("…[truncated]"));
+    assert.ok((long.item ?? "").length <= 8192);
+    for (const line of [
+      JSON.stringify({ message_type: "summary", files_new: "4", snapshot_id: 5, total_duration: -1, data_added: 1e400 }),
+      JSON.stringify({ message_type: "status", percent_done: Infinity, total_files: [1] }),
+      JSON.stringify({ message_type: "exit_error", code: "12", message: { text: "x" } }),
+      `{"message_type":"error","error":${"[".repeat(5000)}${"]".repeat(5000)}}`,
+      JSON.stringify({ message_type: "summary", __proto__: { files_new: 7 } }),
+    ]) {
+      const m = parseResticLine(line, "backup");
+      assert.ok(["backup-summary", "backup-status", "exit-error", "error", "text"].includes(m.type), line.slice(0, 80));
+    }
+    const summary = parseResticLine(JSON.stringify({ message_type: "summary", files_new: "4", total_duration: -1 }), "backup");
+    assert.ok(summary.type === "backup-summary");
+    assert.equal(summary.figures.filesNew, 0, "a count that is not a number counts nothing");
+    assert.equal(summary.figures.durationSeconds, 0);
+    assert.equal(summary.snapshotId, undefined);
   });
 });

@@ -3,6 +3,8 @@
 // the backend's "… returned error, retrying after …"). Every line parses to something: lines that
 // are not restic JSON come back as `text`. Field names follow restic 0.19 (see testdata/).
 
+import { BACKUP_FIGURES, figuresOf, RESTORE_FIGURES, truncateText, type BackupFigures, type RestoreFigures } from "../api/result.ts";
+
 export interface BackupStatus {
   type: "backup-status";
   secondsElapsed: number;
@@ -29,37 +31,19 @@ export interface RestoreStatus {
   bytesSkipped: number;
 }
 
+/** restic's backup `summary`: the figures a result reports, and the snapshot it made. */
 export interface BackupSummary {
   type: "backup-summary";
-  filesNew: number;
-  filesChanged: number;
-  filesUnmodified: number;
-  dirsNew: number;
-  dirsChanged: number;
-  dirsUnmodified: number;
-  dataBlobs: number;
-  treeBlobs: number;
-  dataAdded: number;
-  dataAddedPacked: number;
-  totalFilesProcessed: number;
-  totalBytesProcessed: number;
-  totalDuration: number;
+  figures: BackupFigures;
   backupStart?: string;
-  backupEnd?: string;
   /** Absent with --dry-run. */
   snapshotId?: string;
 }
 
+/** restic's restore `summary`. */
 export interface RestoreSummary {
   type: "restore-summary";
-  secondsElapsed: number;
-  totalFiles: number;
-  filesRestored: number;
-  filesSkipped: number;
-  filesDeleted: number;
-  totalBytes: number;
-  bytesRestored: number;
-  bytesSkipped: number;
+  figures: RestoreFigures;
 }
 
 /** A per-item error that did not stop restic (an unreadable file during backup, a failed write during restore). */
@@ -110,7 +94,9 @@ type Raw = Record<string, unknown>;
 
 const num = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) ? v : 0);
 const optNum = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
-const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+/** restic's fields are ids, paths and error texts; a field longer than this is cut (a path is at most 4096 bytes on Linux). */
+const MAX_FIELD_LENGTH = 8192;
+const str = (v: unknown): string | undefined => (typeof v === "string" ? truncateText(v, MAX_FIELD_LENGTH) : undefined);
 
 /**
  * Parses one line of restic output; never throws. `command` says whose output it is: restore's
@@ -190,68 +176,14 @@ function restoreStatus(m: Raw): RestoreStatus {
 }
 
 function backupSummary(m: Raw): BackupSummary {
-  const out: BackupSummary = {
-    type: "backup-summary",
-    filesNew: num(m.files_new),
-    filesChanged: num(m.files_changed),
-    filesUnmodified: num(m.files_unmodified),
-    dirsNew: num(m.dirs_new),
-    dirsChanged: num(m.dirs_changed),
-    dirsUnmodified: num(m.dirs_unmodified),
-    dataBlobs: num(m.data_blobs),
-    treeBlobs: num(m.tree_blobs),
-    dataAdded: num(m.data_added),
-    dataAddedPacked: num(m.data_added_packed),
-    totalFilesProcessed: num(m.total_files_processed),
-    totalBytesProcessed: num(m.total_bytes_processed),
-    totalDuration: num(m.total_duration),
-  };
+  const out: BackupSummary = { type: "backup-summary", figures: figuresOf(m, BACKUP_FIGURES) };
   const start = str(m.backup_start);
-  const end = str(m.backup_end);
   const id = str(m.snapshot_id);
   if (start) out.backupStart = start;
-  if (end) out.backupEnd = end;
   if (id) out.snapshotId = id;
   return out;
 }
 
 function restoreSummary(m: Raw): RestoreSummary {
-  return {
-    type: "restore-summary",
-    secondsElapsed: num(m.seconds_elapsed),
-    totalFiles: num(m.total_files),
-    filesRestored: num(m.files_restored),
-    filesSkipped: num(m.files_skipped),
-    filesDeleted: num(m.files_deleted),
-    totalBytes: num(m.total_bytes),
-    bytesRestored: num(m.bytes_restored),
-    bytesSkipped: num(m.bytes_skipped),
-  };
-}
-
-/**
- * Splits a byte stream into lines without breaking multi-byte characters across chunks. `push`
- * returns the complete lines; `end` returns what is left.
- */
-export class LineSplitter {
-  private readonly decoder = new TextDecoder("utf-8");
-  private rest = "";
-
-  push(chunk: Uint8Array | string): string[] {
-    this.rest += typeof chunk === "string" ? chunk : this.decoder.decode(chunk, { stream: true });
-    const parts = this.rest.split("\n");
-    this.rest = parts.pop() ?? "";
-    return parts.map(stripCr);
-  }
-
-  end(): string[] {
-    this.rest += this.decoder.decode();
-    const last = this.rest;
-    this.rest = "";
-    return last === "" ? [] : [stripCr(last)];
-  }
-}
-
-function stripCr(line: string): string {
-  return line.endsWith("\r") ? line.slice(0, -1) : line;
+  return { type: "restore-summary", figures: figuresOf(m, RESTORE_FIGURES) };
 }

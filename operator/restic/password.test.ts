@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
+import { createCipheriv, randomBytes, scryptSync } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
-import { checkPassword, KeyFileError, parseKeyFile, passwordOpensKey } from "./password.ts";
+import { KeyFileError, parseKeyFile, passwordOpensKey, RESTIC_SCRYPT_LIMITS, resticMac, scryptBeyondLimits, type ResticKeyFile } from "./password.ts";
 
 // A real repository made by the pinned restic (on PATH via e2e/tools/install.sh --print-path).
 const RESTIC = process.env.RESTIC_BIN ?? "restic";
@@ -13,6 +14,25 @@ async function keyFiles(repo: string) {
   const names = await readdir(dir);
   return Promise.all(names.map(async (name) => ({ name, content: await readFile(join(dir, name)) })));
 }
+
+/** Whether any of the key files opens with the password, as restic tries them. */
+async function opensAny(password: string, files: Array<{ content: Buffer }>): Promise<boolean> {
+  for (const f of files) if (await passwordOpensKey(password, parseKeyFile(f.content))) return true;
+  return false;
+}
+
+/** A key file sealed the way restic seals one, around any master key JSON (restic's format, our parameters). */
+function sealKeyFile(password: string, master: unknown, params = { N: 1024, r: 8, p: 1 }, iv = randomBytes(16)): string {
+  const salt = randomBytes(64);
+  const user = scryptSync(password, salt, 64, { ...params, maxmem: 64 << 20 });
+  const aes = createCipheriv("aes-256-ctr", user.subarray(0, 32), iv);
+  const ciphertext = Buffer.concat([aes.update(JSON.stringify(master)), aes.final()]);
+  const mac = resticMac(user.subarray(32, 48), user.subarray(48, 64), iv, ciphertext);
+  return JSON.stringify({ kdf: "scrypt", ...params, salt: salt.toString("base64"), data: Buffer.concat([iv, ciphertext, mac]).toString("base64") });
+}
+
+const b64 = (n: number, fill = 1) => Buffer.alloc(n, fill).toString("base64");
+const goodMaster = { mac: { k: b64(16), r: b64(16) }, encrypt: b64(32) };
 
 describe("restic password check (real repository)", function () {
   this.timeout(120_000);
@@ -27,33 +47,31 @@ describe("restic password check (real repository)", function () {
     await rm(repo, { recursive: true, force: true });
   });
 
-  it("parses the key file restic wrote", async () => {
+  it("parses the key file restic wrote, whose parameters are within the limits", async () => {
     const [file] = await keyFiles(repo);
     const key = parseKeyFile(file!.content);
     assert.equal(key.kdf, "scrypt");
     assert.ok(key.N >= 2 ** 14, `N=${key.N}`);
+    assert.equal(scryptBeyondLimits(key.N, key.r, key.p), undefined, `restic wrote N=${key.N} r=${key.r} p=${key.p}`);
   });
 
-  it("accepts the right password", async () => {
-    const result = await checkPassword(password, await keyFiles(repo));
-    assert.equal(result.result, "match");
+  it("accepts the right password and rejects a wrong one, including one that differs by a trailing newline", async () => {
+    const files = await keyFiles(repo);
+    assert.equal(await opensAny(password, files), true);
+    assert.equal(await opensAny("wrong", files), false);
+    assert.equal(await opensAny(`${password}\n`, files), false);
   });
 
-  it("rejects a wrong password, including one that differs by a trailing newline", async () => {
-    assert.deepEqual(await checkPassword("wrong", await keyFiles(repo)), { result: "mismatch", keysTried: 1 });
-    assert.deepEqual(await checkPassword(`${password}\n`, await keyFiles(repo)), { result: "mismatch", keysTried: 1 });
-  });
-
-  it("finds the second of two keys, as restic does", async () => {
+  it("opens the second of two keys", async () => {
     const second = await mkdtemp(join(tmpdir(), "blobstash-pw2-"));
     try {
       await writeFile(join(second, "pw"), "other password\n");
       await execa(RESTIC, ["key", "add", "--repo", repo, "--new-password-file", join(second, "pw")], { env: { RESTIC_PASSWORD: password } });
       const files = await keyFiles(repo);
       assert.equal(files.length, 2);
-      assert.equal((await checkPassword("other password", files)).result, "match");
-      assert.equal((await checkPassword(password, files)).result, "match");
-      assert.deepEqual(await checkPassword("neither", files), { result: "mismatch", keysTried: 2 });
+      assert.equal(await opensAny("other password", files), true);
+      assert.equal(await opensAny(password, files), true);
+      assert.equal(await opensAny("neither", files), false);
     } finally {
       await rm(second, { recursive: true, force: true });
     }
@@ -69,29 +87,85 @@ describe("restic password check (real repository)", function () {
       assert.equal(await passwordOpensKey(password, { ...key, data: tampered.toString("base64") }), false, `byte ${at}`);
     }
   });
-
-  it("reports a repository without keys, and skips unusable key files", async () => {
-    assert.deepEqual(await checkPassword(password, []), { result: "noKeys" });
-    const bad: string[] = [];
-    const files = [{ name: "garbage", content: "not json" }, ...(await keyFiles(repo))];
-    const result = await checkPassword(password, files, { onBadKey: (name) => bad.push(name) });
-    assert.equal(result.result, "match");
-    assert.deepEqual(bad, ["garbage"]);
-  });
 });
 
-describe("parseKeyFile", () => {
-  const good = { kdf: "scrypt", N: 16384, r: 8, p: 1, salt: Buffer.alloc(64, 1).toString("base64"), data: Buffer.alloc(64, 2).toString("base64") };
-  it("accepts a well-formed key file", () => assert.equal(parseKeyFile(JSON.stringify(good)).N, 16384));
-  for (const [what, patch] of [
-    ["another kdf", { kdf: "argon2" }],
-    ["N not a power of two", { N: 1000 }],
-    ["a non-integer r", { r: 1.5 }],
-    ["memory beyond the limit", { N: 2 ** 24, r: 8 }],
-    ["a short salt", { salt: "AAAA" }],
-    ["data too short for IV and MAC", { data: Buffer.alloc(32).toString("base64") }],
+describe("hostile key files", () => {
+  it("opens a key sealed like restic's, and refuses one whose master key is all zeros, as restic does", async () => {
+    assert.equal(await passwordOpensKey("pw", parseKeyFile(sealKeyFile("pw", goodMaster))), true);
+    assert.equal(await passwordOpensKey("other", parseKeyFile(sealKeyFile("pw", goodMaster))), false);
+    for (const master of [
+      { mac: { k: b64(16, 0), r: b64(16, 0) }, encrypt: b64(32, 0) },
+      { ...goodMaster, encrypt: b64(32, 0) },
+      { ...goodMaster, mac: { k: b64(16, 0), r: b64(16) } },
+      { ...goodMaster, mac: { k: b64(16), r: b64(16, 0) } },
+      { ...goodMaster, encrypt: b64(31) },
+      { mac: "x", encrypt: b64(32) },
+      "a string",
+    ]) {
+      const key = parseKeyFile(sealKeyFile("pw", master));
+      await assert.rejects(passwordOpensKey("pw", key), (err: unknown) => err instanceof KeyFileError && /all zeros/.test(err.message), JSON.stringify(master));
+    }
+  });
+
+  it("refuses an all-zero IV before deriving anything, as restic does", () => {
+    assert.throws(() => parseKeyFile(sealKeyFile("pw", goodMaster, undefined, Buffer.alloc(16))), /all-zero IV/);
+  });
+
+  const within = { N: 2 ** 15, r: 8, p: 1 };
+  for (const [what, params, named] of [
+    ["N twice restic's", { ...within, N: 2 ** 16 }, /N=65536.*N ≤ 32768/],
+    ["N of 2^30 (1 TiB)", { ...within, N: 2 ** 30 }, /N=1073741824, r=8, p=1 \(1048576 MiB/],
+    ["r of 16", { ...within, r: 16 }, /r=16.*r ≤ 8/],
+    ["p of 33", { ...within, p: 33 }, /p=33.*p ≤ 32/],
+    ["p of 2^40 with small N", { N: 2, r: 1, p: 2 ** 40 }, /p ≤ 32, N·r·p ≤ 8388608/],
   ] as const) {
-    it(`refuses ${what}`, () => assert.throws(() => parseKeyFile(JSON.stringify({ ...good, ...patch })), KeyFileError));
+    it(`refuses ${what} before any allocation, naming the parameters and the limits`, async () => {
+      const text = JSON.stringify({ kdf: "scrypt", ...params, salt: b64(64), data: b64(200) });
+      const t0 = performance.now();
+      assert.throws(
+        () => parseKeyFile(text),
+        (err: unknown) => err instanceof KeyFileError && err.kind === "refused" && named.test(err.message),
+      );
+      // Also when a key that skipped parseKeyFile reaches the derivation.
+      const forged: ResticKeyFile = { kdf: "scrypt", ...params, salt: b64(64), data: b64(200) };
+      await assert.rejects(passwordOpensKey("pw", forged), (err: unknown) => err instanceof KeyFileError && err.kind === "refused");
+      assert.ok(performance.now() - t0 < 200, "nothing was derived");
+    });
   }
-  it("refuses non-JSON", () => assert.throws(() => parseKeyFile("{"), KeyFileError));
+
+  it("accepts the largest parameters within the limits", () => {
+    const { maxN, maxR, maxWork } = RESTIC_SCRYPT_LIMITS;
+    assert.equal(scryptBeyondLimits(maxN, maxR, maxWork / maxN / maxR), undefined);
+    assert.match(scryptBeyondLimits(maxN, maxR, maxWork / maxN / maxR + 1) ?? "", /p ≤ 32, N·r·p/);
+  });
+
+  const good = { kdf: "scrypt", N: 16384, r: 8, p: 1, salt: b64(64), data: Buffer.alloc(64, 2).toString("base64") };
+  for (const [what, text] of [
+    ["another kdf", JSON.stringify({ ...good, kdf: "argon2" })],
+    ["N not a power of two", JSON.stringify({ ...good, N: 1000 })],
+    ["N of 1", JSON.stringify({ ...good, N: 1 })],
+    ["a non-integer r", JSON.stringify({ ...good, r: 1.5 })],
+    ["N beyond 2^53", JSON.stringify({ ...good, N: 2 ** 60 })],
+    ["N as a string", JSON.stringify({ ...good, N: "32768" })],
+    ["a negative p", JSON.stringify({ ...good, p: -1 })],
+    ["1e308", JSON.stringify({ ...good, N: 1e308 })],
+    ["a short salt", JSON.stringify({ ...good, salt: "AAAA" })],
+    ["a salt of a megabyte", JSON.stringify({ ...good, salt: "A".repeat(1 << 20) })],
+    ["data too short for IV and MAC", JSON.stringify({ ...good, data: b64(32) })],
+    ["data of 4 KiB", JSON.stringify({ ...good, data: b64(4096) })],
+    ["no data", JSON.stringify({ ...good, data: undefined })],
+    ["a file of 100 KiB", JSON.stringify({ ...good, username: "x".repeat(100 << 10) })],
+    ["an array", "[1,2,3]"],
+    ["null", "null"],
+    ["deep nesting", "[".repeat(50_000) + "]".repeat(50_000)],
+    ["not JSON", "{"],
+    ["bytes that are not UTF-8", Buffer.from([0xff, 0xfe, 0x7b, 0x00])],
+  ] as const) {
+    it(`refuses ${what} with a reason`, () => {
+      assert.throws(
+        () => parseKeyFile(text),
+        (err: unknown) => err instanceof KeyFileError && err.kind === "invalid" && err.message.length > 10 && err.message.length < 300,
+      );
+    });
+  }
 });

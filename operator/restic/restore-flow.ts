@@ -78,16 +78,7 @@ export async function restoreFlow(plan: RestorePlan, deps: FlowDeps): Promise<Jo
   const restore = await (early$ ?? restoreOf(ctx, newest.id));
   const extra: Partial<JobResult> = { snapshot };
   const summary = restore.summary;
-  if (summary) {
-    extra.restore = {
-      totalFiles: summary.totalFiles,
-      filesRestored: summary.filesRestored,
-      filesSkipped: summary.filesSkipped,
-      totalBytes: summary.totalBytes,
-      bytesRestored: summary.bytesRestored,
-      bytesSkipped: summary.bytesSkipped,
-    };
-  }
+  if (summary) extra.restore = summary.figures;
   if (restore.errorCount > 0) extra.errors = { count: restore.errorCount, samples: restore.errorSamples.map((e) => errorSample(e, plan.target)) };
   if (restore.run.exitCode !== EXIT_OK) {
     problems.push(problemOf("restore", restore.run, deps));

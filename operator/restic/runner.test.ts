@@ -134,5 +134,27 @@ describe("restic runner", () => {
       assert.match(run.lastRetry ?? "", /ERROR CODE: ContainerNotFound/);
       assert.ok(Date.now() - started < 10_000);
     });
+
+    it("keeps neither a flood of stdout nor endless lines: restic is stopped, the reason says why, memory stays bounded", async () => {
+      const flood = join(dir, "flooding-restic");
+      // 4 MiB of JSON on stdout, and a 3 MiB stderr line without a newline in between.
+      await writeFile(
+        flood,
+        `#!/bin/sh
+trap 'exit 130' INT
+head -c 3145728 /dev/zero | tr '\\0' x >&2
+echo >&2
+echo '[' ; head -c 4194304 /dev/zero | tr '\\0' ' '\necho ']'\nwhile :; do sleep 0.1; done\n`,
+      );
+      await chmod(flood, 0o755);
+      const started = Date.now();
+      const run = await runRestic(ctx({ binary: flood }), ["snapshots"], { noLock: true, collectStdout: true, maxStdout: 1 << 20 });
+      assert.ok(Date.now() - started < 10_000, "restic was stopped, not waited for");
+      assert.match(run.overflow ?? "", /restic printed more than 1 MiB on stdout/);
+      assert.equal(run.stdout, "", "nothing partial is handed to a parser");
+      assert.match(failureText(run), /more than 1 MiB/);
+      assert.ok(run.textTail.every((l) => l.length <= 4096), "the long stderr line was cut");
+      assert.ok(run.textTail.some((l) => l.startsWith("xxxx")));
+    });
   });
 });

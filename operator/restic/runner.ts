@@ -6,8 +6,10 @@
 import { execa } from "execa";
 import { logger } from "../observability/logger.ts";
 import { redact } from "../observability/redact.ts";
-import type { ResultReason } from "../api/result.ts";
-import { LineSplitter, parseResticLine, type ExitError, type ResticMessage } from "./messages.ts";
+import { truncateText, type ResultReason } from "../api/result.ts";
+import { formatBytes } from "../api/bytes.ts";
+import { LineSplitter } from "../api/lines.ts";
+import { parseResticLine, type ExitError, type ResticMessage } from "./messages.ts";
 import { reasonFor } from "./reasons.ts";
 
 /** How restic is reached and what every command shares. */
@@ -34,6 +36,8 @@ export interface RunOptions {
   cwd?: string;
   /** Keep stdout whole (snapshots, forget and stats print one JSON document). */
   collectStdout?: boolean;
+  /** Most bytes of stdout collectStdout keeps (default MAX_COLLECTED_STDOUT). */
+  maxStdout?: number;
   /** Whose messages these are, for the parser (restore omits zero fields). */
   command?: "backup" | "restore";
   onMessage?: (message: ResticMessage) => void;
@@ -58,10 +62,19 @@ export interface ResticRun {
   notFound: boolean;
   /** The command was stopped through the context's signal. */
   aborted: boolean;
+  /** Set when restic printed more than the runner keeps, and was stopped for it. */
+  overflow?: string;
   durationMs: number;
 }
 
 const TAIL_LINES = 20;
+/** A text line longer than this is cut where it is kept (restic's longest are an error with a path). */
+const MAX_TEXT_LINE = 4096;
+/**
+ * snapshots, forget and stats print one JSON document; a repository of a hundred thousand
+ * snapshots prints some 50 MiB. More than this is not kept in memory: restic is stopped instead.
+ */
+export const MAX_COLLECTED_STDOUT = 128 * 1024 * 1024;
 const RETRY_BLOCK_LINES = 20;
 /** Failures restic retries (it treats a 404 on the container like a network error) that never heal by waiting. */
 const HOPELESS: ReadonlySet<ResultReason> = new Set(["ContainerNotFound", "AuthenticationFailed", "SasExpired", "PermissionDenied"]);
@@ -86,6 +99,7 @@ export function resticArgv(ctx: ResticContext, verbArgs: readonly string[], opts
 /** The text that best explains a failed run: restic's exit_error, else its last stderr lines. */
 export function failureText(run: ResticRun): string {
   if (run.notFound) return "restic binary not found";
+  if (run.overflow) return run.overflow;
   const parts: string[] = [];
   if (run.exitError?.message) parts.push(tidyResticError(run.exitError.message));
   else if (run.textTail.length > 0) parts.push(tidyResticError(run.textTail.slice(-8).join("\n")));
@@ -166,7 +180,7 @@ export async function runRestic(ctx: ResticContext, verbArgs: readonly string[],
       return;
     }
     // restic clears its status line with a carriage return before some messages.
-    const text = redact(line.replace(/^\r+/, ""));
+    const text = truncateText(redact(line.replace(/^\r+/, "")), MAX_TEXT_LINE);
     keepText(run, text);
     if (/returned error, retrying/.test(text)) {
       flushRetry();
@@ -180,9 +194,20 @@ export async function runRestic(ctx: ResticContext, verbArgs: readonly string[],
     }
     checkRetry();
   };
+  let collected = 0;
+  const limit = opts.maxStdout ?? MAX_COLLECTED_STDOUT;
   child.stdout?.on("data", (chunk: Buffer) => {
-    if (opts.collectStdout) stdoutChunks.push(chunk);
-    else for (const l of outLines.push(chunk)) onStdoutLine(l);
+    if (!opts.collectStdout) {
+      for (const l of outLines.push(chunk)) onStdoutLine(l);
+      return;
+    }
+    collected += chunk.length;
+    if (collected <= limit) stdoutChunks.push(chunk);
+    else if (!run.overflow) {
+      run.overflow = `restic printed more than ${formatBytes(limit)} on stdout, more than the wrapper keeps; it was stopped`;
+      stdoutChunks.length = 0;
+      child.kill("SIGINT");
+    }
   });
   child.stderr?.on("data", (chunk: Buffer) => {
     for (const l of errLines.push(chunk)) onStderrLine(l);
@@ -202,6 +227,6 @@ export async function runRestic(ctx: ResticContext, verbArgs: readonly string[],
 }
 
 function keepText(run: ResticRun, text: string): void {
-  run.textTail.push(text);
+  run.textTail.push(truncateText(text, MAX_TEXT_LINE));
   if (run.textTail.length > TAIL_LINES) run.textTail.shift();
 }

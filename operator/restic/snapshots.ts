@@ -1,7 +1,8 @@
 // `restic snapshots --json`: the snapshot a restore names (`latest`, an id or a prefix), resolved to
 // its id, time and host.
 
-import { isRecord, parseDocument, stringArray, type Parsed } from "./json-doc.ts";
+import { isRecord } from "../api/json.ts";
+import { parseDocument, stringArray, type Parsed } from "./json-doc.ts";
 import { runRestic, type ResticContext, type ResticRun } from "./runner.ts";
 
 export interface Snapshot {
@@ -29,14 +30,14 @@ export function snapshotsArgs(f: SnapshotsFilter = {}): string[] {
   return out;
 }
 
-/** Parses `snapshots --json` output; entries without an id or time are skipped. */
+/** Parses `snapshots --json` output; entries without a restic id (64 hex digits) or a time are skipped. */
 export function parseSnapshots(stdout: string): Parsed<Snapshot[]> {
   const doc = parseDocument(stdout, "snapshots");
   if (!doc.ok) return doc;
   if (!Array.isArray(doc.value)) return { ok: false, error: "snapshots: expected a JSON array" };
   const out: Snapshot[] = [];
   for (const s of doc.value) {
-    if (!isRecord(s) || typeof s.id !== "string" || typeof s.time !== "string") continue;
+    if (!isRecord(s) || typeof s.id !== "string" || !/^[0-9a-f]{64}$/.test(s.id) || typeof s.time !== "string" || Number.isNaN(Date.parse(s.time))) continue;
     const snap: Snapshot = {
       id: s.id,
       shortId: typeof s.short_id === "string" ? s.short_id : s.id.slice(0, 8),
@@ -45,7 +46,7 @@ export function parseSnapshots(stdout: string): Parsed<Snapshot[]> {
       tags: stringArray(s.tags),
       paths: stringArray(s.paths),
     };
-    if (typeof s.parent === "string") snap.parent = s.parent;
+    if (typeof s.parent === "string" && /^[0-9a-f]{64}$/.test(s.parent)) snap.parent = s.parent;
     out.push(snap);
   }
   return { ok: true, value: out };

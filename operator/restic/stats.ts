@@ -2,7 +2,8 @@
 // size Repository status reports (Stash's "restore size" counted deduplicated data many times), and
 // how many snapshots it holds (without a filter, stats reads all of them).
 
-import { isRecord, parseDocument, type Parsed } from "./json-doc.ts";
+import { isRecord } from "../api/json.ts";
+import { parseDocument, type Parsed } from "./json-doc.ts";
 import { runRestic, type ResticContext, type ResticRun } from "./runner.ts";
 
 export interface RawDataStats {

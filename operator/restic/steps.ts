@@ -46,7 +46,10 @@ export function problemOf(step: ResultStep, run: ResticRun, deps: FlowDeps): Pro
   const cause = run.aborted ? abortCause(deps.signal) : undefined;
   let reason: ResultReason;
   let message: string;
-  if (run.gaveUp) {
+  if (run.overflow) {
+    reason = "ResticFailed";
+    message = run.overflow;
+  } else if (run.gaveUp) {
     reason = run.gaveUp;
     message = `stopped restic, which kept retrying what retrying cannot fix: ${run.lastRetry ?? text}`;
   } else if (cause) {

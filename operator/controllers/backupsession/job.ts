@@ -5,6 +5,8 @@ import type { V1Job } from "@kubernetes/client-node";
 import {
   BACKUP_SESSION_KIND,
   DEFAULT_SNAPSHOT_HOST,
+  hasKeepRule,
+  keepFlags,
   V1BETA1_API_VERSION,
   type BackupConfiguration,
   type BackupSession,
@@ -107,23 +109,6 @@ export function buildBackupJob(input: BackupJobInput): JobBuild {
 
 /** The wrapper's retention flags; none when the policy has no keep rule (restic would remove nothing). */
 export function retentionArgs(policy: RetentionPolicy | undefined): string[] {
-  if (!policy) return [];
-  const out: string[] = [];
-  const counts: Array<[keyof RetentionPolicy, string]> = [
-    ["keepLast", "--keep-last"],
-    ["keepHourly", "--keep-hourly"],
-    ["keepDaily", "--keep-daily"],
-    ["keepWeekly", "--keep-weekly"],
-    ["keepMonthly", "--keep-monthly"],
-    ["keepYearly", "--keep-yearly"],
-  ];
-  for (const [key, flag] of counts) {
-    const n = policy[key];
-    if (typeof n === "number" && n > 0) out.push(flag, String(n));
-  }
-  for (const tag of policy.keepTags ?? []) out.push("--keep-tag", tag);
-  if (out.length === 0) return [];
-  if (policy.prune) out.push("--prune");
-  if (policy.dryRun) out.push("--dry-run");
-  return out;
+  if (!policy || !hasKeepRule(policy)) return [];
+  return [...keepFlags(policy), ...(policy.prune ? ["--prune"] : []), ...(policy.dryRun ? ["--dry-run"] : [])];
 }

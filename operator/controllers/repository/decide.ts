@@ -27,6 +27,8 @@ export type PasswordObservation =
   | { result: "configDamaged"; keyName: string; detail: string }
   /** restic tries 20 key files and gives up; none of those opened. */
   | { result: "tooManyKeys"; keysTried: number }
+  /** The check took longer than its time limit (waiting for a key derivation slot included). */
+  | { result: "timedOut"; afterSeconds: number; keysTried: number }
   | { result: "error"; failure: AzureFailure };
 
 export interface RepositoryObservation {
@@ -324,6 +326,14 @@ function decidePassword(o: RepositoryObservation, c: (t: RepositoryConditionType
         "TooManyKeyFiles",
         `${repoUrl} has more than 20 key files and RESTIC_PASSWORD opens none of the first ${p.keysTried}: restic tries at most 20 and gives up. ` +
           "Remove keys no longer used (restic key list, restic key remove)",
+      );
+    case "timedOut":
+      return c(
+        "PasswordValid",
+        "Unknown",
+        "PasswordCheckTimedOut",
+        `checking RESTIC_PASSWORD of Secret ${secret} against the key files of ${repoUrl} took longer than ${p.afterSeconds} s ` +
+          `(${p.keysTried} key(s) tried; each costs what its scrypt parameters ask, and the operator derives two at a time); retrying at the next revalidation`,
       );
     case "error":
       return c("PasswordValid", "Unknown", p.failure.reason, `could not read the key files of ${repoUrl} (${p.failure.detail}); retrying`);

@@ -25,6 +25,7 @@ import {
   type ProbeTarget,
   RESTIC_MAX_KEYS,
 } from "../../azure/probe.ts";
+import { DerivationSlots, TimeLimitReached } from "../../restic/derivation-slots.ts";
 import { type MasterKey, masterKeyOpensConfig, openMasterKey } from "../../restic/master-key.ts";
 import { parseKeyFile, type ResticKeyFile } from "../../restic/password.ts";
 import type { PasswordObservation } from "./decide.ts";
@@ -43,15 +44,22 @@ interface RepositoryMemo {
 export class PasswordChecker {
   private readonly hmacKey = randomBytes(32);
   private readonly memos = new Map<string, RepositoryMemo>();
-  private readonly maxConcurrent: number;
-  private running = 0;
-  private readonly waiting: Array<() => void> = [];
-  /** Key derivations actually run, for tests and metrics. */
-  derivations = 0;
+  private readonly slots: DerivationSlots;
+  private readonly timeLimitMs: number;
 
-  /** `maxConcurrent` scrypt runs at once: they share libuv's small thread pool with DNS and file I/O. */
-  constructor(options: { maxConcurrent?: number } = {}) {
-    this.maxConcurrent = options.maxConcurrent ?? 2;
+  /**
+   * `maxConcurrent` scrypt runs at once: they share libuv's small thread pool with DNS and file I/O.
+   * A check (waiting for a slot included) gives up after `timeLimitMs`, so a tenant whose key files
+   * are slow to derive holds a Repository worker that long at most.
+   */
+  constructor(options: { maxConcurrent?: number; timeLimitMs?: number } = {}) {
+    this.slots = new DerivationSlots(options.maxConcurrent ?? 2);
+    this.timeLimitMs = options.timeLimitMs ?? 20_000;
+  }
+
+  /** Key derivations actually run, for tests and metrics. */
+  get derivations(): number {
+    return this.slots.started;
   }
 
   /**
@@ -59,6 +67,7 @@ export class PasswordChecker {
    * blob the probe saw (size and ETag).
    */
   async check(scope: string, client: AzureClient, target: ProbeTarget, password: string, config: ConfigBlob | undefined): Promise<PasswordObservation> {
+    const deadline = performance.now() + this.timeLimitMs;
     let keys: KeyFileEntry[];
     try {
       keys = await listKeyFiles(client, target);
@@ -89,8 +98,9 @@ export class PasswordChecker {
       let master: MasterKey | undefined;
       if (opens === undefined || (opens && !this.configKnown(memo, id, config))) {
         try {
-          master = await this.limited(() => openMasterKey(password, file.key));
+          master = await this.slots.run(() => openMasterKey(password, file.key), deadline);
         } catch (err) {
+          if (err instanceof TimeLimitReached) return { result: "timedOut", afterSeconds: this.timeLimitMs / 1000, keysTried: tried };
           const problem = `${err instanceof Error ? err.message : String(err)} (N=${file.key.N}, r=${file.key.r}, p=${file.key.p})`;
           memo.files.set(entry.name, { etag: entry.etag, problem });
           return { result: "keyUnusable", keyName: entry.name, problem };
@@ -136,18 +146,6 @@ export class PasswordChecker {
 
   private configKnown(memo: RepositoryMemo, id: string, config: ConfigBlob | undefined): boolean {
     return !config || (config.etag !== undefined && memo.config.has(`${id}|${config.etag}`));
-  }
-
-  private async limited<T>(run: () => Promise<T>): Promise<T> {
-    while (this.running >= this.maxConcurrent) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.running++;
-    this.derivations++;
-    try {
-      return await run();
-    } finally {
-      this.running--;
-      this.waiting.shift()?.();
-    }
   }
 }
 
