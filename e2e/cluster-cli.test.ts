@@ -13,32 +13,12 @@ import { currentKernelSettings } from "./cluster/kernel-settings.ts";
 import { planNetwork } from "./cluster/network.ts";
 import { readState } from "./cluster/state.ts";
 import { readRecords } from "./cluster/supervisor.ts";
+import { alive } from "./support/processes.ts";
 import { nodeBinary, repoRoot } from "./cluster/tools.ts";
 
 const cli = path.join(repoRoot, "e2e/cluster/cli.ts");
 // A user's shell: none of the variables the test fixture put into this process.
 const userEnv = { HOME: process.env.HOME ?? "/root", PATH: "/usr/local/bin:/usr/bin:/bin", LANG: "C.UTF-8" };
-
-/**
- * Whether pid is a running process. A zombie does not count: it has exited and released everything, and
- * only waits for its parent to collect the exit status. `up` exits right after starting the cluster, so
- * its processes are re-parented to PID 1, and where PID 1 does not reap (this sandbox's init does not),
- * a stopped process stays a zombie until the machine's init gets to it. kill(pid, 0) succeeds on zombies.
- */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    assert.equal((err as NodeJS.ErrnoException).code, "ESRCH");
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0] !== "Z";
-  } catch {
-    return false;
-  }
-}
 
 /** Live processes whose command line or working directory points into dir: anything of ours that escaped the records. */
 function processesUsing(dir: string): string[] {

@@ -1,17 +1,7 @@
-import type { Pki } from "./certs.ts";
-import { probeGet } from "./https-probe.ts";
-import { exitedWithLog, startProcess, type ProcessRecord } from "./supervisor.ts";
-import { tool } from "./tools.ts";
-import { waitFor } from "./wait.ts";
-import { readFileSync } from "node:fs";
+import { startComponent, type ComponentConfig } from "./component.ts";
+import type { ProcessRecord } from "./supervisor.ts";
 
-export interface ControllerManagerConfig {
-  dir: string;
-  pki: Pki;
-  kubeconfig: string;
-  port: number;
-  dieWithParent?: boolean;
-}
+export type ControllerManagerConfig = ComponentConfig;
 
 /** What Jobs, Deployments, Services, PVCs, nodes, owner references and namespaces need; nothing that wants a cloud. */
 export const controllers = [
@@ -66,14 +56,6 @@ export function controllerManagerArgs(cfg: Pick<ControllerManagerConfig, "pki" |
   ];
 }
 
-export async function startControllerManager(cfg: ControllerManagerConfig): Promise<ProcessRecord> {
-  const record = startProcess(cfg.dir, "kube-controller-manager", tool("kube-controller-manager"), controllerManagerArgs(cfg), {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME },
-    dieWithParent: cfg.dieWithParent,
-  });
-  const ca = readFileSync(cfg.pki.caCert);
-  await waitFor("kube-controller-manager /healthz", async () => (await probeGet(`https://127.0.0.1:${cfg.port}/healthz`, { ca })).status === 200, {
-    timeoutMs: 60_000, intervalMs: 200, abortIf: exitedWithLog(cfg.dir, record),
-  });
-  return record;
+export function startControllerManager(cfg: ControllerManagerConfig): Promise<ProcessRecord> {
+  return startComponent("kube-controller-manager", cfg, controllerManagerArgs(cfg));
 }

@@ -1,17 +1,7 @@
-import { readFileSync } from "node:fs";
-import type { Pki } from "./certs.ts";
-import { probeGet } from "./https-probe.ts";
-import { exitedWithLog, startProcess, type ProcessRecord } from "./supervisor.ts";
-import { tool } from "./tools.ts";
-import { waitFor } from "./wait.ts";
+import { startComponent, type ComponentConfig } from "./component.ts";
+import type { ProcessRecord } from "./supervisor.ts";
 
-export interface SchedulerConfig {
-  dir: string;
-  pki: Pki;
-  kubeconfig: string;
-  port: number;
-  dieWithParent?: boolean;
-}
+export type SchedulerConfig = ComponentConfig;
 
 export function schedulerArgs(cfg: Pick<SchedulerConfig, "pki" | "kubeconfig" | "port">): string[] {
   return [
@@ -28,14 +18,6 @@ export function schedulerArgs(cfg: Pick<SchedulerConfig, "pki" | "kubeconfig" | 
 }
 
 /** Starts kube-scheduler (it places every pod; nothing binds them by hand) and waits for /healthz. */
-export async function startScheduler(cfg: SchedulerConfig): Promise<ProcessRecord> {
-  const record = startProcess(cfg.dir, "kube-scheduler", tool("kube-scheduler"), schedulerArgs(cfg), {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME },
-    dieWithParent: cfg.dieWithParent,
-  });
-  const ca = readFileSync(cfg.pki.caCert);
-  await waitFor("kube-scheduler /healthz", async () => (await probeGet(`https://127.0.0.1:${cfg.port}/healthz`, { ca })).status === 200, {
-    timeoutMs: 60_000, intervalMs: 200, abortIf: exitedWithLog(cfg.dir, record),
-  });
-  return record;
+export function startScheduler(cfg: SchedulerConfig): Promise<ProcessRecord> {
+  return startComponent("kube-scheduler", cfg, schedulerArgs(cfg));
 }
