@@ -1,4 +1,4 @@
-import { startComponent, type ComponentConfig } from "./component.ts";
+import { servingArgs, startComponent, type ComponentConfig } from "./component.ts";
 import type { ProcessRecord } from "./supervisor.ts";
 
 export type ControllerManagerConfig = ComponentConfig;
@@ -46,13 +46,7 @@ export function controllerManagerArgs(cfg: Pick<ControllerManagerConfig, "pki" |
     // A stopped node is noticed in seconds, not the production default's 40–50 s.
     "--node-monitor-period", "2s",
     "--node-monitor-grace-period", "16s",
-    "--bind-address", "127.0.0.1",
-    "--secure-port", String(cfg.port),
-    "--tls-cert-file", cfg.pki.apiserverCert,
-    "--tls-private-key-file", cfg.pki.apiserverKey,
-    // /healthz is always allowed; without delegated authn/authz it needs no extra kubeconfig round trips.
-    "--authentication-skip-lookup",
-    "-v", "1",
+    ...servingArgs(cfg),
   ];
 }
 

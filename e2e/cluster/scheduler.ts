@@ -1,4 +1,4 @@
-import { startComponent, type ComponentConfig } from "./component.ts";
+import { servingArgs, startComponent, type ComponentConfig } from "./component.ts";
 import type { ProcessRecord } from "./supervisor.ts";
 
 export type SchedulerConfig = ComponentConfig;
@@ -7,13 +7,7 @@ export function schedulerArgs(cfg: Pick<SchedulerConfig, "pki" | "kubeconfig" | 
   return [
     "--kubeconfig", cfg.kubeconfig,
     "--leader-elect=false",
-    "--bind-address", "127.0.0.1",
-    "--secure-port", String(cfg.port),
-    "--tls-cert-file", cfg.pki.apiserverCert,
-    "--tls-private-key-file", cfg.pki.apiserverKey,
-    // /healthz is always allowed; without delegated authn/authz it needs no extra kubeconfig round trips.
-    "--authentication-skip-lookup",
-    "-v", "1",
+    ...servingArgs(cfg),
   ];
 }
 

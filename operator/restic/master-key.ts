@@ -5,8 +5,7 @@
 // same password and still cannot open this one; only the config tells them apart.
 // Key-file parsing and its bounds are in password.ts.
 
-import { scrypt } from "node:crypto";
-import { KeyFileError, openSealed, type ResticKeyFile } from "./password.ts";
+import { deriveUserKey, KeyFileError, openSealed, type ResticKeyFile } from "./password.ts";
 
 export interface MasterKey {
   encryption: Buffer;
@@ -16,11 +15,6 @@ export interface MasterKey {
 
 const MASTER_SIZES = { encrypt: 32, k: 16, r: 16 } as const;
 
-/** scrypt needs about 128·r·(N+p+2) bytes; node's default maxmem is below restic's usual N=2^15, r=8. */
-function scryptMaxmem(key: ResticKeyFile): number {
-  return 128 * key.r * (key.N + key.p + 2) + 2 ** 20;
-}
-
 /**
  * The master key inside `key`, or undefined when the password does not open it (restic's
  * ErrUnauthenticated: it tries the next key). Throws KeyFileError for a key file restic would stop
@@ -28,13 +22,9 @@ function scryptMaxmem(key: ResticKeyFile): number {
  * OpenSSL refuses) propagate as they are.
  */
 export async function openMasterKey(password: string, key: ResticKeyFile): Promise<MasterKey | undefined> {
-  const derived = await new Promise<Buffer>((resolve, reject) => {
-    scrypt(Buffer.from(password, "utf8"), Buffer.from(key.salt, "base64"), 64, { N: key.N, r: key.r, p: key.p, maxmem: scryptMaxmem(key) }, (err, out) =>
-      err ? reject(err) : resolve(out),
-    );
-  });
-  const plain = openSealed(derived.subarray(0, 32), derived.subarray(32, 48), derived.subarray(48, 64), Buffer.from(key.data, "base64"));
-  derived.fill(0);
+  const user = await deriveUserKey(password, key);
+  const plain = openSealed(user.encryption, user.macK, user.macR, Buffer.from(key.data, "base64"));
+  user.derived.fill(0);
   if (!plain) return undefined;
   let parsed: unknown;
   try {

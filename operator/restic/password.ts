@@ -129,7 +129,7 @@ function scryptMemory(N: number, r: number, p: number): number {
   return 128 * r * (N + p + 2);
 }
 
-interface UserKey {
+export interface UserKey {
   /** All 64 bytes, to be zeroed after use. */
   derived: Buffer;
   encryption: Buffer; // AES-256
@@ -137,7 +137,8 @@ interface UserKey {
   macR: Buffer; // Poly1305 r
 }
 
-async function deriveUserKey(password: string, key: ResticKeyFile): Promise<UserKey> {
+/** scrypt of the password with the key file's parameters, refused (KeyFileError "refused") beyond restic's bounds. */
+export async function deriveUserKey(password: string, key: ResticKeyFile): Promise<UserKey> {
   // Also here, for key files that did not come through parseKeyFile.
   const beyond = scryptBeyondLimits(key.N, key.r, key.p);
   if (beyond) throw new KeyFileError(beyond, "refused");
@@ -173,38 +174,3 @@ export function openSealed(encryption: Uint8Array, macK: Uint8Array, macR: Uint8
   return Buffer.concat([aes.update(ciphertext), aes.final()]);
 }
 
-/**
- * True when `password` opens this key file: the MAC verifies and the plaintext is a restic master
- * key. False for a wrong password. Throws KeyFileError when the file itself is unusable.
- */
-export async function passwordOpensKey(password: string, key: ResticKeyFile): Promise<boolean> {
-  const user = await deriveUserKey(password, key);
-  const plain = openSealed(user.encryption, user.macK, user.macR, Buffer.from(key.data, "base64"));
-  user.derived.fill(0);
-  if (!plain) return false;
-  let master: unknown;
-  try {
-    master = JSON.parse(plain.toString("utf8"));
-  } catch {
-    throw new KeyFileError("key file authenticated but does not hold a JSON master key");
-  } finally {
-    plain.fill(0);
-  }
-  if (!validMasterKey(master)) throw new KeyFileError("key file opens with the password but its master key is all zeros (restic: Invalid key for repository) or not the 32+16+16 bytes restic writes");
-  return true;
-}
-
-/**
- * restic's Key.Valid() on the decrypted master key: `encrypt` (32 bytes), `mac.k` and `mac.r` (16
- * each) must each hold a non-zero byte. A forged key file that authenticates but carries a zero
- * key would otherwise make the password look right for a repository restic will not open.
- */
-export function validMasterKey(master: unknown): boolean {
-  if (!isRecord(master) || !isRecord(master.mac)) return false;
-  const part = (v: unknown, size: number): boolean => {
-    if (typeof v !== "string" || v.length > 4 * size) return false;
-    const b = Buffer.from(v, "base64");
-    return b.length === size && b.some((x) => x !== 0);
-  };
-  return part(master.encrypt, 32) && part(master.mac.k, 16) && part(master.mac.r, 16);
-}
