@@ -198,6 +198,17 @@ export function repositoryArgs(repository: Repository): string[] | undefined {
   return ["--repo", resticRepositoryUrl(azure), "--option", `azure.connections=${azure.maxConnections ?? DEFAULT_MAX_CONNECTIONS}`];
 }
 
+/**
+ * The wrapper's --timeout, and --deadline: when Kubernetes will stop the Job. activeDeadlineSeconds
+ * counts from the Job's start, so the wrapper cannot count from its own (it may start many seconds
+ * later, after scheduling and mounting) and still write its result in time.
+ */
+function timeoutArgs(timeOut: string | undefined, createdAt: Date): string[] {
+  const ms = timeOut === undefined ? undefined : parseDuration(timeOut);
+  if (timeOut === undefined || ms === undefined) return [];
+  return ["--timeout", timeOut, "--deadline", new Date(createdAt.getTime() + ms).toISOString()];
+}
+
 /** Whole seconds for activeDeadlineSeconds, or undefined when no timeOut is set. */
 export function deadlineSeconds(timeOut: string | undefined): number | undefined {
   if (timeOut === undefined) return undefined;
@@ -292,6 +303,7 @@ export interface SessionJobParts {
   credentialsSecretName: string;
   image: string;
   options: JobOptions;
+  createdAt: Date;
 }
 
 /** The Job of a backup or restore session: shared flags, labels, owner, deadline, volumes. */
@@ -303,7 +315,7 @@ export function sessionJob(p: SessionJobParts): V1Job {
     ...(spec.tempDir?.disableCaching ? ["--no-cache"] : ["--cache-dir", CACHE_DIR]),
     "--result-file",
     TERMINATION_LOG,
-    ...(spec.timeOut ? ["--timeout", spec.timeOut] : []),
+    ...timeoutArgs(spec.timeOut, p.createdAt),
     ...(options.progressInterval ? ["--progress-interval", options.progressInterval] : []),
   ];
   return jobSkeleton({

@@ -17,6 +17,7 @@ function input(spec: Partial<NonNullable<RestoreSession["spec"]>> = {}): Restore
     repository: { metadata: { name: "azure-repo", namespace: "demo" }, spec: { backend: { azure: { container: "backups", prefix: "demo/app" } } } } satisfies Repository,
     credentialsSecretName: "restore-app-restore-credentials",
     image: "blobstash:dev",
+    createdAt: new Date("2026-11-30T02:00:00Z"),
   };
 }
 
@@ -66,6 +67,8 @@ describe("restore Job builder", () => {
       "/dev/termination-log",
       "--timeout",
       "30m",
+      "--deadline",
+      "2026-11-30T02:30:00.000Z",
     ]);
     assert.ok(c.env?.every((e) => e.value === undefined || !/sig=|AccountKey/.test(e.value)));
   });

@@ -41,7 +41,7 @@ export type SessionPlan =
       repository: ObjectRef | undefined;
       target: TargetRef | undefined;
       timeOut: string | undefined;
-      build: (repository: Repository, credentialsSecretName: string) => { ok: true; job: V1Job } | { ok: false; refusals: Refusal[] };
+      build: (repository: Repository, credentialsSecretName: string, now: Date) => { ok: true; job: V1Job } | { ok: false; refusals: Refusal[] };
     };
 
 export interface SessionKind<S extends SessionObject> {
@@ -111,7 +111,7 @@ export class SessionReconciler<S extends SessionObject> {
     this.waitingSince.delete(key);
     if (check.kind === "fail") return this.fail(session, check);
     const repository = check.repository;
-    const built = plan.build(repository, jobSecretName(jobName));
+    const built = plan.build(repository, jobSecretName(jobName), now);
     if (!built.ok) return this.fail(session, { reason: "Unsupported", message: built.refusals.map((r) => `${r.field}: ${r.message}`).join("; ") });
     const job = built.job;
     const repoName = repository.metadata?.name ?? "";
