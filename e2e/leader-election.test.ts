@@ -184,7 +184,9 @@ describe("Leader election (the chart's two operator pods sharing one Lease)", fu
     });
     const handoverMs = Date.now() - stoppedAt;
     console.log(`      handover after pod deletion: ${(handoverMs / 1000).toFixed(1)} s`);
-    assert.ok(handoverMs < 5_000, `handover took ${handoverMs} ms`);
+    // Without the release the standby would wait out a whole lease duration; on a loaded machine the
+    // kubelet's SIGTERM and the standby's next try (every retry period) take seconds of their own.
+    assert.ok(handoverMs < LEASE_DURATION_MS / 2, `handover took ${handoverMs} ms`);
     const messages = (await follow).stdout;
     assert.match(messages, /"message":"shutting down"/, "the old leader shut down on SIGTERM");
     assert.doesNotMatch(messages, /could not release lease/, "the old leader released its Lease");
