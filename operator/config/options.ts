@@ -2,13 +2,16 @@ import { parseArgs } from "node:util";
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { parseDuration } from "./duration.ts";
+import { adminPolicy, parseIdentityGrants, type AzureAdminPolicy, type OperatorIdentity } from "../azure/admin-policy.ts";
+import { endpointSuffixProblem } from "../azure/endpoint.ts";
 
 export interface OperatorOptions {
   kubeconfig?: string;
   metricsAddress: string;
   revalidatePeriodMs: number;
   sasWarnBeforeMs: number;
-  defaultEndpointSuffix: string;
+  /** The endpoint suffixes and the operator identity the admin lets tenants use. */
+  azurePolicy: AzureAdminPolicy;
   logLevel: string;
   concurrency: number;
   leaderElect: boolean;
@@ -41,6 +44,10 @@ const FLAGS = {
   "revalidate-period": { type: "string", env: "BLOBSTASH_REVALIDATE_PERIOD", default: "60s", help: "how often a Ready Repository is probed again" },
   "sas-warn-before": { type: "string", env: "BLOBSTASH_SAS_WARN_BEFORE", default: "168h", help: "warn (SasExpiringSoon) this long before a SAS expires" },
   "default-endpoint-suffix": { type: "string", env: "BLOBSTASH_DEFAULT_ENDPOINT_SUFFIX", default: "core.windows.net", help: "Azure endpoint suffix when the Secret has none" },
+  "allowed-endpoint-suffixes": { type: "string", env: "BLOBSTASH_ALLOWED_ENDPOINT_SUFFIXES", default: "", help: "comma-separated endpoint suffixes Secrets may name besides the Azure clouds and the default" },
+  "operator-identity": { type: "string", env: "BLOBSTASH_OPERATOR_IDENTITY", default: "none", help: "the operator's own Azure identity for Secrets without a credential: none, workloadIdentity or managedIdentity" },
+  "operator-identity-client-id": { type: "string", env: "BLOBSTASH_OPERATOR_IDENTITY_CLIENT_ID", help: "client ID of a user-assigned managed identity (managedIdentity)" },
+  "operator-identity-grants": { type: "string", env: "BLOBSTASH_OPERATOR_IDENTITY_GRANTS", default: "[]", help: 'JSON list of {"namespaces":[..],"account":..,"containers":[..]} allowed to use that identity ("*" matches any)' },
   "log-level": { type: "string", env: "BLOBSTASH_LOG_LEVEL", default: "info", help: "error, warn, info or debug" },
   concurrency: { type: "string", env: "BLOBSTASH_CONCURRENCY", default: "8", help: "reconciles in parallel per controller" },
   "leader-elect": { type: "string", env: "BLOBSTASH_LEADER_ELECT", default: "true", help: "use a Lease so only one replica acts" },
@@ -106,7 +113,7 @@ export function parseOperatorOptions(argv: string[], env: NodeJS.ProcessEnv = pr
     metricsAddress: get("metrics-address") ?? ":8080",
     revalidatePeriodMs: duration("revalidate-period"),
     sasWarnBeforeMs: duration("sas-warn-before"),
-    defaultEndpointSuffix: get("default-endpoint-suffix") ?? "core.windows.net",
+    azurePolicy: azurePolicy(get),
     logLevel: get("log-level") ?? "info",
     concurrency,
     leaderElect: bool("leader-elect"),
@@ -125,4 +132,22 @@ export function parseOperatorOptions(argv: string[], env: NodeJS.ProcessEnv = pr
     repositoryWaitLimitMs: duration("repository-wait-limit"),
     minScheduleIntervalMs: duration("min-schedule-interval"),
   };
+}
+
+/** The admin's Azure rules from their flags: each suffix a host name, the identity one the SDK has by that name. */
+function azurePolicy(get: (name: keyof typeof FLAGS) => string | undefined): AzureAdminPolicy {
+  const defaultEndpointSuffix = get("default-endpoint-suffix") ?? "core.windows.net";
+  const extraEndpointSuffixes = (get("allowed-endpoint-suffixes") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  for (const suffix of [defaultEndpointSuffix, ...extraEndpointSuffixes]) {
+    const problem = endpointSuffixProblem(suffix);
+    if (problem) throw new OptionsError(`endpoint suffix "${suffix}" ${problem}`);
+  }
+  const type = get("operator-identity") ?? "none";
+  if (type !== "none" && type !== "workloadIdentity" && type !== "managedIdentity") throw new OptionsError(`--operator-identity: "${type}" is not none, workloadIdentity or managedIdentity`);
+  const grants = parseIdentityGrants(get("operator-identity-grants") ?? "[]");
+  if (!grants.ok) throw new OptionsError(`--operator-identity-grants: ${grants.error}`);
+  const clientId = get("operator-identity-client-id");
+  if (clientId && type !== "managedIdentity") throw new OptionsError("--operator-identity-client-id is for --operator-identity=managedIdentity");
+  const operatorIdentity: OperatorIdentity | undefined = type === "none" ? undefined : { type, ...(clientId ? { clientId } : {}), grants: grants.grants };
+  return adminPolicy({ defaultEndpointSuffix, extraEndpointSuffixes, ...(operatorIdentity ? { operatorIdentity } : {}) });
 }

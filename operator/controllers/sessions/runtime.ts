@@ -12,6 +12,7 @@ import type { Logger } from "../../observability/logger.ts";
 import { registerSecret } from "../../observability/logger.ts";
 import type { Repository } from "../../api/repository.ts";
 import { ANNOTATION_SAS_EXPIRY, LABEL_MANAGED_BY, LABEL_REPOSITORY, LABEL_REPOSITORY_NAMESPACE, MANAGED_BY, labelValue } from "../../api/labels.ts";
+import { type AzureAdminPolicy, operatorIdentityRefusal } from "../../azure/admin-policy.ts";
 import { readStorageSecret } from "../../azure/credentials.ts";
 import type { AzureClientCache } from "../../azure/clients.ts";
 import { sasForJob } from "../../azure/mint.ts";
@@ -26,7 +27,7 @@ export interface SessionRuntimeDeps {
   log: Logger;
   events: EventRecorder;
   azure: AzureClientCache;
-  defaultEndpointSuffix: string;
+  azurePolicy: AzureAdminPolicy;
   jobImage: string;
   jobOptions: JobOptions;
   /** A minted SAS outlives the Job's deadline by this much. */
@@ -227,8 +228,10 @@ export class SessionRuntime {
     if (!storageName || !container) return { reason: "RepositoryInvalid", message: `Repository ${repoNs}/${repository.metadata?.name} has no storageSecretName or azure container` };
     const storage = await this.kube.find<V1Secret>(SECRETS, repoNs, storageName);
     if (!storage) return { reason: "SecretNotFound", message: `Secret ${repoNs}/${storageName} named by the Repository does not exist` };
-    const parsed = readStorageSecret(storage.data, { secretName: storageName, defaultEndpointSuffix: this.deps.defaultEndpointSuffix, register: registerSecret });
+    const parsed = readStorageSecret(storage.data, { secretName: storageName, policy: this.deps.azurePolicy, register: registerSecret });
     if (!parsed.ok) return { reason: parsed.reason, message: parsed.message };
+    const refused = operatorIdentityRefusal(this.deps.azurePolicy, parsed.credentials, repoNs, container);
+    if (refused) return { reason: "OperatorIdentityNotAllowed", message: `Secret ${repoNs}/${storageName}: ${refused}` };
     const now = this.deps.clock();
     let sas;
     try {
