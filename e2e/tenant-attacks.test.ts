@@ -29,9 +29,9 @@ interface Row {
 
 describe("tenant attacks: every attempt to borrow the operator's identity, reach or RBAC is refused", function () {
   this.timeout(300_000);
-  const victim = new BackupEnv(cluster(), `e2e-victim-${id}`, `attacks-${id}`);
-  const tenant = new BackupEnv(cluster(), `e2e-tenant-${id}`, `attacks-${id}`);
-  const tenantUser = `system:serviceaccount:${tenant.ns}:tenant`;
+  let victim: BackupEnv;
+  let tenant: BackupEnv;
+  const tenantUser = `system:serviceaccount:e2e-tenant-${id}:tenant`;
   let listener: Server;
   let listenerPort = 0;
   let connections = 0;
@@ -83,6 +83,8 @@ describe("tenant attacks: every attempt to borrow the operator's identity, reach
     (await env.core.listNamespacedEvent({ namespace: env.ns, fieldSelector: `involvedObject.name=${name}` })).items;
 
   before(async function () {
+    victim = new BackupEnv(cluster(), `e2e-victim-${id}`, `attacks-${id}`);
+    tenant = new BackupEnv(cluster(), `e2e-tenant-${id}`, `attacks-${id}`);
     await applyCrds(cluster());
     for (const ns of [victim.ns, tenant.ns]) await victim.core.createNamespace({ body: { metadata: { name: ns } } });
     await victim.blob.getContainerClient(CONTAINER).createIfNotExists();
@@ -149,8 +151,8 @@ describe("tenant attacks: every attempt to borrow the operator's identity, reach
 
   after(async function () {
     listener?.close();
-    await victim.tearDown();
-    await tenant.core.deleteNamespace({ name: tenant.ns }).catch(() => undefined);
+    await victim?.tearDown();
+    await tenant?.core.deleteNamespace({ name: tenant.ns }).catch(() => undefined);
   });
 
   const rows: Row[] = [
