@@ -252,7 +252,8 @@ describe("Helm chart (helm lint, values schema, render, server-side apply to the
       return r.stdout.trim();
     };
     for (const n of watched) {
-      assert.equal(await can(["update", "repositories.stash.appscode.com", "--subresource=status", "-n", n]), "yes");
+      assert.equal(await can(["patch", "repositories.stash.appscode.com", "--subresource=status", "-n", n]), "yes");
+      assert.equal(await can(["update", "repositories.stash.appscode.com", "--subresource=status", "-n", n]), "no", "status is only merge-patched");
       assert.equal(await can(["create", "jobs.batch", "-n", n]), "yes");
       assert.equal(await can(["create", "secrets", "-n", n]), "yes");
     }
@@ -264,6 +265,10 @@ describe("Helm chart (helm lint, values schema, render, server-side apply to the
     // Never more than it needs in a watched namespace either.
     assert.equal(await can(["delete", "repositories.stash.appscode.com", "-n", watched[0]!]), "no");
     assert.equal(await can(["create", "pods", "-n", watched[0]!]), "no");
+    for (const denied of [["delete", "jobs.batch"], ["patch", "events"], ["update", "backupsessions.stash.appscode.com"], ["patch", "backupconfigurations.stash.appscode.com"], ["get", "pods"]]) {
+      assert.equal(await can([...denied, "-n", watched[0]!]), "no", `may not ${denied.join(" ")}`);
+    }
+    assert.equal(await can(["update", "backupconfigurations.stash.appscode.com", "--subresource=finalizers", "-n", watched[0]!]), "yes", "owning sessions where owner references are enforced");
   });
 
   it("lets the ServiceAccount act in every namespace by default, and no more than it needs (ClusterRole applied for real)", async function () {

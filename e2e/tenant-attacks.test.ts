@@ -276,7 +276,7 @@ describe("tenant attacks: every attempt to borrow the operator's identity, reach
         await tenantCreate(secretOf("keys", keySecret(TENANT_PASSWORD)));
         await tenantCreate(repositoryOf("keys", "keys", { container: CONTAINER, prefix: `${TENANT_PREFIX}-keys` }));
         const r = await repositoryReason(tenant, "keys", "PasswordValid");
-        assert.match(r.message, /p=1048576/);
+        assert.match(r.message, /p=1048576/, `${r.reason}: ${r.message}`);
         return r.reason;
       },
     },
@@ -288,7 +288,7 @@ describe("tenant attacks: every attempt to borrow the operator's identity, reach
       try {
         observed.push({ row, observed: await row.run(), ok: true });
       } catch (err) {
-        observed.push({ row, observed: `FAILED: ${(err as Error).message.split("\n")[0]}`, ok: false });
+        observed.push({ row, observed: `FAILED: ${(err as Error).message.replace(/\s+/g, " ").slice(0, 400)}`, ok: false });
       }
     }
     const w = [Math.max(...observed.map((o) => o.row.attack.length)), Math.max(...observed.map((o) => o.row.expected.length))];
