@@ -3,7 +3,7 @@
 // shows the refusal; the run prints the table (attack, expected refusal, observed) and checks that
 // the victim namespace's Repository and backups are untouched and the operator never crashed.
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:net";
 import type { CoreV1Event, V1Job } from "@kubernetes/client-node";
 import { execa } from "execa";
@@ -266,13 +266,15 @@ describe("tenant attacks: every attempt to borrow the operator's identity, reach
       attack: "a restic key file asking scrypt for p = 2^20 in the tenant's own repository",
       expected: "KeyFileInvalid naming the parameters, no derivation",
       run: async () => {
-        await tenant.restic(`${TENANT_PREFIX}-keys`, TENANT_PASSWORD, ["init"]);
+        // A repository of the tenant's making: a config and one key file, named (as restic names them)
+        // by the SHA-256 of its content, so nothing but its parameters is wrong.
         const salt = randomBytes(64).toString("base64");
         const data = randomBytes(180).toString("base64");
-        const key = { created: new Date().toISOString(), username: "x", hostname: "x", kdf: "scrypt", N: 32768, r: 8, p: 1 << 20, salt, data };
-        const name = `${TENANT_PREFIX.slice(1)}-keys/keys/${"0".repeat(64)}`;
-        const body = JSON.stringify(key);
-        await tenant.blob.getContainerClient(CONTAINER).getBlockBlobClient(name).upload(body, Buffer.byteLength(body));
+        const body = JSON.stringify({ created: new Date().toISOString(), username: "x", hostname: "x", kdf: "scrypt", N: 32768, r: 8, p: 1 << 20, salt, data });
+        const keys = tenant.blob.getContainerClient(CONTAINER);
+        const base = `${TENANT_PREFIX.slice(1)}-keys`;
+        await keys.getBlockBlobClient(`${base}/config`).upload(randomBytes(155), 155);
+        await keys.getBlockBlobClient(`${base}/keys/${createHash("sha256").update(body).digest("hex")}`).upload(body, Buffer.byteLength(body));
         await tenantCreate(secretOf("keys", keySecret(TENANT_PASSWORD)));
         await tenantCreate(repositoryOf("keys", "keys", { container: CONTAINER, prefix: `${TENANT_PREFIX}-keys` }));
         const r = await repositoryReason(tenant, "keys", "PasswordValid");

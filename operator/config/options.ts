@@ -30,6 +30,8 @@ export interface OperatorOptions {
   jobImage: string;
   /** A PEM bundle the operator trusts (NODE_EXTRA_CA_CERTS) and passes on to every Job. */
   extraCaFile?: string;
+  /** The timeOut (Go duration) of sessions that set none. */
+  defaultJobTimeOut: string;
   /** Per-Job credentials live this long after the Job's deadline. */
   jobCredentialSlackMs: number;
   /** A session waiting for its Repository to be validated fails after this long, with the Repository's reason. */
@@ -60,6 +62,7 @@ const FLAGS = {
   "watch-namespaces": { type: "string", env: "BLOBSTASH_WATCH_NAMESPACES", default: "", help: "comma-separated namespaces to watch (default: all)" },
   "job-image": { type: "string", env: "BLOBSTASH_JOB_IMAGE", default: "ghcr.io/blobstash/blobstash:latest", help: "image for backup and restore Jobs" },
   "extra-ca-file": { type: "string", env: "BLOBSTASH_EXTRA_CA_FILE", help: "PEM bundle passed on to Jobs beside the system roots (proxy or private endpoint CA)" },
+  "default-job-timeout": { type: "string", env: "BLOBSTASH_DEFAULT_JOB_TIMEOUT", default: "6h", help: "timeOut of sessions that set none (their Job's deadline and its SAS lifetime)" },
   "job-credential-slack": { type: "string", env: "BLOBSTASH_JOB_CREDENTIAL_SLACK", default: "15m", help: "minted SAS lifetime beyond the Job deadline" },
   "repository-wait-limit": { type: "string", env: "BLOBSTASH_REPOSITORY_WAIT_LIMIT", default: "5m", help: "how long a session waits for its Repository to be validated before it fails" },
   "min-schedule-interval": { type: "string", env: "BLOBSTASH_MIN_SCHEDULE_INTERVAL", default: "1m", help: "schedules whose runs come closer than this are refused" },
@@ -128,6 +131,7 @@ export function parseOperatorOptions(argv: string[], env: NodeJS.ProcessEnv = pr
     watchNamespaces: (get("watch-namespaces") ?? "").split(",").map((s) => s.trim()).filter(Boolean),
     jobImage: get("job-image") ?? "",
     extraCaFile: get("extra-ca-file"),
+    defaultJobTimeOut: (duration("default-job-timeout"), get("default-job-timeout") ?? "6h"),
     jobCredentialSlackMs: duration("job-credential-slack"),
     repositoryWaitLimitMs: duration("repository-wait-limit"),
     minScheduleIntervalMs: duration("min-schedule-interval"),

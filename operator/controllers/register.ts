@@ -73,7 +73,7 @@ export function buildControllers(kube: KubeClient, opts: OperatorOptions, events
     azure: azureClients,
     azurePolicy: opts.azurePolicy,
     jobImage: opts.jobImage,
-    jobOptions: { extraCa: opts.extraCaFile !== undefined },
+    jobOptions: { extraCa: opts.extraCaFile !== undefined, defaultTimeOut: opts.defaultJobTimeOut },
     jobTrust: { proxy: proxySettings(process.env), extraCaFile: opts.extraCaFile },
     credentialSlackMs: opts.jobCredentialSlackMs,
     repositoryWaitLimitMs: opts.repositoryWaitLimitMs,

@@ -129,7 +129,7 @@ export class SessionReconciler<S extends SessionObject> {
         labels: job.metadata?.labels ?? {},
         repository,
         permissions: this.k.permissions,
-        lifetimeMs: parseDuration(plan.timeOut ?? "") ?? DEFAULT_JOB_LIFETIME_MS,
+        lifetimeMs: parseDuration(plan.timeOut ?? deps.jobOptions.defaultTimeOut ?? "") ?? DEFAULT_JOB_LIFETIME_MS,
       });
       if (problem) return;
       try {
