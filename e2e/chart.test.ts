@@ -225,11 +225,21 @@ describe("Helm chart (helm lint, values schema, render, server-side apply to the
     assert.equal(sm.metadata.labels?.release, "prometheus");
   });
 
-  it("has every rendered object (CRDs included) accepted by the API server: default, watchNamespaces, ServiceMonitor", async function () {
+  it("renders a NetworkPolicy that admits only the monitoring namespaces to the metrics port", async function () {
+    const objs = await render(release, ns, ["--set", "metrics.networkPolicy.enabled=true", "--set", "metrics.networkPolicy.namespaceSelector.team=observability"]);
+    const np = only(objs, "NetworkPolicy") as K8sObject & { spec: { podSelector: { matchLabels: Record<string, string> }; ingress: Array<{ from: Array<{ namespaceSelector: { matchLabels: Record<string, string> } }>; ports: Array<{ port: string }> }> } };
+    const pods = only<Deployment>(objs, "Deployment").spec.template.metadata.labels;
+    for (const [k, v] of Object.entries(np.spec.podSelector.matchLabels)) assert.equal(pods[k], v, `selects the operator's pods by ${k}`);
+    assert.deepEqual(np.spec.ingress.map((r) => [r.from.map((f) => f.namespaceSelector.matchLabels), r.ports.map((p) => p.port)]), [[[{ "kubernetes.io/metadata.name": "monitoring", team: "observability" }], ["metrics"]]]);
+    assert.equal(ofKind(await render(release, ns), "NetworkPolicy").length, 0, "off by default");
+  });
+
+  it("has every rendered object (CRDs included) accepted by the API server: default, watchNamespaces, ServiceMonitor, metrics NetworkPolicy", async function () {
     const variants: Record<string, string[]> = {
       default: [],
       watchNamespaces: ["--set", `watchNamespaces={${watched.join(",")}}`],
       serviceMonitor: ["--set", "metrics.serviceMonitor.enabled=true"],
+      metricsNetworkPolicy: ["--set", "metrics.networkPolicy.enabled=true"],
     };
     for (const [variant, values] of Object.entries(variants)) {
       const objs = await render(release, ns, values, true);
