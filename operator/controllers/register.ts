@@ -50,12 +50,15 @@ export function buildControllers(kube: KubeClient, opts: OperatorOptions, events
   const controller = (kind: string, reconcile: (namespace: string, name: string) => Promise<{ requeueAfterMs?: number }>) =>
     new Controller({ kind, workers: opts.concurrency, reconcile: (k) => reconcile(k.namespace, k.name), log, observe: observeReconcile });
 
+  // One client per credential for both: the operator's identity, if the admin lent it, is built once.
+  const azureClients = new AzureClientCache(opts.azurePolicy.operatorIdentity ? { operatorIdentity: opts.azurePolicy.operatorIdentity } : {});
   const repositoryReconciler = new RepositoryReconciler({
     kube,
     clock,
     revalidateAfterMs: opts.revalidatePeriodMs,
     sasWarnBeforeMs: opts.sasWarnBeforeMs,
-    defaultEndpointSuffix: opts.defaultEndpointSuffix,
+    azurePolicy: opts.azurePolicy,
+    azureClients,
     log: logger.child({ controller: "Repository" }),
     events,
     getRepository: (namespace, name) => repositories.get(name, namespace),
@@ -67,10 +70,10 @@ export function buildControllers(kube: KubeClient, opts: OperatorOptions, events
     clock,
     log: logger.child({ controller: "sessions" }),
     events,
-    azure: new AzureClientCache(),
-    defaultEndpointSuffix: opts.defaultEndpointSuffix,
+    azure: azureClients,
+    azurePolicy: opts.azurePolicy,
     jobImage: opts.jobImage,
-    jobOptions: { extraCa: opts.extraCaFile !== undefined },
+    jobOptions: { extraCa: opts.extraCaFile !== undefined, defaultTimeOut: opts.defaultJobTimeOut },
     jobTrust: { proxy: proxySettings(process.env), extraCaFile: opts.extraCaFile },
     credentialSlackMs: opts.jobCredentialSlackMs,
     repositoryWaitLimitMs: opts.repositoryWaitLimitMs,

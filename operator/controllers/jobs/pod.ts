@@ -130,6 +130,8 @@ export interface JobOptions {
   fsGroup?: number;
   /** Extra labels on the Job and its Pod. */
   labels?: Record<string, string>;
+  /** The timeOut of a session that sets none: its minted SAS must not outlive the Job by a day. */
+  defaultTimeOut?: string;
 }
 
 /** The uid the restic container runs as: runtimeSettings, then the operator's default, then root. */
@@ -315,7 +317,7 @@ export function sessionJob(p: SessionJobParts): V1Job {
     ...(spec.tempDir?.disableCaching ? ["--no-cache"] : ["--cache-dir", CACHE_DIR]),
     "--result-file",
     TERMINATION_LOG,
-    ...timeoutArgs(spec.timeOut, p.createdAt),
+    ...timeoutArgs(spec.timeOut ?? options.defaultTimeOut, p.createdAt),
     ...(options.progressInterval ? ["--progress-interval", options.progressInterval] : []),
   ];
   return jobSkeleton({
@@ -323,7 +325,7 @@ export function sessionJob(p: SessionJobParts): V1Job {
     namespace: identity.namespace,
     labels: { ...options.labels, ...jobLabels(identity, p.component, repoRef) },
     owner: ownerReference(identity),
-    deadline: deadlineSeconds(spec.timeOut),
+    deadline: deadlineSeconds(spec.timeOut ?? options.defaultTimeOut),
     runtime: spec.runtimeSettings,
     options,
     image: p.image,

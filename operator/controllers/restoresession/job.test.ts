@@ -81,6 +81,17 @@ describe("restore Job builder", () => {
     assert.equal(built.job.spec?.activeDeadlineSeconds, undefined);
   });
 
+  it("gives a session without timeOut the operator's default deadline, so its SAS does not outlive it by a day", () => {
+    const built = buildRestoreJob({ ...input({ timeOut: undefined }), options: { defaultTimeOut: "6h" } });
+    assert.ok(built.ok);
+    assert.equal(built.job.spec?.activeDeadlineSeconds, 6 * 3600);
+    const args = built.job.spec!.template.spec!.containers[0]!.args!;
+    assert.deepEqual(args.slice(args.indexOf("--timeout"), args.indexOf("--timeout") + 4), ["--timeout", "6h", "--deadline", "2026-11-30T08:00:00.000Z"]);
+    const own = buildRestoreJob({ ...input({ timeOut: "30m" }), options: { defaultTimeOut: "6h" } });
+    assert.ok(own.ok);
+    assert.equal(own.job.spec?.activeDeadlineSeconds, 1800, "the session's own timeOut wins");
+  });
+
   it("turns rule paths into anchored includes through volumeMounts", () => {
     const mounts = [{ name: "d", mountPath: "/source/data" }];
     assert.deepEqual(ruleArgs({ snapshots: ["4bc21d6f"], paths: ["/source/data/db", "/source/data"], include: ["*.conf"] }, mounts), [
