@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { KubeClient } from "./api-client.ts";
 import { EVENTS } from "./resources.ts";
-import { redact } from "../observability/redact.ts";
+import { redact, secretsFor } from "../observability/redact.ts";
 import type { Logger } from "../observability/logger.ts";
 
 export interface InvolvedObject {
@@ -38,7 +38,7 @@ export function makeEventRecorder(kube: KubeClient, component: string, log: Logg
         },
         type,
         reason,
-        message: redact(message).slice(0, 1024),
+        message: redact(message, secretsFor(namespace)).slice(0, 1024),
         source: { component, host },
         reportingComponent: component,
         reportingInstance: host,

@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from "node:util";
-import { redactDeep } from "../observability/redact.ts";
+import { redactDeep, secretsFor } from "../observability/redact.ts";
 import type { KubeClient } from "./api-client.ts";
 
 export interface CustomResourceRef {
@@ -15,8 +15,8 @@ export interface CustomResourceRef {
  * only when one of them differs from `current`: a reconcile that finds nothing new must not write,
  * or every write would trigger the next reconcile. Fields absent from `desired` belong to someone
  * else (the Repository controller owns conditions, the session controllers own backup figures) and
- * are left alone; a field set to `undefined` is removed. Returns whether it wrote. Secret values are
- * scrubbed before anything leaves.
+ * are left alone; a field set to `undefined` is removed. Returns whether it wrote. Secret values of
+ * the object's namespace (and the global ones) are scrubbed before anything leaves.
  */
 export async function patchStatusIfChanged(
   kube: KubeClient,
@@ -24,7 +24,7 @@ export async function patchStatusIfChanged(
   current: unknown,
   desired: Record<string, unknown>,
 ): Promise<boolean> {
-  const clean = redactDeep(desired);
+  const clean = redactDeep(desired, secretsFor(ref.namespace));
   const existing = (current && typeof current === "object" ? current : {}) as Record<string, unknown>;
   const changed = Object.keys(clean).some((k) => !isDeepStrictEqual(normalize(existing[k]), normalize(clean[k])));
   if (!changed) return false;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { redact, redactDeep, registerSecret } from "./redact.ts";
+import { MAX_SCOPE_BYTES, redact, redactDeep, registerSecret, secretsFor } from "./redact.ts";
 
 describe("redact", () => {
   it("removes registered values, longest first", () => {
@@ -35,5 +35,34 @@ describe("redact with registered secrets", () => {
     registerSecret(long);
     assert.equal(redact(`x ${long} y ${short}`), "x [REDACTED] y [REDACTED]");
     assert.deepEqual(redactDeep({ v: [long] }), { v: ["[REDACTED]"] });
+  });
+});
+
+describe("redaction scopes", () => {
+  it("scrubs a namespace's texts of its own and the global values only; the log of all", () => {
+    const tag = Math.random().toString(36).slice(2, 8);
+    const a = `ns-a-${tag}`;
+    const b = `ns-b-${tag}`;
+    registerSecret("Ready", a); // a tenant's password chosen to blank others' statuses
+    registerSecret(`pw-of-a-${tag}`, a);
+    registerSecret(`global-${tag}`);
+    assert.equal(redact(`Ready pw-of-a-${tag}`, secretsFor(a)), "[REDACTED] [REDACTED]");
+    assert.equal(redact(`Ready: pw-of-a-${tag} global-${tag}`, secretsFor(b)), `Ready: pw-of-a-${tag} [REDACTED]`, "another namespace's values do not touch b's text");
+    assert.equal(redact(`Ready pw-of-a-${tag}`), "[REDACTED] [REDACTED]", "the operator's log is scrubbed of everything");
+  });
+
+  it("bounds a namespace's values by a byte budget, newest kept, and keeps one value even beyond it", () => {
+    const ns = `ns-budget-${Math.random().toString(36).slice(2, 8)}`;
+    const first = `first-${"x".repeat(1000)}`;
+    registerSecret(first, ns);
+    const n = Math.ceil((2 * MAX_SCOPE_BYTES) / 1000);
+    for (let i = 0; i < n; i++) registerSecret(`v${i}-${"y".repeat(1000)}`, ns);
+    const kept = secretsFor(ns).filter((v) => v.includes("-y") || v.startsWith("first-"));
+    assert.ok(kept.reduce((n, v) => n + v.length, 0) <= MAX_SCOPE_BYTES, "within the budget");
+    assert.ok(!kept.includes(first), "the oldest went");
+    assert.ok(kept.includes(`v${n - 1}-${"y".repeat(1000)}`), "the newest stays");
+    const huge = `huge-${"z".repeat(MAX_SCOPE_BYTES)}`;
+    registerSecret(huge, ns);
+    assert.equal(redact(`a ${huge} b`, secretsFor(ns)), "a [REDACTED] b", "a value beyond the whole budget is still scrubbed");
   });
 });

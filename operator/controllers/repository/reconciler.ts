@@ -194,7 +194,7 @@ export class RepositoryReconciler {
 
   /** The Secret as this Repository may use it: with the operator's identity only where the admin granted it for this container. */
   private parseSecret(secretName: string, secret: V1Secret, namespace: string, container: string): StorageSecret {
-    const parsed = readStorageSecret(secret.data, { secretName, policy: this.deps.azurePolicy, register: registerSecret });
+    const parsed = readStorageSecret(secret.data, { secretName, policy: this.deps.azurePolicy, register: (v) => registerSecret(v, namespace) });
     const refused = parsed.ok ? operatorIdentityRefusal(this.deps.azurePolicy, parsed.credentials, namespace, container) : undefined;
     return refused ? { ok: false, reason: "OperatorIdentityNotAllowed", message: `Secret ${secretName}: ${refused}`, notes: parsed.notes } : parsed;
   }

@@ -239,7 +239,8 @@ export class SessionRuntime {
     if (!storageName || !container) return { reason: "RepositoryInvalid", message: `Repository ${repoNs}/${repository.metadata?.name} has no storageSecretName or azure container` };
     const storage = await this.kube.find<V1Secret>(SECRETS, repoNs, storageName);
     if (!storage) return { reason: "SecretNotFound", message: `Secret ${repoNs}/${storageName} named by the Repository does not exist` };
-    const parsed = readStorageSecret(storage.data, { secretName: storageName, policy: this.deps.azurePolicy, register: registerSecret });
+    // The Repository's Secret shows up in both namespaces' texts: the Job's is where its values travel.
+    const parsed = readStorageSecret(storage.data, { secretName: storageName, policy: this.deps.azurePolicy, register: (v) => (registerSecret(v, repoNs), registerSecret(v, namespace)) });
     if (!parsed.ok) return { reason: parsed.reason, message: parsed.message };
     const refused = operatorIdentityRefusal(this.deps.azurePolicy, parsed.credentials, repoNs, container);
     if (refused) return { reason: "OperatorIdentityNotAllowed", message: `Secret ${repoNs}/${storageName}: ${refused}` };
@@ -256,7 +257,7 @@ export class SessionRuntime {
       const f = classifyAzureError(err, { authenticated: true });
       return { reason: f.reason, message: `could not mint a SAS for the Job (${f.detail})` };
     }
-    registerSecret(sas.token);
+    registerSecret(sas.token, namespace);
     const { proxy, extraCaFile } = this.deps.jobTrust;
     let ca: string | undefined;
     try {
