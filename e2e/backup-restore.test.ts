@@ -129,9 +129,9 @@ describe("backup and restore of a PVC (real API server, job controller, Azurite,
       assert.equal(data.HTTPS_PROXY, cluster().podProxyUrl);
       for (const v of Object.values(data)) for (const f of forms) assert.ok(!v.includes(f), `Secret ${s.metadata?.name} holds the account key`);
       assert.equal(s.metadata?.ownerReferences?.[0]?.kind, s.metadata?.name?.startsWith("first") ? "BackupSession" : "RestoreSession");
-      // Expires shortly after the Job's deadline (no timeOut on the restore: the 24 h default), plus 15 min slack.
+      // Expires shortly after the Job's deadline (no timeOut on the restore: the operator's 6 h default), plus 15 min slack.
       const se = Date.parse(new URLSearchParams(data.AZURE_ACCOUNT_SAS!).get("se")!);
-      const deadlineMs = s.metadata?.name?.startsWith("first") ? 10 * 60_000 : 24 * 3600_000;
+      const deadlineMs = s.metadata?.name?.startsWith("first") ? 10 * 60_000 : 6 * 3600_000;
       const created = Date.parse(String(s.metadata?.creationTimestamp));
       assert.ok(se > created + deadlineMs && se <= created + deadlineMs + 16 * 60_000, `SAS of ${s.metadata?.name} expires ${new Date(se).toISOString()}`);
     }
