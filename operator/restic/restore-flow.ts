@@ -14,7 +14,7 @@ import { EXIT_OK } from "./reasons.ts";
 import { runRestore } from "./restore.ts";
 import { runSnapshots } from "./snapshots.ts";
 import type { ResticContext } from "./runner.ts";
-import { errorSample, problem, problemOf, resticContext, verdict, type FlowDeps, type Problem } from "./steps.ts";
+import { errorSamplesOf, problem, problemOf, resticContext, verdict, type FlowDeps, type Problem } from "./steps.ts";
 
 export async function restoreFlow(plan: RestorePlan, deps: FlowDeps): Promise<JobResult> {
   const started = deps.now();
@@ -79,7 +79,7 @@ export async function restoreFlow(plan: RestorePlan, deps: FlowDeps): Promise<Jo
   const extra: Partial<JobResult> = { snapshot };
   const summary = restore.summary;
   if (summary) extra.restore = summary.figures;
-  if (restore.errorCount > 0) extra.errors = { count: restore.errorCount, samples: restore.errorSamples.map((e) => errorSample(e, plan.target)) };
+  if (restore.errorCount > 0) extra.errors = errorSamplesOf(restore.errorCount, restore.errorSamples, plan.target);
   if (restore.run.exitCode !== EXIT_OK) {
     problems.push(problemOf("restore", restore.run, deps));
     return done("Failed", extra);

@@ -1,7 +1,7 @@
 // What the backup and restore flows share: turning a failed restic run into a reason and message,
 // and the pieces of a result.
 
-import type { JobResult, ResultAction, ResultReason, ResultStep } from "../api/result.ts";
+import type { ErrorSamples, JobResult, ResultAction, ResultReason, ResultStep } from "../api/result.ts";
 import { truncateText } from "../api/result.ts";
 import { redact } from "../observability/redact.ts";
 import { reasonFor, sasOutsideValidity } from "./reasons.ts";
@@ -125,4 +125,26 @@ export function resticContext(plan: BackupPlan | RestorePlan, deps: Pick<FlowDep
   if (deps.forceKillAfterMs !== undefined) ctx.forceKillAfterMs = deps.forceKillAfterMs;
   if (plan.cacheDir) ctx.cacheDir = plan.cacheDir;
   return ctx;
+}
+
+/** A path restic names (absolute, under the mount), as a path inside the volume ("/" for its root). */
+export function volumePathOf(item: string, root: string): string {
+  const base = root.endsWith("/") ? root.slice(0, -1) : root;
+  if (item === base) return "/";
+  return item.startsWith(`${base}/`) ? item.slice(base.length) : item;
+}
+
+/** The per-file errors of a run for the result: restic's first messages and the paths they name. */
+export function errorSamplesOf(count: number, samples: readonly ItemError[], root: string): ErrorSamples {
+  const out: ErrorSamples = { count, samples: samples.map((e) => errorSample(e, root)) };
+  const paths = samples.flatMap((e) => (e.item ? [volumePathOf(e.item, root)] : []));
+  if (paths.length > 0) out.paths = paths;
+  return out;
+}
+
+/** "/a, /b and 3 more": the first paths of a list, for one-line messages. */
+export function firstPaths(paths: readonly string[], total: number, shown = 3): string {
+  const head = paths.slice(0, shown).join(", ");
+  const more = total - Math.min(shown, paths.length);
+  return more > 0 ? `${head} and ${more} more` : head;
 }

@@ -47,7 +47,7 @@ describe("jobOutcome", () => {
 
   it("counts a partial backup as done, keeping the reason", () => {
     const o = jobOutcome(job([{ type: "Complete" }]), [pod(serializeJobResult(result({ outcome: "Partial", reason: "PartialBackup" })), 3)]);
-    assert.ok(o.state === "finished" && o.succeeded && o.reason === "PartialBackup");
+    assert.ok(o.state === "finished" && o.succeeded && o.partial && o.reason === "PartialBackup");
   });
 
   it("reports a deadline as Timeout when the wrapper wrote nothing", () => {

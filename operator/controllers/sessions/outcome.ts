@@ -7,7 +7,17 @@ import { CONTAINER_NAME } from "../jobs/pod.ts";
 
 export type JobOutcome =
   | { state: "running"; startedAt?: Date }
-  | { state: "finished"; succeeded: boolean; result?: JobResult; reason: string; message: string; finishedAt?: Date };
+  | {
+      state: "finished";
+      /** A snapshot was made (backup) or the restore completed: the Repository's figures follow it. */
+      succeeded: boolean;
+      /** Succeeded, but not all of it: unreadable files, or retention or statistics failed after the snapshot. */
+      partial?: boolean;
+      result?: JobResult;
+      reason: string;
+      message: string;
+      finishedAt?: Date;
+    };
 
 const JOB_FAILURE_REASONS: Record<string, { reason: string; message: string }> = {
   DeadlineExceeded: { reason: "Timeout", message: "the Job ran past the session's timeOut and was stopped" },
@@ -68,6 +78,7 @@ function fromResult(r: JobResult, finishedAt: Date | undefined): JobOutcome {
   return {
     state: "finished",
     succeeded: r.outcome !== "Failed",
+    ...(r.outcome === "Partial" ? { partial: true } : {}),
     result: r,
     reason: r.reason,
     message: r.message ?? (r.outcome === "Succeeded" ? `${r.action} succeeded` : `${r.action} ${r.outcome.toLowerCase()}`),

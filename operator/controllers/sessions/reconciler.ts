@@ -6,17 +6,18 @@
 import type { V1Job } from "@kubernetes/client-node";
 import { patchStatusIfChanged } from "../../kube/status.ts";
 import type { ReconcileResult } from "../../kube/controller.ts";
-import { PVC_KIND, STASH_GROUP, V1BETA1, V1BETA1_API_VERSION, type ObjectRef, type SessionPhase, type TargetRef } from "../../api/backup.ts";
-import type { Condition } from "../../api/conditions.ts";
+import { PVC_KIND, STASH_GROUP, V1BETA1, V1BETA1_API_VERSION, isFinishedPhase, type ObjectRef, type RuntimeSettings, type SessionPhase, type TargetRef } from "../../api/backup.ts";
+import { setCondition, type Condition, type ConditionInput } from "../../api/conditions.ts";
 import type { Repository } from "../../api/repository.ts";
 import type { JobResult } from "../../api/result.ts";
 import { LABEL_REPOSITORY, LABEL_REPOSITORY_NAMESPACE } from "../../api/labels.ts";
 import { formatDuration, parseDuration } from "../../config/duration.ts";
 import { jobDuration, sessionsTotal } from "../../observability/metrics.ts";
 import { VOLUME_NAME, jobSecretName } from "../jobs/pod.ts";
+import { nonRootNotice, privilegeMode, withNonRootUid } from "../jobs/privilege.ts";
 import type { Refusal } from "../jobs/unsupported.ts";
 import { jobOutcome, type JobOutcome } from "./outcome.ts";
-import { sessionState } from "./status.ts";
+import { phaseOf, sessionState } from "./status.ts";
 import { checkRepository } from "./preflight.ts";
 import { DEFAULT_JOB_LIFETIME_MS, refusedByApiServer, type Problem, type SessionRuntime } from "./runtime.ts";
 
@@ -41,6 +42,8 @@ export type SessionPlan =
       repository: ObjectRef | undefined;
       target: TargetRef | undefined;
       timeOut: string | undefined;
+      /** The pod settings the session asks for (its uid decides what the Job can read and restore). */
+      runtime: RuntimeSettings | undefined;
       build: (repository: Repository, credentialsSecretName: string) => { ok: true; job: V1Job } | { ok: false; refusals: Refusal[] };
     };
 
@@ -84,7 +87,7 @@ export class SessionReconciler<S extends SessionObject> {
     }
     const jobName = this.k.jobName(name);
     const phase = session.status?.phase;
-    if (phase === "Succeeded" || phase === "Failed") {
+    if (isFinishedPhase(phase)) {
       await this.rt.deleteJobCredentials(namespace, jobName);
       return {};
     }
@@ -113,12 +116,22 @@ export class SessionReconciler<S extends SessionObject> {
     const repository = check.repository;
     const built = plan.build(repository, jobSecretName(jobName));
     if (!built.ok) return this.fail(session, { reason: "Unsupported", message: built.refusals.map((r) => `${r.field}: ${r.message}`).join("; ") });
-    const job = built.job;
+    let job = built.job;
     const repoName = repository.metadata?.name ?? "";
 
     let problem: Problem | undefined;
     const created = session.metadata?.creationTimestamp ? new Date(session.metadata.creationTimestamp).getTime() : now.getTime();
     const busy = await this.rt.withRepositorySlot(repository, { key: `${namespace}/${jobName}`, created, name }, async () => {
+      // Before any Job: the identity it runs as, and what a non-root one cannot do, said on the session.
+      const mode = privilegeMode(plan.runtime, deps.jobOptions, namespace, await this.rt.namespaceLabels(namespace));
+      if (mode.kind === "refused") {
+        problem = mode;
+        this.rt.releaseSlot({ namespace: repository.metadata?.namespace ?? "", name: repoName }, `${namespace}/${jobName}`);
+        return;
+      }
+      if (mode.kind === "nonRoot" && mode.forced) job = withNonRootUid(job, mode.uid);
+      const notice = nonRootNotice(mode, this.k.component);
+      if (notice) await this.note(session, notice, "Warning");
       problem = await this.rt.ensureJobCredentials({
         namespace,
         jobName,
@@ -181,13 +194,14 @@ export class SessionReconciler<S extends SessionObject> {
     await this.rt.deleteJobCredentials(namespace, job.metadata?.name ?? "");
     this.rt.releaseSlot(repo, `${namespace}/${job.metadata?.name}`);
     if (wrote) {
-      sessionsTotal.inc({ kind: this.k.kind, phase: outcome.succeeded ? "Succeeded" : "Failed" });
+      const phase = phaseOf(outcome);
+      sessionsTotal.inc({ kind: this.k.kind, phase });
       const started = job.status?.startTime ? new Date(job.status.startTime) : undefined;
       if (started) {
         const seconds = Math.max(0, ((outcome.finishedAt ?? now).getTime() - started.getTime()) / 1000);
-        jobDuration.observe({ kind: this.k.component, outcome: outcome.succeeded ? "success" : "failure" }, seconds);
+        jobDuration.observe({ kind: this.k.component, outcome: phase === "Succeeded" ? "success" : phase === "PartiallyFailed" ? "partial" : "failure" }, seconds);
       }
-      deps.events.record(this.involved(session), outcome.succeeded ? "Normal" : "Warning", outcome.reason, outcome.message);
+      deps.events.record(this.involved(session), phase === "Succeeded" ? "Normal" : "Warning", outcome.reason, outcome.message);
     }
     return {};
   }
@@ -201,6 +215,12 @@ export class SessionReconciler<S extends SessionObject> {
       this.rt.deps.events.record(this.involved(session), "Warning", problem.reason, problem.message);
     }
     return {};
+  }
+
+  /** Sets one condition beside the phase (and records it as an event the first time it is written). */
+  private async note(session: S, condition: ConditionInput, type: "Normal" | "Warning"): Promise<void> {
+    const conditions = setCondition(session.status?.conditions, condition, this.rt.deps.clock());
+    if (await this.writeStatus(session, { conditions })) this.rt.deps.events.record(this.involved(session), type, condition.reason, condition.message);
   }
 
   private async writeStatus(session: S, status: Record<string, unknown>): Promise<boolean> {
