@@ -6,6 +6,9 @@ describe("per-file errors in a result", () => {
     assert.equal(volumePathOf("/blobstash/volume/db/base/1", "/blobstash/volume"), "/db/base/1");
     assert.equal(volumePathOf("/blobstash/volume", "/blobstash/volume/"), "/");
     assert.equal(volumePathOf("/elsewhere/x", "/blobstash/volume"), "/elsewhere/x");
+    assert.equal(volumePathOf("db", "/blobstash/volume"), "/db");
+    assert.equal(volumePathOf("./db/x", "/blobstash/volume"), "/db/x");
+    assert.equal(volumePathOf(".", "/blobstash/volume"), "/");
   });
 
   it("keeps restic's messages and the paths they are about", () => {

@@ -131,7 +131,10 @@ export function resticContext(plan: BackupPlan | RestorePlan, deps: Pick<FlowDep
 export function volumePathOf(item: string, root: string): string {
   const base = root.endsWith("/") ? root.slice(0, -1) : root;
   if (item === base) return "/";
-  return item.startsWith(`${base}/`) ? item.slice(base.length) : item;
+  if (item.startsWith(`${base}/`)) return item.slice(base.length);
+  // restic names some items as given on its command line: relative to the volume, where it runs.
+  if (!item.startsWith("/")) return `/${item.replace(/^(\.\/)+/, "")}`.replace(/^\/\.?$/, "/");
+  return item;
 }
 
 /** The per-file errors of a run for the result: restic's first messages and the paths they name. */
