@@ -55,7 +55,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - apiGroups: [""]
   resources: [persistentvolumeclaims]
   verbs: [get]
+# Events are written on the stash objects, and read about Job pods that do not start (FailedMount,
+# FailedAttachVolume, FailedCreate).
 - apiGroups: [""]
   resources: [events]
-  verbs: [create, patch]
+  verbs: [create, patch, list]
 {{- end -}}

@@ -3,11 +3,11 @@
 // the Job; once the Job finished, report the result on the session (and, for backups, on the
 // Repository). What differs per kind is in a SessionKind.
 
-import type { V1Job } from "@kubernetes/client-node";
+import type { V1Job, V1Pod } from "@kubernetes/client-node";
 import { patchStatusIfChanged } from "../../kube/status.ts";
 import type { ReconcileResult } from "../../kube/controller.ts";
 import { PVC_KIND, STASH_GROUP, V1BETA1, V1BETA1_API_VERSION, isFinishedPhase, type ObjectRef, type RuntimeSettings, type SessionPhase, type TargetRef } from "../../api/backup.ts";
-import { setCondition, type Condition, type ConditionInput } from "../../api/conditions.ts";
+import { findCondition, setCondition, type Condition, type ConditionInput } from "../../api/conditions.ts";
 import type { Repository } from "../../api/repository.ts";
 import type { JobResult } from "../../api/result.ts";
 import { LABEL_REPOSITORY, LABEL_REPOSITORY_NAMESPACE } from "../../api/labels.ts";
@@ -18,6 +18,7 @@ import { nonRootNotice, privilegeMode, withNonRootUid } from "../jobs/privilege.
 import type { Refusal } from "../jobs/unsupported.ts";
 import { jobOutcome, type JobOutcome } from "./outcome.ts";
 import { phaseOf, sessionState } from "./status.ts";
+import { notStartedProblem, podStart, POD_STARTED_CONDITION } from "./pod-start.ts";
 import { checkRepository } from "./preflight.ts";
 import { DEFAULT_JOB_LIFETIME_MS, refusedByApiServer, type Problem, type SessionRuntime } from "./runtime.ts";
 
@@ -26,6 +27,12 @@ export const WAIT_POLL_MS = 2_000;
 
 /** Default for how long a session waits for its Repository's first verdict before it fails. */
 export const DEFAULT_REPOSITORY_WAIT_LIMIT_MS = 5 * 60_000;
+
+/** Default for how long a Job's pod may take to start before the Job is deleted and its session fails. */
+export const DEFAULT_POD_START_LIMIT_MS = 10 * 60_000;
+
+/** How often a session whose pod has not started looks again (events, which change no pod, say why a mount fails). */
+export const POD_START_POLL_MS = 3_000;
 
 export interface SessionObject {
   apiVersion?: string;
@@ -88,6 +95,9 @@ export class SessionReconciler<S extends SessionObject> {
     const jobName = this.k.jobName(name);
     const phase = session.status?.phase;
     if (isFinishedPhase(phase)) {
+      // A session failed because its pod never started owns a Job that would otherwise wait on (the
+      // operator may have stopped between the status write and the deletion).
+      if (phase === "Failed" && findCondition(session.status?.conditions, POD_STARTED_CONDITION)?.status === "False") await this.rt.deleteJob(namespace, jobName);
       await this.rt.deleteJobCredentials(namespace, jobName);
       return {};
     }
@@ -172,7 +182,8 @@ export class SessionReconciler<S extends SessionObject> {
     const { deps } = this.rt;
     const namespace = session.metadata?.namespace ?? "";
     const now = deps.clock();
-    const observed = jobOutcome(job, await this.rt.podsOf(job));
+    const pods = await this.rt.podsOf(job);
+    const observed = jobOutcome(job, pods);
     const outcome = observed.state === "finished" && this.k.judge ? this.k.judge(session, observed) : observed;
     // status.repository was written when the Job started; the label is hashed for names over 63 characters.
     const repo = {
@@ -183,7 +194,7 @@ export class SessionReconciler<S extends SessionObject> {
       if (session.status?.phase !== "Running") {
         await this.writeStatus(session, { ...sessionState(session.status?.conditions, "Running", "JobStarted", `Job ${job.metadata?.name} is running`, now), repository: repo.name });
       }
-      return {};
+      return this.watchStart(session, job, pods, repo);
     }
     // The Repository first: if we stop between the two writes, the session is observed again.
     if (outcome.succeeded && outcome.result) await this.k.onSucceeded?.(outcome.result, session, repo);
@@ -203,6 +214,41 @@ export class SessionReconciler<S extends SessionObject> {
       }
       deps.events.record(this.involved(session), phase === "Succeeded" ? "Normal" : "Warning", outcome.reason, outcome.message);
     }
+    return {};
+  }
+
+  /**
+   * A Job whose pod has not started: the scheduler's or kubelet's reason on the session (condition
+   * PodStarted False) within seconds, and after the admin's bound the session fails with that reason
+   * and the Job and its credentials go.
+   */
+  private async watchStart(session: S, job: V1Job, pods: V1Pod[], repo: { namespace: string; name: string }): Promise<ReconcileResult> {
+    const { deps } = this.rt;
+    const namespace = session.metadata?.namespace ?? "";
+    const jobName = job.metadata?.name ?? "";
+    let start = podStart(job, pods, []);
+    if (start.state === "waiting" && !start.problem) {
+      start = podStart(job, pods, await this.rt.eventsAbout(namespace, [jobName, ...pods.map((p) => p.metadata?.name ?? "")]));
+    }
+    const shown = findCondition(session.status?.conditions, POD_STARTED_CONDITION);
+    if (start.state === "started") {
+      if (shown && shown.status !== "True") {
+        const node = pods.find((p) => p.spec?.nodeName)?.spec?.nodeName;
+        await this.note(session, { type: POD_STARTED_CONDITION, status: "True", reason: "Started", message: `the Job's pod started${node ? ` on node ${node}` : ""}` }, "Normal");
+      }
+      return {};
+    }
+    const now = deps.clock().getTime();
+    const created = job.metadata?.creationTimestamp ? new Date(job.metadata.creationTimestamp).getTime() : now;
+    const limit = deps.podStartLimitMs ?? DEFAULT_POD_START_LIMIT_MS;
+    if (start.problem) await this.note(session, { type: POD_STARTED_CONDITION, status: "False", ...start.problem }, "Warning");
+    if (now - created < limit) return { requeueAfterMs: Math.max(50, Math.min(POD_START_POLL_MS, created + limit - now)) };
+    const problem = notStartedProblem(formatDuration(limit), start.problem);
+    if (!start.problem) await this.note(session, { type: POD_STARTED_CONDITION, status: "False", reason: problem.reason, message: "no scheduler or kubelet message said why" }, "Warning");
+    await this.fail(session, problem);
+    await this.rt.deleteJob(namespace, jobName);
+    await this.rt.deleteJobCredentials(namespace, jobName);
+    this.rt.releaseSlot(repo, `${namespace}/${jobName}`);
     return {};
   }
 
