@@ -15,6 +15,7 @@ import { formatDuration, parseDuration } from "../../config/duration.ts";
 import { jobDuration, sessionsTotal } from "../../observability/metrics.ts";
 import { VOLUME_NAME, jobSecretName } from "../jobs/pod.ts";
 import { nonRootNotice, privilegeMode, withNonRootUid } from "../jobs/privilege.ts";
+import { pinToNode, placement, podsUsingClaim } from "../jobs/placement.ts";
 import type { Refusal } from "../jobs/unsupported.ts";
 import { jobOutcome, type JobOutcome } from "./outcome.ts";
 import { phaseOf, sessionState } from "./status.ts";
@@ -130,16 +131,28 @@ export class SessionReconciler<S extends SessionObject> {
     const repoName = repository.metadata?.name ?? "";
 
     let problem: Problem | undefined;
+    let where = "";
     const created = session.metadata?.creationTimestamp ? new Date(session.metadata.creationTimestamp).getTime() : now.getTime();
     const busy = await this.rt.withRepositorySlot(repository, { key: `${namespace}/${jobName}`, created, name }, async () => {
       // Before any Job: the identity it runs as, and what a non-root one cannot do, said on the session.
-      const mode = privilegeMode(plan.runtime, deps.jobOptions, namespace, await this.rt.namespaceLabels(namespace));
-      if (mode.kind === "refused") {
-        problem = mode;
+      const refuse = (p: Problem) => {
+        problem = p;
         this.rt.releaseSlot({ namespace: repository.metadata?.namespace ?? "", name: repoName }, `${namespace}/${jobName}`);
-        return;
-      }
+      };
+      const mode = privilegeMode(plan.runtime, deps.jobOptions, namespace, await this.rt.namespaceLabels(namespace));
+      if (mode.kind === "refused") return refuse(mode);
       if (mode.kind === "nonRoot" && mode.forced) job = withNonRootUid(job, mode.uid);
+      // Where the volume is: a ReadWriteOnce volume in use is attached to its user's node.
+      const claim = job.spec?.template?.spec?.volumes?.find((v) => v.name === VOLUME_NAME)?.persistentVolumeClaim?.claimName;
+      const pvc = claim ? await this.rt.getPvc(namespace, claim) : undefined;
+      if (claim && pvc) {
+        const place = placement(pvc, podsUsingClaim(await this.rt.podsIn(namespace), claim, jobName));
+        if (place.kind === "refused") return refuse(place.problem);
+        if (place.kind === "node") {
+          job = pinToNode(job, place.node, place.tolerations);
+          where = ` on node ${place.node}, where pod ${place.users.join(", ")} uses it`;
+        }
+      }
       const notice = nonRootNotice(mode, this.k.component);
       if (notice) await this.note(session, notice, "Warning");
       problem = await this.rt.ensureJobCredentials({
@@ -172,7 +185,7 @@ export class SessionReconciler<S extends SessionObject> {
       return { requeueAfterMs: WAIT_POLL_MS };
     }
     if (problem) return this.fail(session, problem);
-    const message = `Job ${jobName} is running the ${this.k.component} of PVC ${plan.target?.name}`;
+    const message = `Job ${jobName} is running the ${this.k.component} of PVC ${plan.target?.name}${where}`;
     await this.writeStatus(session, { ...sessionState(session.status?.conditions, "Running", "JobStarted", message, now), repository: repoName });
     deps.events.record(this.involved(session), "Normal", "JobStarted", `started Job ${jobName}`);
     return {};

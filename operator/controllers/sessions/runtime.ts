@@ -2,7 +2,7 @@
 // target, minting the per-Job credentials Secret, creating and observing the Job, and keeping at
 // most one Job per Repository running.
 
-import type { CoreV1Event, V1Job, V1Namespace, V1OwnerReference, V1Pod, V1Secret } from "@kubernetes/client-node";
+import type { CoreV1Event, V1Job, V1Namespace, V1OwnerReference, V1PersistentVolumeClaim, V1Pod, V1Secret } from "@kubernetes/client-node";
 import type { KubeClient, KubeList } from "../../kube/api-client.ts";
 import { isConflict, isNotFound, statusCode } from "../../kube/client.ts";
 import { EVENTS, JOBS, NAMESPACES, PODS, PVCS, REPOSITORIES, SECRETS } from "../../kube/resources.ts";
@@ -111,6 +111,15 @@ export class SessionRuntime {
 
   async pvcExists(namespace: string, name: string): Promise<boolean> {
     return (await this.kube.find(PVCS, namespace, name)) !== undefined;
+  }
+
+  getPvc(namespace: string, name: string): Promise<V1PersistentVolumeClaim | undefined> {
+    return this.kube.find<V1PersistentVolumeClaim>(PVCS, namespace, name);
+  }
+
+  /** Every pod of the namespace: the ones that mount a volume can only be found by reading their specs. */
+  async podsIn(namespace: string): Promise<V1Pod[]> {
+    return (await this.kube.list<V1Pod>(PODS, { namespace })).items;
   }
 
   async namespaceLabels(namespace: string): Promise<Record<string, string> | undefined> {
