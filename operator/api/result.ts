@@ -52,6 +52,8 @@ export const RESULT_REASONS = [
   "ContainerNotFound",
   /** The volume (restore target, cache) is full. */
   "NoSpaceLeft",
+  /** The kernel killed restic at the container's memory limit. */
+  "OutOfMemory",
   /** The wrapper stopped restic because the Job's timeOut was about to end. */
   "Timeout",
   /** restic exit 130, or the wrapper got SIGTERM/SIGINT. */

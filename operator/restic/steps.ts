@@ -4,10 +4,12 @@
 import type { ErrorSamples, JobResult, ResultAction, ResultReason, ResultStep } from "../api/result.ts";
 import { truncateText } from "../api/result.ts";
 import { redact } from "../observability/redact.ts";
+import { logger } from "../observability/logger.ts";
 import { reasonFor, sasOutsideValidity } from "./reasons.ts";
 import type { BackupPlan, RestorePlan } from "./flags.ts";
 import type { ItemError } from "./messages.ts";
 import { failureText, type ResticContext, type ResticRun } from "./runner.ts";
+import { MEMORY_LIMIT_ENV, oomKills, resticMemoryLimit } from "./memory.ts";
 
 /** Why the flow's signal was aborted: the wrapper's own deadline, or a signal from outside. */
 export type AbortCause = "timeout" | "interrupted";
@@ -52,6 +54,9 @@ export function problemOf(step: ResultStep, run: ResticRun, deps: FlowDeps): Pro
   } else if (run.gaveUp) {
     reason = run.gaveUp;
     message = `stopped restic, which kept retrying what retrying cannot fix: ${run.lastRetry ?? text}`;
+  } else if (killedForMemory(run)) {
+    reason = "OutOfMemory";
+    message = memoryMessage();
   } else if (cause) {
     const retrying = run.lastRetry ? reasonFor(1, run.lastRetry) : undefined;
     const why = cause === "timeout" ? `stopped before the Job's timeOut${deps.timeoutMs ? ` (${Math.round(deps.timeoutMs / 1000)}s)` : ""}` : "stopped by a termination signal";
@@ -119,7 +124,7 @@ export function resticContext(plan: BackupPlan | RestorePlan, deps: Pick<FlowDep
     options: plan.options,
     noCache: plan.noCache,
     // One status line per second: enough for progress logs, cheap to parse.
-    env: { RESTIC_PROGRESS_FPS: "1" },
+    env: { RESTIC_PROGRESS_FPS: "1", ...goMemLimit() },
     signal: deps.signal,
   };
   if (deps.forceKillAfterMs !== undefined) ctx.forceKillAfterMs = deps.forceKillAfterMs;
@@ -150,4 +155,27 @@ export function firstPaths(paths: readonly string[], total: number, shown = 3): 
   const head = paths.slice(0, shown).join(", ");
   const more = total - Math.min(shown, paths.length);
   return more > 0 ? `${head} and ${more} more` : head;
+}
+
+function goMemLimit(): Record<string, string> {
+  const limit = resticMemoryLimit(process.env, process.memoryUsage.rss());
+  if (!limit) return {};
+  logger.info("restic's GOMEMLIMIT follows the container's memory limit", { gomemlimit: Number(limit), containerLimit: Number(process.env[MEMORY_LIMIT_ENV]) });
+  return { GOMEMLIMIT: limit };
+}
+
+/** OOM kills in the container before restic ran, so that a kill during the run can be told apart. */
+const oomBefore = oomKills();
+
+/** A restic run killed by the kernel for memory (it died of a signal, and the cgroup counted a kill). */
+export function killedForMemory(run: ResticRun): Problem["reason"] | undefined {
+  if (run.exitCode !== undefined || run.aborted || run.notFound) return undefined;
+  const now = oomKills();
+  return now !== undefined && now > (oomBefore ?? 0) ? "OutOfMemory" : undefined;
+}
+
+function memoryMessage(): string {
+  const limit = Number(process.env[MEMORY_LIMIT_ENV]);
+  const text = Number.isSafeInteger(limit) && limit > 0 ? ` of ${Math.round(limit / 1048576)} MiB` : "";
+  return `the kernel killed restic at the container's memory limit${text}: raise runtimeSettings.container.resources.limits.memory`;
 }
