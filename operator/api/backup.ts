@@ -282,9 +282,15 @@ export interface RestoreSessionSpec {
   runtimeSettings?: RuntimeSettings;
   tempDir?: TempDir;
   timeOut?: string;
+  /** blobstash: restic's --overwrite for files both in the snapshot and the target. Default IfChanged. */
+  overwrite?: RestoreOverwrite;
+  /** blobstash: restic's --delete: remove what the target holds and the snapshot does not. Default false. */
+  deleteExtraFiles?: boolean;
   interimVolumeTemplate?: unknown;
   hooks?: unknown;
 }
+
+export type RestoreOverwrite = "IfChanged" | "Always" | "IfNewer" | "Never";
 
 export interface HostRestoreStats {
   hostname?: string;
@@ -305,6 +311,8 @@ export interface RestoreSessionStatus {
   /** blobstash: files and bytes the restore wrote. */
   filesRestored?: number;
   bytesRestored?: number;
+  filesSkipped?: number;
+  filesDeleted?: number;
 }
 
 export interface RestoreSession {

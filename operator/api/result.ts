@@ -98,6 +98,8 @@ export const RESTORE_FIGURES = {
   totalBytes: "total_bytes",
   bytesRestored: "bytes_restored",
   bytesSkipped: "bytes_skipped",
+  /** Files and directories --delete removed from the target. */
+  filesDeleted: "files_deleted",
 } as const;
 
 export type RestoreFigures = Record<keyof typeof RESTORE_FIGURES, number>;

@@ -44,7 +44,7 @@ export async function restoreFlow(plan: RestorePlan, deps: FlowDeps): Promise<Jo
     logger.info(line.message, line.meta);
   };
   const restoreOf = (c: ResticContext, snapshotId: string, host?: string) =>
-    runRestore(c, { snapshot: snapshotId, ...(host ? { host } : {}), target: plan.target, includes: plan.includes, excludes: plan.excludes }, onStatus);
+    runRestore(c, { snapshot: snapshotId, ...(host ? { host } : {}), target: plan.target, includes: plan.includes, excludes: plan.excludes, ...existingData(plan) }, onStatus);
 
   // `latest`, and a full id without a host filter, restore while they are resolved: both commands
   // only read (--no-lock), and the resolution (which names the snapshot in the result and explains
@@ -90,4 +90,9 @@ export async function restoreFlow(plan: RestorePlan, deps: FlowDeps): Promise<Jo
   }
   logger.info("restored", { snapshot: newest.id, ...extra.restore });
   return done("Succeeded", extra);
+}
+
+/** What happens to what the target already holds: restic's --overwrite and --delete, as the Job asks. */
+function existingData(plan: RestorePlan): { overwrite?: string; deleteExtra?: boolean } {
+  return { ...(plan.overwrite ? { overwrite: plan.overwrite } : {}), ...(plan.deleteExtra ? { deleteExtra: true } : {}) };
 }

@@ -70,7 +70,7 @@ describe("session status", () => {
   });
 
   it("reports restores", () => {
-    const r: JobResult = { ...backup, action: "restore", restore: { totalFiles: 10, filesRestored: 10, filesSkipped: 0, totalBytes: 99, bytesRestored: 99, bytesSkipped: 0 } };
+    const r: JobResult = { ...backup, action: "restore", restore: { totalFiles: 10, filesRestored: 10, filesSkipped: 0, totalBytes: 99, bytesRestored: 99, bytesSkipped: 0, filesDeleted: 0 } };
     const s = finishedRestoreStatus(undefined, { state: "finished", succeeded: true, result: r, reason: "Succeeded", message: "ok" }, created, now);
     assert.deepEqual([s.phase, s.snapshot, s.filesRestored, s.bytesRestored], ["Succeeded", "0123abcd", 10, 99]);
   });

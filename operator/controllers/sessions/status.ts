@@ -124,6 +124,8 @@ export function finishedRestoreStatus(
     snapshot: r?.snapshot?.id,
     filesRestored: r?.restore?.filesRestored,
     bytesRestored: r?.restore?.bytesRestored,
+    filesSkipped: r?.restore?.filesSkipped,
+    filesDeleted: r?.restore?.filesDeleted,
     stats: [
       stripUndefined(hostOutcome(outcome)),
     ],
