@@ -34,7 +34,7 @@ const EXISTING = [
   `printf volume-a-older > /data/a.txt && touch -d '${OLD}' /data/a.txt`,
   `printf volume-b-newer > /data/b.txt && touch -d '${NEW}' /data/b.txt`,
   `printf snapshot-same > /data/same.txt && touch -d '${BACKED_UP}' /data/same.txt`,
-  `printf volume-m! > /data/meta.txt && touch -d '${BACKED_UP}' /data/meta.txt`,
+  `printf volume-mm! > /data/meta.txt && touch -d '${BACKED_UP}' /data/meta.txt`,
   "printf volume-only > /data/extra.txt; printf volume-only > /data/dir/extra2.txt",
 ].join("\n");
 
@@ -48,7 +48,7 @@ const CASES: Array<{ name: string; spec: Partial<RestoreSessionSpec>; expect: Co
     name: "default",
     spec: {},
     // meta.txt has the snapshot copy's size and mtime: IfChanged takes it as unchanged and reads no content.
-    expect: { "a.txt": "snapshot-a", "b.txt": "snapshot-b", "same.txt": "snapshot-same", "meta.txt": "volume-m!", "dir/c.txt": "snapshot-c", "extra.txt": "volume-only", "dir/extra2.txt": "volume-only" },
+    expect: { "a.txt": "snapshot-a", "b.txt": "snapshot-b", "same.txt": "snapshot-same", "meta.txt": "volume-mm!", "dir/c.txt": "snapshot-c", "extra.txt": "volume-only", "dir/extra2.txt": "volume-only" },
   },
   {
     name: "always",
@@ -60,19 +60,19 @@ const CASES: Array<{ name: string; spec: Partial<RestoreSessionSpec>; expect: Co
     // Files changed after the backup (newer than the snapshot's copy) are kept.
     name: "if-newer",
     spec: { overwrite: "IfNewer" },
-    expect: { "a.txt": "snapshot-a", "b.txt": "volume-b-newer", "same.txt": "snapshot-same", "meta.txt": "volume-m!", "dir/c.txt": "snapshot-c", "extra.txt": "volume-only", "dir/extra2.txt": "volume-only" },
+    expect: { "a.txt": "snapshot-a", "b.txt": "volume-b-newer", "same.txt": "snapshot-same", "meta.txt": "volume-mm!", "dir/c.txt": "snapshot-c", "extra.txt": "volume-only", "dir/extra2.txt": "volume-only" },
   },
   {
     // Only what is missing comes back.
     name: "never",
     spec: { overwrite: "Never" },
-    expect: { "a.txt": "volume-a-older", "b.txt": "volume-b-newer", "same.txt": "snapshot-same", "meta.txt": "volume-m!", "dir/c.txt": "snapshot-c", "extra.txt": "volume-only", "dir/extra2.txt": "volume-only" },
+    expect: { "a.txt": "volume-a-older", "b.txt": "volume-b-newer", "same.txt": "snapshot-same", "meta.txt": "volume-mm!", "dir/c.txt": "snapshot-c", "extra.txt": "volume-only", "dir/extra2.txt": "volume-only" },
   },
   {
     // The volume as it was backed up.
     name: "delete",
     spec: { deleteExtraFiles: true },
-    expect: { "a.txt": "snapshot-a", "b.txt": "snapshot-b", "same.txt": "snapshot-same", "meta.txt": "volume-m!", "dir/c.txt": "snapshot-c", "extra.txt": "-", "dir/extra2.txt": "-" },
+    expect: { "a.txt": "snapshot-a", "b.txt": "snapshot-b", "same.txt": "snapshot-same", "meta.txt": "volume-mm!", "dir/c.txt": "snapshot-c", "extra.txt": "-", "dir/extra2.txt": "-" },
   },
 ];
 
