@@ -267,8 +267,8 @@ describe("Helm chart (helm lint, values schema, render, server-side apply to the
     // Never more than it needs in a watched namespace either.
     assert.equal(await can(["delete", "repositories.stash.appscode.com", "-n", watched[0]!]), "no");
     assert.equal(await can(["create", "pods", "-n", watched[0]!]), "no");
-    assert.equal(await can(["get", "namespaces", watched[0]!]), "yes", "a watched namespace's Pod Security labels");
-    assert.equal(await can(["get", "namespaces", unwatched]), "no");
+    assert.equal(await can(["get", `namespaces/${watched[0]!}`]), "yes", "a watched namespace's Pod Security labels");
+    assert.equal(await can(["get", `namespaces/${unwatched}`]), "no");
   });
 
   it("lets the ServiceAccount act in every namespace by default, and no more than it needs (ClusterRole applied for real)", async function () {
