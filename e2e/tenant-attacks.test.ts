@@ -253,13 +253,16 @@ describe("tenant attacks: every attempt to borrow the operator's identity, reach
       },
     },
     {
-      attack: "use the victim's shared Repository (Selector: quarantined DoesNotExist) while the operator cannot read namespace labels",
-      expected: "NamespaceLabelsUnreadable: the selector fails closed",
+      attack: "use the victim's shared Repository (Selector: quarantined DoesNotExist) from a namespace the admin quarantined, namespace-scoped install",
+      expected: "RepositoryNotAllowed: the selector is matched against the real labels",
       run: async () => {
+        await tenant.kubectl(["label", "namespace", tenant.ns, "quarantined=true"]);
         await tenantCreate(configOf("shared", { name: "shared", namespace: victim.ns }));
         await tenantCreate(sessionOf("shared", "shared"));
         const s = await tenant.waitForPhase("backupsessions", "shared", ["Failed"], 30_000);
-        return s.status?.conditions?.find((x) => x.type === "Completed")?.reason ?? "";
+        const c = s.status?.conditions?.find((x) => x.type === "Completed");
+        assert.match(c?.message ?? "", new RegExp(`namespace ${tenant.ns} does not match`), c?.message);
+        return c?.reason ?? "";
       },
     },
     {
@@ -297,7 +300,7 @@ describe("tenant attacks: every attempt to borrow the operator's identity, reach
     console.log(`\n      ${"attack".padEnd(w[0]!)} | ${"expected refusal".padEnd(w[1]!)} | observed`);
     for (const o of observed) console.log(`      ${o.row.attack.padEnd(w[0]!)} | ${o.row.expected.padEnd(w[1]!)} | ${o.observed}`);
     console.log(`      ${observed.filter((o) => o.ok).length} of ${observed.length} refused as expected; listener connections: ${connections}\n`);
-    const expectedReasons: Record<number, string> = { 0: "OperatorIdentityNotAllowed", 1: "WipeOutBlocked", 2: "EndpointNotAllowed", 3: "JobNameTaken", 4: "Succeeded", 6: "NamespaceLabelsUnreadable", 7: "KeyFileInvalid" };
+    const expectedReasons: Record<number, string> = { 0: "OperatorIdentityNotAllowed", 1: "WipeOutBlocked", 2: "EndpointNotAllowed", 3: "JobNameTaken", 4: "Succeeded", 6: "RepositoryNotAllowed", 7: "KeyFileInvalid" };
     for (const [i, o] of observed.entries()) {
       assert.ok(o.ok, `${o.row.attack}: ${o.observed}`);
       if (expectedReasons[i]) assert.equal(o.observed, expectedReasons[i], o.row.attack);

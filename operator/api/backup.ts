@@ -165,9 +165,20 @@ export interface BackupSessionSpec {
   retryLeft?: number;
 }
 
-export type SessionPhase = "Pending" | "Running" | "Succeeded" | "Failed";
+/**
+ * PartiallyFailed (blobstash, as Velero names it): the Job finished and a snapshot exists, but not all
+ * of what was asked: files restic could not read, or retention or statistics that failed afterwards.
+ */
+export type SessionPhase = "Pending" | "Running" | "Succeeded" | "PartiallyFailed" | "Failed";
 
-export const SESSION_PHASES: readonly SessionPhase[] = ["Pending", "Running", "Succeeded", "Failed"];
+export const SESSION_PHASES: readonly SessionPhase[] = ["Pending", "Running", "Succeeded", "PartiallyFailed", "Failed"];
+
+/** Phases a session never leaves. */
+export const FINISHED_PHASES: readonly SessionPhase[] = ["Succeeded", "PartiallyFailed", "Failed"];
+
+export function isFinishedPhase(phase: string | undefined): boolean {
+  return (FINISHED_PHASES as readonly string[]).includes(phase ?? "");
+}
 
 export interface FileStats {
   totalFiles?: number;
@@ -190,7 +201,7 @@ export interface SnapshotStats {
   fileStats?: FileStats;
 }
 
-export type HostPhase = "Succeeded" | "Failed";
+export type HostPhase = "Succeeded" | "PartiallyFailed" | "Failed";
 
 export interface HostBackupStats {
   hostname?: string;
@@ -219,6 +230,14 @@ export interface BackupSessionStatus {
   repository?: string;
   /** blobstash: the snapshot made, for `kubectl get` (also in targets[0].stats[0].snapshots[0].name). */
   snapshot?: string;
+  /** blobstash: files restic could not read (left out of the snapshot), and the first of their paths. */
+  unreadableFiles?: UnreadableFiles;
+}
+
+export interface UnreadableFiles {
+  count: number;
+  /** Paths inside the volume, at most 10. */
+  paths?: string[];
 }
 
 export interface BackupSession {
@@ -263,9 +282,15 @@ export interface RestoreSessionSpec {
   runtimeSettings?: RuntimeSettings;
   tempDir?: TempDir;
   timeOut?: string;
+  /** blobstash: restic's --overwrite for files both in the snapshot and the target. Default IfChanged. */
+  overwrite?: RestoreOverwrite;
+  /** blobstash: restic's --delete: remove what the target holds and the snapshot does not. Default false. */
+  deleteExtraFiles?: boolean;
   interimVolumeTemplate?: unknown;
   hooks?: unknown;
 }
+
+export type RestoreOverwrite = "IfChanged" | "Always" | "IfNewer" | "Never";
 
 export interface HostRestoreStats {
   hostname?: string;
@@ -286,6 +311,8 @@ export interface RestoreSessionStatus {
   /** blobstash: files and bytes the restore wrote. */
   filesRestored?: number;
   bytesRestored?: number;
+  filesSkipped?: number;
+  filesDeleted?: number;
 }
 
 export interface RestoreSession {

@@ -139,6 +139,23 @@ describe("job result", () => {
       assert.equal(serializeJobResult(r), JSON.stringify(r));
     });
 
+    it("keeps the unreadable paths longer than restic's messages about them", () => {
+      const r = fullResult();
+      r.message = "snapshot 01234567 was made, but 400 file(s) could not be read";
+      r.errors = {
+        count: 400,
+        samples: Array.from({ length: 10 }, (_, i) => `/db/${"x".repeat(150)}/${i}: open: permission denied`),
+        paths: Array.from({ length: 10 }, (_, i) => `/db/${"x".repeat(150)}/${i}`),
+      };
+      const out = serializeJobResult(r, 2600);
+      assert.ok(Buffer.byteLength(out, "utf8") <= 2600);
+      const parsed = parseJobResult(out);
+      assert.ok(parsed.ok);
+      assert.equal(parsed.result.errors?.paths?.length, 10, out);
+      assert.ok(parsed.result.errors!.samples.length < 10);
+      assert.equal(parsed.result.message, r.message);
+    });
+
     it("drops removed ids, then samples, then cuts the message, and stays within 4096 bytes", () => {
       const r = fullResult();
       r.retention!.removedIds = Array.from({ length: 200 }, (_, i) => i.toString(16).padStart(8, "0"));

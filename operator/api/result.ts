@@ -52,6 +52,8 @@ export const RESULT_REASONS = [
   "ContainerNotFound",
   /** The volume (restore target, cache) is full. */
   "NoSpaceLeft",
+  /** The kernel killed restic at the container's memory limit. */
+  "OutOfMemory",
   /** The wrapper stopped restic because the Job's timeOut was about to end. */
   "Timeout",
   /** restic exit 130, or the wrapper got SIGTERM/SIGINT. */
@@ -96,6 +98,8 @@ export const RESTORE_FIGURES = {
   totalBytes: "total_bytes",
   bytesRestored: "bytes_restored",
   bytesSkipped: "bytes_skipped",
+  /** Files and directories --delete removed from the target. */
+  filesDeleted: "files_deleted",
 } as const;
 
 export type RestoreFigures = Record<keyof typeof RESTORE_FIGURES, number>;
@@ -144,6 +148,8 @@ export interface ErrorSamples {
   count: number;
   /** The first few, as restic wrote them (paths inside the volume). */
   samples: string[];
+  /** The paths of those first few (inside the volume, from restic's `item`), for the session's status. */
+  paths?: string[];
 }
 
 export interface JobResult {
@@ -255,9 +261,12 @@ export function serializeJobResult(result: JobResult, limit = TERMINATION_MESSAG
   if (r.errors) {
     // Keep as many samples as fit, each cut to a sane length first.
     r.errors.samples = r.errors.samples.map((s) => truncateText(s, 200));
-    while (r.errors.samples.length > 0) {
+    if (r.errors.paths) r.errors.paths = r.errors.paths.map((s) => truncateText(s, 200));
+    while (r.errors.samples.length > 0 || (r.errors.paths?.length ?? 0) > 0) {
       if ((out = fits(r))) return out;
-      r.errors.samples.pop();
+      // Samples go before paths: a path is what the session's status names.
+      if (r.errors.samples.length > 0) r.errors.samples.pop();
+      else r.errors.paths!.pop();
     }
     if ((out = fits(r))) return out;
   }
@@ -374,7 +383,14 @@ function parseErrors(v: unknown): ErrorSamples | undefined {
         .filter((s): s is string => typeof s === "string")
         .map((s) => truncateText(s, MAX_SAMPLE_LENGTH))
     : [];
-  return { count: v.count, samples };
+  const out: ErrorSamples = { count: v.count, samples };
+  if (Array.isArray(v.paths)) {
+    out.paths = v.paths
+      .slice(0, MAX_SAMPLES)
+      .filter((s): s is string => typeof s === "string")
+      .map((s) => truncateText(s, MAX_SAMPLE_LENGTH));
+  }
+  return out;
 }
 
 function preview(text: string): string {

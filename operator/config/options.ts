@@ -38,6 +38,8 @@ export interface OperatorOptions {
   repositoryWaitLimitMs: number;
   /** Schedules whose runs come closer than this are refused (the BackupConfiguration is Invalid). */
   minScheduleIntervalMs: number;
+  /** A Job whose pod has not started this long after the Job was created is deleted and its session fails. */
+  podStartLimitMs: number;
 }
 
 const FLAGS = {
@@ -66,6 +68,7 @@ const FLAGS = {
   "job-credential-slack": { type: "string", env: "BLOBSTASH_JOB_CREDENTIAL_SLACK", default: "15m", help: "minted SAS lifetime beyond the Job deadline" },
   "repository-wait-limit": { type: "string", env: "BLOBSTASH_REPOSITORY_WAIT_LIMIT", default: "5m", help: "how long a session waits for its Repository to be validated before it fails" },
   "min-schedule-interval": { type: "string", env: "BLOBSTASH_MIN_SCHEDULE_INTERVAL", default: "1m", help: "schedules whose runs come closer than this are refused" },
+  "pod-start-limit": { type: "string", env: "BLOBSTASH_POD_START_LIMIT", default: "10m", help: "a Job whose pod has not started this long after its creation is deleted and its session fails" },
 } as const;
 
 export class OptionsError extends Error {}
@@ -135,6 +138,7 @@ export function parseOperatorOptions(argv: string[], env: NodeJS.ProcessEnv = pr
     jobCredentialSlackMs: duration("job-credential-slack"),
     repositoryWaitLimitMs: duration("repository-wait-limit"),
     minScheduleIntervalMs: duration("min-schedule-interval"),
+    podStartLimitMs: duration("pod-start-limit"),
   };
 }
 

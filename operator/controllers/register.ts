@@ -77,6 +77,7 @@ export function buildControllers(kube: KubeClient, opts: OperatorOptions, events
     jobTrust: { proxy: proxySettings(process.env), extraCaFile: opts.extraCaFile },
     credentialSlackMs: opts.jobCredentialSlackMs,
     repositoryWaitLimitMs: opts.repositoryWaitLimitMs,
+    podStartLimitMs: opts.podStartLimitMs,
     jobs,
   });
   const configReconciler = new BackupConfigurationReconciler({
@@ -123,7 +124,8 @@ export function buildControllers(kube: KubeClient, opts: OperatorOptions, events
   on(jobs, enqueueSessionOf);
   jobs.on("delete", (j) => sessionRuntime.jobDeleted(j));
   on(pods, (p) => {
-    if (p.status?.phase !== "Succeeded" && p.status?.phase !== "Failed") return;
+    // A finished pod finishes its session; a pending one may have a scheduler's or kubelet's reason to show.
+    if (p.status?.phase !== "Succeeded" && p.status?.phase !== "Failed" && p.status?.phase !== "Pending") return;
     const jobName = p.metadata?.ownerReferences?.find((o) => o.controller && o.kind === "Job")?.name;
     if (jobName) enqueueSessionOf(jobs.get(jobName, p.metadata?.namespace ?? ""));
   }, ["add", "update"]);

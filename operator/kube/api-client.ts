@@ -149,8 +149,8 @@ export class KubeClient {
   }
 
   /** One page of at most `limit` objects; `continue` (from the previous page's metadata) for the next. */
-  list<T>(type: ResourceType, o: { namespace?: string; labelSelector?: string; limit?: number; continue?: string } = {}): Promise<KubeList<T>> {
-    return this.request<KubeList<T>>("GET", resourcePath(type, o.namespace), { query: { labelSelector: o.labelSelector, limit: o.limit, continue: o.continue } });
+  list<T>(type: ResourceType, o: { namespace?: string; labelSelector?: string; fieldSelector?: string; limit?: number; continue?: string } = {}): Promise<KubeList<T>> {
+    return this.request<KubeList<T>>("GET", resourcePath(type, o.namespace), { query: { labelSelector: o.labelSelector, fieldSelector: o.fieldSelector, limit: o.limit, continue: o.continue } });
   }
 
   create<T>(type: ResourceType, namespace: string | undefined, body: unknown, o: CallOptions = {}): Promise<T> {

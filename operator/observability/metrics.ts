@@ -71,16 +71,23 @@ export const lastSuccessfulBackup = new Gauge({
   registers: [registry],
 });
 
+export const backupUnreadableFiles = new Gauge({
+  name: "blobstash_repository_last_backup_unreadable_files",
+  help: "Files the last backup into the Repository could not read (restic exit 3): left out of its snapshot.",
+  labelNames: ["namespace", "repository"] as const,
+  registers: [registry],
+});
+
 export const sessionsTotal = new Counter({
   name: "blobstash_sessions_total",
-  help: "Backup and restore sessions that reached a phase, by kind (BackupSession, RestoreSession) and phase.",
+  help: "Backup and restore sessions that finished, by kind (BackupSession, RestoreSession) and phase (Succeeded, PartiallyFailed, Failed).",
   labelNames: ["kind", "phase"] as const,
   registers: [registry],
 });
 
 export const jobDuration = new Histogram({
   name: "blobstash_job_duration_seconds",
-  help: "Wall time of backup and restore Jobs, by kind and outcome.",
+  help: "Wall time of backup and restore Jobs, by kind and outcome (success, partial, failure).",
   labelNames: ["kind", "outcome"] as const,
   buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200],
   registers: [registry],
@@ -94,7 +101,7 @@ export function observeReconcile(kind: string, outcome: "success" | "error", sec
 /** Drops every series labelled with this Repository, so deleted Repositories stop being reported. */
 export function forgetRepository(namespace: string, repository: string): void {
   readiness.delete(`${namespace}/${repository}`);
-  for (const g of [repositoryReady, repositorySnapshots, repositorySizeBytes, lastSuccessfulBackup]) {
+  for (const g of [repositoryReady, repositorySnapshots, repositorySizeBytes, lastSuccessfulBackup, backupUnreadableFiles]) {
     g.remove({ namespace, repository });
   }
 }

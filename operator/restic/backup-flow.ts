@@ -15,7 +15,7 @@ import { describeBackupStatus, Throttle } from "./progress.ts";
 import { EXIT_LOCKED, EXIT_NO_REPOSITORY, EXIT_OK, EXIT_PARTIAL } from "./reasons.ts";
 import type { ResticRun } from "./runner.ts";
 import { runStats } from "./stats.ts";
-import { abortCause, errorSample, problem, problemOf, resticContext, verdict, type FlowDeps, type Problem } from "./steps.ts";
+import { abortCause, errorSamplesOf, firstPaths, problem, problemOf, resticContext, verdict, type FlowDeps, type Problem } from "./steps.ts";
 import { runUnlock } from "./unlock.ts";
 
 export async function backupFlow(plan: BackupPlan, deps: FlowDeps): Promise<JobResult> {
@@ -75,14 +75,12 @@ export async function backupFlow(plan: BackupPlan, deps: FlowDeps): Promise<JobR
   const snapshotId = summary?.snapshotId;
   const partial = backup.run.exitCode === EXIT_PARTIAL && snapshotId !== undefined;
   if (backup.errorCount > 0) {
-    base.errors = {
-      count: backup.errorCount,
-      samples: backup.errorSamples.map((e) => errorSample(e, plan.source)),
-    };
+    base.errors = errorSamplesOf(backup.errorCount, backup.errorSamples, plan.source);
   }
   if (!snapshotId || (backup.run.exitCode !== EXIT_OK && !partial)) return failed(problemOf("backup", backup.run, deps), base);
   if (partial) {
-    const text = `snapshot ${snapshotId.slice(0, 8)} was made, but ${backup.errorCount || "some"} file(s) could not be read`;
+    const named = base.errors?.paths?.length ? `: ${firstPaths(base.errors.paths, backup.errorCount)}` : "";
+    const text = `snapshot ${snapshotId.slice(0, 8)} was made, but ${backup.errorCount || "some"} file(s) could not be read${named}`;
     problems.push({ ...problem("backup", "PartialBackup", text), exitCode: EXIT_PARTIAL });
   }
   base.snapshot = { id: snapshotId, host: plan.host, ...(summary.backupStart ? { time: summary.backupStart } : {}) };

@@ -44,7 +44,9 @@ export async function runBackup(ctx: ResticContext, a: BackupArgs, cwd: string, 
     onMessage: (m) => {
       if (m.type === "backup-status") onStatus(m);
       else if (m.type === "backup-summary") summary = m;
-      else if (m.type === "error") {
+      // The scanner only sizes the work ahead for progress, and restic reports what it could not read
+      // again while archiving (with the same item): counted once, from the archiver.
+      else if (m.type === "error" && m.during !== "scan") {
         errorCount++;
         if (errorSamples.length < ERROR_SAMPLES) errorSamples.push(m);
       }

@@ -104,6 +104,11 @@ describe("wrapper flags", () => {
     });
     const latest = parseWrapperArgs(["restore", "--repo", "r", "--target", "/t"], env);
     assert.ok(latest.ok && latest.plan.action === "restore" && latest.plan.snapshot === "latest");
+    assert.ok(latest.ok && latest.plan.action === "restore" && latest.plan.overwrite === undefined && latest.plan.deleteExtra === undefined);
+    const existing = parseWrapperArgs(["restore", "--repo", "r", "--target", "/t", "--overwrite", "if-newer", "--delete"], env);
+    assert.ok(existing.ok && existing.plan.action === "restore" && existing.plan.overwrite === "if-newer" && existing.plan.deleteExtra === true);
+    const wrong = parseWrapperArgs(["restore", "--repo", "r", "--target", "/t", "--overwrite", "sometimes"], env);
+    assert.ok(!wrong.ok && /--overwrite "sometimes" is not one of always, if-changed, if-newer, never/.test(wrong.error));
   });
 
   it("refuses what cannot work, and still says where the result goes", () => {

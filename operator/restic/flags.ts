@@ -14,7 +14,8 @@ export const USAGE = `usage:
                     [--keep-last N] [--keep-hourly N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N]
                     [--keep-yearly N] [--keep-tag TAG]... [--prune] [--dry-run] [common flags]
   blobstash restore --repo REPO --target DIR [--snapshot ID|latest] [--snapshot-host NAME]
-                    [--include PATTERN]... [--exclude PATTERN]... [common flags]
+                    [--include PATTERN]... [--exclude PATTERN]... [--overwrite always|if-changed|if-newer|never]
+                    [--delete] [common flags]
 common flags:
   --option KEY=VALUE      restic -o (e.g. azure.connections=5), repeatable
   --cache-dir DIR | --no-cache
@@ -59,7 +60,14 @@ export interface RestorePlan extends CommonPlan {
   target: string;
   includes: string[];
   excludes: string[];
+  /** restic's --overwrite for files in both the snapshot and the target (restic's default: if-changed). */
+  overwrite?: OverwriteMode;
+  /** restic's --delete: remove what the target holds and the snapshot does not (within the filters). */
+  deleteExtra?: boolean;
 }
+
+export const OVERWRITE_MODES = ["always", "if-changed", "if-newer", "never"] as const;
+export type OverwriteMode = (typeof OVERWRITE_MODES)[number];
 
 export type WrapperPlan = BackupPlan | RestorePlan;
 
@@ -103,6 +111,8 @@ const RESTORE = {
   "snapshot-host": { type: "string" },
   target: { type: "string" },
   include: { type: "string", multiple: true },
+  overwrite: { type: "string" },
+  delete: { type: "boolean" },
 } as const;
 
 class FlagError extends Error {}
@@ -190,6 +200,12 @@ function restorePlan(args: string[], env: Readonly<Record<string, string | undef
   const plan: RestorePlan = { action: "restore", ...common(values, env, resultFile), snapshot, target: absolute(target, "--target"), includes, excludes };
   const host = str(values["snapshot-host"]);
   if (host) plan.snapshotHost = host;
+  const overwrite = str(values.overwrite);
+  if (overwrite !== undefined) {
+    if (!(OVERWRITE_MODES as readonly string[]).includes(overwrite)) throw new FlagError(`--overwrite "${overwrite}" is not one of ${OVERWRITE_MODES.join(", ")}`);
+    plan.overwrite = overwrite as OverwriteMode;
+  }
+  if (values.delete) plan.deleteExtra = true;
   return plan;
 }
 

@@ -58,7 +58,7 @@ describe("restic --json messages (restic 0.19 fixtures)", () => {
     const summary = parseResticLine(fixtureLines("restore.jsonl").at(-1)!, "restore");
     assert.deepEqual(summary, {
       type: "restore-summary",
-      figures: { totalFiles: 8, filesRestored: 8, filesSkipped: 0, totalBytes: 3000021, bytesRestored: 3000021, bytesSkipped: 0 },
+      figures: { totalFiles: 8, filesRestored: 8, filesSkipped: 0, totalBytes: 3000021, bytesRestored: 3000021, bytesSkipped: 0, filesDeleted: 0 },
     });
     const empty = parseResticLine(fixture("restore-nothing.jsonl").trim(), "restore");
     assert.equal(empty.type, "restore-summary");

@@ -14,7 +14,7 @@ import { EXIT_OK } from "./reasons.ts";
 import { runRestore } from "./restore.ts";
 import { runSnapshots } from "./snapshots.ts";
 import type { ResticContext } from "./runner.ts";
-import { errorSample, problem, problemOf, resticContext, verdict, type FlowDeps, type Problem } from "./steps.ts";
+import { errorSamplesOf, problem, problemOf, resticContext, verdict, type FlowDeps, type Problem } from "./steps.ts";
 
 export async function restoreFlow(plan: RestorePlan, deps: FlowDeps): Promise<JobResult> {
   const started = deps.now();
@@ -44,7 +44,7 @@ export async function restoreFlow(plan: RestorePlan, deps: FlowDeps): Promise<Jo
     logger.info(line.message, line.meta);
   };
   const restoreOf = (c: ResticContext, snapshotId: string, host?: string) =>
-    runRestore(c, { snapshot: snapshotId, ...(host ? { host } : {}), target: plan.target, includes: plan.includes, excludes: plan.excludes }, onStatus);
+    runRestore(c, { snapshot: snapshotId, ...(host ? { host } : {}), target: plan.target, includes: plan.includes, excludes: plan.excludes, ...existingData(plan) }, onStatus);
 
   // `latest`, and a full id without a host filter, restore while they are resolved: both commands
   // only read (--no-lock), and the resolution (which names the snapshot in the result and explains
@@ -79,7 +79,7 @@ export async function restoreFlow(plan: RestorePlan, deps: FlowDeps): Promise<Jo
   const extra: Partial<JobResult> = { snapshot };
   const summary = restore.summary;
   if (summary) extra.restore = summary.figures;
-  if (restore.errorCount > 0) extra.errors = { count: restore.errorCount, samples: restore.errorSamples.map((e) => errorSample(e, plan.target)) };
+  if (restore.errorCount > 0) extra.errors = errorSamplesOf(restore.errorCount, restore.errorSamples, plan.target);
   if (restore.run.exitCode !== EXIT_OK) {
     problems.push(problemOf("restore", restore.run, deps));
     return done("Failed", extra);
@@ -90,4 +90,9 @@ export async function restoreFlow(plan: RestorePlan, deps: FlowDeps): Promise<Jo
   }
   logger.info("restored", { snapshot: newest.id, ...extra.restore });
   return done("Succeeded", extra);
+}
+
+/** What happens to what the target already holds: restic's --overwrite and --delete, as the Job asks. */
+function existingData(plan: RestorePlan): { overwrite?: string; deleteExtra?: boolean } {
+  return { ...(plan.overwrite ? { overwrite: plan.overwrite } : {}), ...(plan.deleteExtra ? { deleteExtra: true } : {}) };
 }

@@ -13,6 +13,8 @@ export interface RestoreArgs {
   target: string;
   includes: string[];
   excludes: string[];
+  overwrite?: string;
+  deleteExtra?: boolean;
 }
 
 export function restoreArgs(a: RestoreArgs): string[] {
@@ -20,6 +22,8 @@ export function restoreArgs(a: RestoreArgs): string[] {
   if (a.host) out.push("--host", a.host);
   for (const p of a.includes) out.push("--include", p);
   for (const p of a.excludes) out.push("--exclude", p);
+  if (a.overwrite) out.push("--overwrite", a.overwrite);
+  if (a.deleteExtra) out.push("--delete");
   return out;
 }
 

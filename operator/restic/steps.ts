@@ -1,13 +1,15 @@
 // What the backup and restore flows share: turning a failed restic run into a reason and message,
 // and the pieces of a result.
 
-import type { JobResult, ResultAction, ResultReason, ResultStep } from "../api/result.ts";
+import type { ErrorSamples, JobResult, ResultAction, ResultReason, ResultStep } from "../api/result.ts";
 import { truncateText } from "../api/result.ts";
 import { redact } from "../observability/redact.ts";
+import { logger } from "../observability/logger.ts";
 import { reasonFor, sasOutsideValidity } from "./reasons.ts";
 import type { BackupPlan, RestorePlan } from "./flags.ts";
 import type { ItemError } from "./messages.ts";
 import { failureText, type ResticContext, type ResticRun } from "./runner.ts";
+import { MEMORY_LIMIT_ENV, oomKills, resticMemoryLimit } from "./memory.ts";
 
 /** Why the flow's signal was aborted: the wrapper's own deadline, or a signal from outside. */
 export type AbortCause = "timeout" | "interrupted";
@@ -52,6 +54,9 @@ export function problemOf(step: ResultStep, run: ResticRun, deps: FlowDeps): Pro
   } else if (run.gaveUp) {
     reason = run.gaveUp;
     message = `stopped restic, which kept retrying what retrying cannot fix: ${run.lastRetry ?? text}`;
+  } else if (killedForMemory(run)) {
+    reason = "OutOfMemory";
+    message = memoryMessage();
   } else if (cause) {
     const retrying = run.lastRetry ? reasonFor(1, run.lastRetry) : undefined;
     const why = cause === "timeout" ? `stopped before the Job's timeOut${deps.timeoutMs ? ` (${Math.round(deps.timeoutMs / 1000)}s)` : ""}` : "stopped by a termination signal";
@@ -119,10 +124,58 @@ export function resticContext(plan: BackupPlan | RestorePlan, deps: Pick<FlowDep
     options: plan.options,
     noCache: plan.noCache,
     // One status line per second: enough for progress logs, cheap to parse.
-    env: { RESTIC_PROGRESS_FPS: "1" },
+    env: { RESTIC_PROGRESS_FPS: "1", ...goMemLimit() },
     signal: deps.signal,
   };
   if (deps.forceKillAfterMs !== undefined) ctx.forceKillAfterMs = deps.forceKillAfterMs;
   if (plan.cacheDir) ctx.cacheDir = plan.cacheDir;
   return ctx;
+}
+
+/** A path restic names (absolute, under the mount), as a path inside the volume ("/" for its root). */
+export function volumePathOf(item: string, root: string): string {
+  const base = root.endsWith("/") ? root.slice(0, -1) : root;
+  if (item === base) return "/";
+  if (item.startsWith(`${base}/`)) return item.slice(base.length);
+  // restic names some items as given on its command line: relative to the volume, where it runs.
+  if (!item.startsWith("/")) return `/${item.replace(/^(\.\/)+/, "")}`.replace(/^\/\.?$/, "/");
+  return item;
+}
+
+/** The per-file errors of a run for the result: restic's first messages and the paths they name. */
+export function errorSamplesOf(count: number, samples: readonly ItemError[], root: string): ErrorSamples {
+  const out: ErrorSamples = { count, samples: samples.map((e) => errorSample(e, root)) };
+  const paths = samples.flatMap((e) => (e.item ? [volumePathOf(e.item, root)] : []));
+  if (paths.length > 0) out.paths = paths;
+  return out;
+}
+
+/** "/a, /b and 3 more": the first paths of a list, for one-line messages. */
+export function firstPaths(paths: readonly string[], total: number, shown = 3): string {
+  const head = paths.slice(0, shown).join(", ");
+  const more = total - Math.min(shown, paths.length);
+  return more > 0 ? `${head} and ${more} more` : head;
+}
+
+function goMemLimit(): Record<string, string> {
+  const limit = resticMemoryLimit(process.env, process.memoryUsage.rss());
+  if (!limit) return {};
+  logger.info("restic's GOMEMLIMIT follows the container's memory limit", { gomemlimit: Number(limit), containerLimit: Number(process.env[MEMORY_LIMIT_ENV]) });
+  return { GOMEMLIMIT: limit };
+}
+
+/** OOM kills in the container before restic ran, so that a kill during the run can be told apart. */
+const oomBefore = oomKills();
+
+/** A restic run killed by the kernel for memory (it died of a signal, and the cgroup counted a kill). */
+export function killedForMemory(run: ResticRun): Problem["reason"] | undefined {
+  if (run.exitCode !== undefined || run.aborted || run.notFound) return undefined;
+  const now = oomKills();
+  return now !== undefined && now > (oomBefore ?? 0) ? "OutOfMemory" : undefined;
+}
+
+function memoryMessage(): string {
+  const limit = Number(process.env[MEMORY_LIMIT_ENV]);
+  const text = Number.isSafeInteger(limit) && limit > 0 ? ` of ${Math.round(limit / 1048576)} MiB` : "";
+  return `the kernel killed restic at the container's memory limit${text}: raise runtimeSettings.container.resources.limits.memory`;
 }

@@ -41,5 +41,6 @@ describe("restic verb arguments", () => {
     ]);
     assert.deepEqual(restoreArgs({ snapshot: "4bc21d6f", target: "/t", includes: [], excludes: ["*.log"] }), ["restore", "4bc21d6f", "--target", "/t", "--exclude", "*.log"]);
     assert.deepEqual(restoreArgs({ snapshot: "latest", host: "host-0", target: "/t", includes: [], excludes: [] }), ["restore", "latest", "--target", "/t", "--host", "host-0"]);
+    assert.deepEqual(restoreArgs({ snapshot: "latest", target: "/t", includes: [], excludes: [], overwrite: "never", deleteExtra: true }), ["restore", "latest", "--target", "/t", "--overwrite", "never", "--delete"]);
   });
 });

@@ -54,10 +54,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get, list, watch, create, delete]
-# Jobs are created; a finished session's Job goes with it (garbage collection), never deleted by hand.
+# Jobs are created; a Job whose pod never started is deleted with its session's failure (nothing
+# is left behind); a finished session's Job otherwise goes with the session (garbage collection).
 - apiGroups: ["batch"]
   resources: [jobs]
-  verbs: [get, list, watch, create]
+  verbs: [get, list, watch, create, delete]
 # The Job result is read from the terminated Pod's termination message.
 - apiGroups: [""]
   resources: [pods]
@@ -65,7 +66,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - apiGroups: [""]
   resources: [persistentvolumeclaims]
   verbs: [get]
+# Events are written on the stash objects, and read about Job pods that do not start (FailedMount,
+# FailedAttachVolume, FailedCreate).
 - apiGroups: [""]
   resources: [events]
-  verbs: [create]
+  verbs: [create, list]
 {{- end -}}

@@ -14,6 +14,7 @@ import {
   BACKUP_CONFIGURATION_KIND,
   BACKUP_SESSION_KIND,
   STASH_GROUP,
+  isFinishedPhase,
   V1BETA1_API_VERSION,
   type BackupConfiguration,
   type BackupConfigurationStatus,
@@ -135,7 +136,7 @@ export class BackupConfigurationReconciler {
     const namespace = config.metadata?.namespace ?? "";
     const active = this.deps.sessions
       .list(namespace)
-      .find((s) => belongsTo(s, config) && !s.metadata?.deletionTimestamp && s.status?.phase !== "Succeeded" && s.status?.phase !== "Failed");
+      .find((s) => belongsTo(s, config) && !s.metadata?.deletionTimestamp && !isFinishedPhase(s.status?.phase));
     return active?.metadata?.name;
   }
 
@@ -149,7 +150,7 @@ export class BackupConfigurationReconciler {
       .map((s) => ({
         name: s.metadata?.name ?? "",
         created: new Date(s.metadata?.creationTimestamp ?? 0),
-        finished: s.status?.phase === "Succeeded" || s.status?.phase === "Failed",
+        finished: isFinishedPhase(s.status?.phase),
       }));
     for (const name of sessionsBeyondHistoryLimit(mine, limit)) {
       try {

@@ -188,6 +188,8 @@ describe("backup Job builder", () => {
     // The operator's extra env cannot replace what the Job needs.
     assert.equal(c.env?.filter((e) => e.name === "TMPDIR").length, 1);
     assert.ok(c.env?.some((e) => e.name === "HTTPS_PROXY"));
+    // The memory limit reaches the wrapper (and restic's GOMEMLIMIT) through the downward API.
+    assert.deepEqual(c.env?.find((e) => e.name === "BLOBSTASH_MEMORY_LIMIT"), { name: "BLOBSTASH_MEMORY_LIMIT", valueFrom: { resourceFieldRef: { containerName: "restic", resource: "limits.memory" } } });
   });
 
   it("mounts the operator's extra CA from the Job's Secret and tells the wrapper where it is", () => {

@@ -6,7 +6,7 @@ import { patchStatusIfChanged } from "../../kube/status.ts";
 import { BACKUP_SESSION_PLURAL, type BackupConfiguration, type BackupSession } from "../../api/backup.ts";
 import { REPOSITORY_API_VERSION, REPOSITORY_KIND } from "../../api/repository.ts";
 import { BACKUP_PERMISSIONS } from "../../azure/sas.ts";
-import { lastSuccessfulBackup, repositorySizeBytes, repositorySnapshots } from "../../observability/metrics.ts";
+import { backupUnreadableFiles, lastSuccessfulBackup, repositorySizeBytes, repositorySnapshots } from "../../observability/metrics.ts";
 import { backupJobName, buildBackupJob } from "./job.ts";
 import { SessionReconciler, type SessionKind, type SessionObject } from "../sessions/reconciler.ts";
 import { finishedBackupStatus, repositoryFiguresFrom } from "../sessions/status.ts";
@@ -31,6 +31,7 @@ export function backupSessionReconciler(rt: SessionRuntime): SessionReconciler<B
         repository: config.spec?.repository,
         target: config.spec?.target?.ref,
         timeOut: config.spec?.timeOut,
+        runtime: config.spec?.runtimeSettings,
         build: (repository, credentialsSecretName, now) =>
           buildBackupJob({ session, config, repository, credentialsSecretName, image: rt.deps.jobImage, options: rt.deps.jobOptions, createdAt: now }),
       };
@@ -48,11 +49,16 @@ export function backupSessionReconciler(rt: SessionRuntime): SessionReconciler<B
       const ref = { ...REPOSITORIES, ...repo };
       await patchStatusIfChanged(rt.deps.kube, ref, repository.status, figures);
       const labels = { namespace: repo.namespace, repository: repo.name };
-      if (figures.lastBackupTime) lastSuccessfulBackup.set(labels, Date.parse(figures.lastBackupTime) / 1000);
+      // A snapshot that misses files is no successful backup to alert on: the timestamp waits for a whole one.
+      const whole = result.outcome === "Succeeded";
+      if (figures.lastBackupTime && whole) lastSuccessfulBackup.set(labels, Date.parse(figures.lastBackupTime) / 1000);
+      backupUnreadableFiles.set(labels, result.errors?.count ?? 0);
       if (figures.snapshotCount !== undefined) repositorySnapshots.set(labels, figures.snapshotCount);
       if (result.repository?.totalSize !== undefined) repositorySizeBytes.set(labels, result.repository.totalSize);
       const by = `${session.metadata?.namespace}/${session.metadata?.name}`;
-      rt.deps.events.record({ apiVersion: REPOSITORY_API_VERSION, kind: REPOSITORY_KIND, metadata: repository.metadata ?? {} }, "Normal", "BackupSucceeded", `snapshot ${result.snapshot?.id} by BackupSession ${by}`);
+      const involved = { apiVersion: REPOSITORY_API_VERSION, kind: REPOSITORY_KIND, metadata: repository.metadata ?? {} };
+      if (whole) rt.deps.events.record(involved, "Normal", "BackupSucceeded", `snapshot ${result.snapshot?.id} by BackupSession ${by}`);
+      else rt.deps.events.record(involved, "Warning", "BackupPartiallyFailed", `snapshot ${result.snapshot?.id} by BackupSession ${by} is incomplete: ${result.message ?? result.reason}`);
     },
   };
   return new SessionReconciler(rt, kind);

@@ -18,6 +18,7 @@ import {
 import { DEFAULT_MAX_CONNECTIONS, resticRepositoryUrl, type Repository } from "../../api/repository.ts";
 import { parseDuration } from "../../config/duration.ts";
 import { EXTRA_CA_ENV } from "../../restic/trust.ts";
+import { MEMORY_LIMIT_ENV } from "../../restic/memory.ts";
 
 /** Where the target PVC is mounted in a Job pod. */
 export const VOLUME_MOUNT_PATH = "/blobstash/volume";
@@ -281,6 +282,10 @@ export function jobSkeleton(parts: {
   if (parts.deadline !== undefined) job.spec!.activeDeadlineSeconds = parts.deadline;
   if (options.imagePullPolicy) container.imagePullPolicy = options.imagePullPolicy;
   if (resources) container.resources = resources;
+  // The limit reaches restic as GOMEMLIMIT (the wrapper subtracts its own share): Go collects sooner instead of being killed.
+  if (resources?.limits?.memory !== undefined) {
+    container.env = [...(container.env ?? []), { name: MEMORY_LIMIT_ENV, valueFrom: { resourceFieldRef: { containerName: CONTAINER_NAME, resource: "limits.memory" } } }];
+  }
   if (pod?.nodeSelector) podSpec.nodeSelector = pod.nodeSelector;
   if (pod?.tolerations) podSpec.tolerations = pod.tolerations;
   if (pod?.affinity) podSpec.affinity = pod.affinity;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { RestoreSession } from "../../api/backup.ts";
 import type { Repository } from "../../api/repository.ts";
-import { buildRestoreJob, restoreJobName, ruleArgs, type RestoreJobInput } from "./job.ts";
+import { buildRestoreJob, existingDataArgs, restoreJobName, ruleArgs, type RestoreJobInput } from "./job.ts";
 
 function input(spec: Partial<NonNullable<RestoreSession["spec"]>> = {}): RestoreJobInput {
   return {
@@ -61,6 +61,8 @@ describe("restore Job builder", () => {
       "app",
       "--target",
       "/blobstash/volume",
+      "--overwrite",
+      "if-changed",
       "--cache-dir",
       "/blobstash/scratch/cache",
       "--result-file",
@@ -103,6 +105,17 @@ describe("restore Job builder", () => {
       "*.conf",
     ]);
     assert.deepEqual(ruleArgs({ exclude: ["/source/data/cache", "*.tmp"] }, mounts), ["--snapshot", "latest", "--exclude", "/cache", "--exclude", "*.tmp"]);
+  });
+
+  it("says what happens to data the target already holds: the snapshot's version where they differ, nothing deleted, unless the session chooses", () => {
+    assert.deepEqual(existingDataArgs({}), ["--overwrite", "if-changed"]);
+    assert.deepEqual(existingDataArgs({ overwrite: "Never" }), ["--overwrite", "never"]);
+    assert.deepEqual(existingDataArgs({ overwrite: "IfNewer", deleteExtraFiles: true }), ["--overwrite", "if-newer", "--delete"]);
+    assert.deepEqual(existingDataArgs({ overwrite: "Always", deleteExtraFiles: false }), ["--overwrite", "always"]);
+    const built = buildRestoreJob(input({ overwrite: "Always", deleteExtraFiles: true }));
+    assert.ok(built.ok);
+    const args = built.job.spec!.template.spec!.containers[0]!.args!;
+    assert.deepEqual(args.slice(args.indexOf("--overwrite"), args.indexOf("--overwrite") + 3), ["--overwrite", "always", "--delete"]);
   });
 
   it("refuses what a restore Job cannot do", () => {

@@ -5,8 +5,10 @@
 import {
   RESTORE_SESSION_KIND,
   V1BETA1_API_VERSION,
+  type RestoreOverwrite,
   type RestoreRule,
   type RestoreSession,
+  type RestoreSessionSpec,
   type TargetVolumeMount,
 } from "../../api/backup.ts";
 import type { Repository } from "../../api/repository.ts";
@@ -60,6 +62,7 @@ export function buildRestoreJob(input: RestoreJobInput): JobBuild {
     ...ruleArgs(rule, target.volumeMounts),
     "--target",
     VOLUME_MOUNT_PATH,
+    ...existingDataArgs(spec),
   ];
 
   const identity: SessionIdentity = { kind: RESTORE_SESSION_KIND, apiVersion: V1BETA1_API_VERSION, name, namespace, uid };
@@ -100,4 +103,15 @@ export function ruleArgs(rule: RestoreRule, mounts: readonly TargetVolumeMount[]
     if (r.ok) out.push("--exclude", r.path);
   }
   return out;
+}
+
+const OVERWRITE_FLAG: Record<RestoreOverwrite, string> = { IfChanged: "if-changed", Always: "always", IfNewer: "if-newer", Never: "never" };
+
+/**
+ * What happens to what the target already holds. The default is stated, not left to restic's: files
+ * in the snapshot get the snapshot's data where they differ (a restore brings the snapshot back),
+ * files only in the volume are kept (deleting is never a default).
+ */
+export function existingDataArgs(spec: Pick<RestoreSessionSpec, "overwrite" | "deleteExtraFiles">): string[] {
+  return ["--overwrite", OVERWRITE_FLAG[spec.overwrite ?? "IfChanged"] ?? "if-changed", ...(spec.deleteExtraFiles ? ["--delete"] : [])];
 }

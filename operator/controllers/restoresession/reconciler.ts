@@ -24,6 +24,7 @@ export function restoreSessionReconciler(rt: SessionRuntime): SessionReconciler<
         repository: spec?.repository,
         target: spec?.target?.ref,
         timeOut: spec?.timeOut,
+        runtime: spec?.runtimeSettings,
         build: (repository, credentialsSecretName, now) =>
           buildRestoreJob({ session, repository, credentialsSecretName, image: rt.deps.jobImage, options: rt.deps.jobOptions, createdAt: now }),
       };

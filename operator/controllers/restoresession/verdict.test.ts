@@ -10,7 +10,7 @@ const result = (totalFiles: number): JobResult => ({
   startTime: "2026-01-01T00:00:00Z",
   endTime: "2026-01-01T00:00:01Z",
   snapshot: { id: "0123456789abcdef".repeat(4) },
-  restore: { totalFiles, filesRestored: totalFiles, filesSkipped: 0, totalBytes: 0, bytesRestored: 0, bytesSkipped: 0 },
+  restore: { totalFiles, filesRestored: totalFiles, filesSkipped: 0, totalBytes: 0, bytesRestored: 0, bytesSkipped: 0, filesDeleted: 0 },
 });
 const finished = (r: JobResult) => ({ state: "finished" as const, succeeded: true, result: r, reason: r.reason, message: "restore succeeded" });
 

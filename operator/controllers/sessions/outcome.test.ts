@@ -47,7 +47,7 @@ describe("jobOutcome", () => {
 
   it("counts a partial backup as done, keeping the reason", () => {
     const o = jobOutcome(job([{ type: "Complete" }]), [pod(serializeJobResult(result({ outcome: "Partial", reason: "PartialBackup" })), 3)]);
-    assert.ok(o.state === "finished" && o.succeeded && o.reason === "PartialBackup");
+    assert.ok(o.state === "finished" && o.succeeded && o.partial && o.reason === "PartialBackup");
   });
 
   it("reports a deadline as Timeout when the wrapper wrote nothing", () => {
@@ -63,5 +63,43 @@ describe("jobOutcome", () => {
   it("quotes the end of the log when the wrapper crashed", () => {
     const o = jobOutcome(job([{ type: "Failed", reason: "BackoffLimitExceeded" }]), [pod("line1\nFATAL: boom", 2)]);
     assert.ok(o.state === "finished" && o.reason === "JobFailed" && /exit code 2/.test(o.message) && /boom/.test(o.message), JSON.stringify(o));
+  });
+
+  describe("pods ended by the kernel, the kubelet or a controller", () => {
+    const failedJob = (): V1Job => ({
+      ...job([{ type: "Failed", reason: "BackoffLimitExceeded", message: "Job has reached the specified backoff limit" }]),
+      spec: { template: { spec: { containers: [{ name: "restic", resources: { limits: { memory: "64Mi" } } }] } } },
+    });
+
+    it("says OutOfMemory with the limit when the container was OOM-killed, not JobFailed", () => {
+      const killed = pod(undefined, 137);
+      killed.status!.containerStatuses![0]!.state!.terminated!.reason = "OOMKilled";
+      const o = jobOutcome(failedJob(), [killed]);
+      assert.ok(o.state === "finished" && !o.succeeded);
+      assert.equal(o.state === "finished" && o.reason, "OutOfMemory");
+      assert.match(o.state === "finished" ? o.message : "", /memory limit \(64Mi\) \(exit code 137\): raise runtimeSettings\.container\.resources\.limits\.memory/);
+    });
+
+    it("says Evicted with the kubelet's message, also over the wrapper's own Interrupted result", () => {
+      const evicted = pod(serializeJobResult(result({ outcome: "Failed", reason: "Interrupted", message: "stopped by a termination signal" })), 1);
+      evicted.metadata!.name = "s-backup-x";
+      evicted.status!.phase = "Failed";
+      evicted.status!.reason = "Evicted";
+      evicted.status!.message = "Pod ephemeral local storage usage exceeds the total limit of containers 10Mi.";
+      const o = jobOutcome(failedJob(), [evicted]);
+      assert.deepEqual(o.state === "finished" && [o.reason, o.message], ["Evicted", "the kubelet evicted pod s-backup-x: Pod ephemeral local storage usage exceeds the total limit of containers 10Mi."]);
+      // Before the Job controller's verdict too.
+      const early = jobOutcome(job([]), [evicted]);
+      assert.equal(early.state === "finished" && early.reason, "Evicted");
+    });
+
+    it("says NodeLost when the taint manager deleted the pod of a node gone", () => {
+      const lost = pod(undefined, 137);
+      lost.spec = { containers: [], nodeName: "node-2" };
+      lost.status!.conditions = [{ type: "DisruptionTarget", status: "True", reason: "DeletionByTaintManager", message: "Taint manager: deleting due to NoExecute taint" }];
+      const o = jobOutcome(failedJob(), [lost]);
+      assert.equal(o.state === "finished" && o.reason, "NodeLost");
+      assert.match(o.state === "finished" ? o.message : "", /on node node-2: Taint manager/);
+    });
   });
 });

@@ -3,19 +3,22 @@
 // the Job; once the Job finished, report the result on the session (and, for backups, on the
 // Repository). What differs per kind is in a SessionKind.
 
-import type { V1Job } from "@kubernetes/client-node";
+import type { V1Job, V1Pod } from "@kubernetes/client-node";
 import { patchStatusIfChanged } from "../../kube/status.ts";
 import type { ReconcileResult } from "../../kube/controller.ts";
-import { PVC_KIND, STASH_GROUP, V1BETA1, V1BETA1_API_VERSION, type ObjectRef, type SessionPhase, type TargetRef } from "../../api/backup.ts";
-import type { Condition } from "../../api/conditions.ts";
+import { PVC_KIND, STASH_GROUP, V1BETA1, V1BETA1_API_VERSION, isFinishedPhase, type ObjectRef, type RuntimeSettings, type SessionPhase, type TargetRef } from "../../api/backup.ts";
+import { findCondition, setCondition, type Condition, type ConditionInput } from "../../api/conditions.ts";
 import type { Repository } from "../../api/repository.ts";
 import type { JobResult } from "../../api/result.ts";
 import { formatDuration, parseDuration } from "../../config/duration.ts";
 import { jobDuration, sessionsTotal } from "../../observability/metrics.ts";
 import { VOLUME_NAME, jobSecretName } from "../jobs/pod.ts";
+import { nonRootNotice, privilegeMode, withNonRootUid } from "../jobs/privilege.ts";
+import { pinToNode, placement, podsUsingClaim } from "../jobs/placement.ts";
 import type { Refusal } from "../jobs/unsupported.ts";
 import { jobOutcome, type JobOutcome } from "./outcome.ts";
-import { sessionState } from "./status.ts";
+import { phaseOf, sessionState } from "./status.ts";
+import { notStartedProblem, podStart, POD_STARTED_CONDITION } from "./pod-start.ts";
 import { checkRepository } from "./preflight.ts";
 import { nameTaken, ownedBy } from "./ownership.ts";
 import { usageRefusal } from "./usage-policy.ts";
@@ -26,6 +29,12 @@ export const WAIT_POLL_MS = 2_000;
 
 /** Default for how long a session waits for its Repository's first verdict before it fails. */
 export const DEFAULT_REPOSITORY_WAIT_LIMIT_MS = 5 * 60_000;
+
+/** Default for how long a Job's pod may take to start before the Job is deleted and its session fails. */
+export const DEFAULT_POD_START_LIMIT_MS = 10 * 60_000;
+
+/** How often a session whose pod has not started looks again (events, which change no pod, say why a mount fails). */
+export const POD_START_POLL_MS = 3_000;
 
 export interface SessionObject {
   apiVersion?: string;
@@ -42,6 +51,8 @@ export type SessionPlan =
       repository: ObjectRef | undefined;
       target: TargetRef | undefined;
       timeOut: string | undefined;
+      /** The pod settings the session asks for (its uid decides what the Job can read and restore). */
+      runtime: RuntimeSettings | undefined;
       build: (repository: Repository, credentialsSecretName: string, now: Date) => { ok: true; job: V1Job } | { ok: false; refusals: Refusal[] };
     };
 
@@ -86,7 +97,10 @@ export class SessionReconciler<S extends SessionObject> {
     const jobName = this.k.jobName(name);
     const phase = session.status?.phase;
     const uid = session.metadata?.uid;
-    if (phase === "Succeeded" || phase === "Failed") {
+    if (isFinishedPhase(phase)) {
+      // A session failed because its pod never started owns a Job that would otherwise wait on (the
+      // operator may have stopped between the status write and the deletion).
+      if (phase === "Failed" && findCondition(session.status?.conditions, POD_STARTED_CONDITION)?.status === "False") await this.rt.deleteJob(namespace, jobName, session.metadata?.uid);
       await this.rt.deleteJobCredentials(namespace, jobName, uid);
       return {};
     }
@@ -116,12 +130,34 @@ export class SessionReconciler<S extends SessionObject> {
     const repository = check.repository;
     const built = plan.build(repository, jobSecretName(jobName), now);
     if (!built.ok) return this.fail(session, { reason: "Unsupported", message: built.refusals.map((r) => `${r.field}: ${r.message}`).join("; ") });
-    const job = built.job;
+    let job = built.job;
     const repoName = repository.metadata?.name ?? "";
 
     let problem: Problem | undefined;
+    let where = "";
     const created = session.metadata?.creationTimestamp ? new Date(session.metadata.creationTimestamp).getTime() : now.getTime();
     const busy = await this.rt.withRepositorySlot(repository, { key: `${namespace}/${jobName}`, created, name }, async () => {
+      // Before any Job: the identity it runs as, and what a non-root one cannot do, said on the session.
+      const refuse = (p: Problem) => {
+        problem = p;
+        this.rt.releaseSlot({ namespace: repository.metadata?.namespace ?? "", name: repoName }, `${namespace}/${jobName}`);
+      };
+      const mode = privilegeMode(plan.runtime, deps.jobOptions, namespace, await this.rt.namespaceLabels(namespace));
+      if (mode.kind === "refused") return refuse(mode);
+      if (mode.kind === "nonRoot" && mode.forced) job = withNonRootUid(job, mode.uid);
+      // Where the volume is: a ReadWriteOnce volume in use is attached to its user's node.
+      const claim = job.spec?.template?.spec?.volumes?.find((v) => v.name === VOLUME_NAME)?.persistentVolumeClaim?.claimName;
+      const pvc = claim ? await this.rt.getPvc(namespace, claim) : undefined;
+      if (claim && pvc) {
+        const place = placement(pvc, podsUsingClaim(await this.rt.podsIn(namespace), claim, jobName));
+        if (place.kind === "refused") return refuse(place.problem);
+        if (place.kind === "node") {
+          job = pinToNode(job, place.node, place.tolerations);
+          where = ` on node ${place.node}, where pod ${place.users.join(", ")} uses it`;
+        }
+      }
+      const notice = nonRootNotice(mode, this.k.component);
+      if (notice) await this.note(session, notice, "Warning");
       problem = await this.rt.ensureJobCredentials({
         namespace,
         jobName,
@@ -158,7 +194,7 @@ export class SessionReconciler<S extends SessionObject> {
       return { requeueAfterMs: WAIT_POLL_MS };
     }
     if (problem) return this.fail(session, problem);
-    const message = `Job ${jobName} is running the ${this.k.component} of PVC ${plan.target?.name}`;
+    const message = `Job ${jobName} is running the ${this.k.component} of PVC ${plan.target?.name}${where}`;
     await this.writeStatus(session, { ...sessionState(session.status?.conditions, "Running", "JobStarted", message, now), repository: repoName });
     deps.events.record(this.involved(session), "Normal", "JobStarted", `started Job ${jobName}`);
     return {};
@@ -168,14 +204,15 @@ export class SessionReconciler<S extends SessionObject> {
     const { deps } = this.rt;
     const namespace = session.metadata?.namespace ?? "";
     const now = deps.clock();
-    const observed = jobOutcome(job, await this.rt.podsOf(job));
+    const pods = await this.rt.podsOf(job);
+    const observed = jobOutcome(job, pods);
     const outcome = observed.state === "finished" && this.k.judge ? this.k.judge(session, observed) : observed;
     const repo = await this.repositoryOf(session);
     if (outcome.state === "running") {
       if (session.status?.phase !== "Running") {
         await this.writeStatus(session, { ...sessionState(session.status?.conditions, "Running", "JobStarted", `Job ${job.metadata?.name} is running`, now), repository: repo.name });
       }
-      return {};
+      return this.watchStart(session, job, pods, repo);
     }
     // The Repository first: if we stop between the two writes, the session is observed again.
     if (outcome.succeeded && outcome.result && repo.allowed) await this.k.onSucceeded?.(outcome.result, session, repo);
@@ -186,13 +223,14 @@ export class SessionReconciler<S extends SessionObject> {
     await this.rt.deleteJobCredentials(namespace, job.metadata?.name ?? "", session.metadata?.uid);
     this.rt.releaseSlot(repo, `${namespace}/${job.metadata?.name}`);
     if (wrote) {
-      sessionsTotal.inc({ kind: this.k.kind, phase: outcome.succeeded ? "Succeeded" : "Failed" });
+      const phase = phaseOf(outcome);
+      sessionsTotal.inc({ kind: this.k.kind, phase });
       const started = job.status?.startTime ? new Date(job.status.startTime) : undefined;
       if (started) {
         const seconds = Math.max(0, ((outcome.finishedAt ?? now).getTime() - started.getTime()) / 1000);
-        jobDuration.observe({ kind: this.k.component, outcome: outcome.succeeded ? "success" : "failure" }, seconds);
+        jobDuration.observe({ kind: this.k.component, outcome: phase === "Succeeded" ? "success" : phase === "PartiallyFailed" ? "partial" : "failure" }, seconds);
       }
-      deps.events.record(this.involved(session), outcome.succeeded ? "Normal" : "Warning", outcome.reason, outcome.message);
+      deps.events.record(this.involved(session), phase === "Succeeded" ? "Normal" : "Warning", outcome.reason, outcome.message);
     }
     return {};
   }
@@ -214,6 +252,41 @@ export class SessionReconciler<S extends SessionObject> {
     return { namespace: repoNs, name, allowed };
   }
 
+  /**
+   * A Job whose pod has not started: the scheduler's or kubelet's reason on the session (condition
+   * PodStarted False) within seconds, and after the admin's bound the session fails with that reason
+   * and the Job and its credentials go.
+   */
+  private async watchStart(session: S, job: V1Job, pods: V1Pod[], repo: { namespace: string; name: string }): Promise<ReconcileResult> {
+    const { deps } = this.rt;
+    const namespace = session.metadata?.namespace ?? "";
+    const jobName = job.metadata?.name ?? "";
+    let start = podStart(job, pods, []);
+    if (start.state === "waiting" && !start.problem) {
+      start = podStart(job, pods, await this.rt.eventsAbout(namespace, [jobName, ...pods.map((p) => p.metadata?.name ?? "")]));
+    }
+    const shown = findCondition(session.status?.conditions, POD_STARTED_CONDITION);
+    if (start.state === "started") {
+      if (shown && shown.status !== "True") {
+        const node = pods.find((p) => p.spec?.nodeName)?.spec?.nodeName;
+        await this.note(session, { type: POD_STARTED_CONDITION, status: "True", reason: "Started", message: `the Job's pod started${node ? ` on node ${node}` : ""}` }, "Normal");
+      }
+      return {};
+    }
+    const now = deps.clock().getTime();
+    const created = job.metadata?.creationTimestamp ? new Date(job.metadata.creationTimestamp).getTime() : now;
+    const limit = deps.podStartLimitMs ?? DEFAULT_POD_START_LIMIT_MS;
+    if (start.problem) await this.note(session, { type: POD_STARTED_CONDITION, status: "False", ...start.problem }, "Warning");
+    if (now - created < limit) return { requeueAfterMs: Math.max(50, Math.min(POD_START_POLL_MS, created + limit - now)) };
+    const problem = notStartedProblem(formatDuration(limit), start.problem);
+    if (!start.problem) await this.note(session, { type: POD_STARTED_CONDITION, status: "False", reason: problem.reason, message: "no scheduler or kubelet message said why" }, "Warning");
+    await this.fail(session, problem);
+    await this.rt.deleteJob(namespace, jobName, session.metadata?.uid);
+    await this.rt.deleteJobCredentials(namespace, jobName, session.metadata?.uid);
+    this.rt.releaseSlot(repo, `${namespace}/${jobName}`);
+    return {};
+  }
+
   private async fail(session: S, problem: Problem): Promise<ReconcileResult> {
     const now = this.rt.deps.clock();
     this.rt.leaveLine(`${session.metadata?.namespace}/${this.k.jobName(session.metadata?.name ?? "")}`);
@@ -223,6 +296,12 @@ export class SessionReconciler<S extends SessionObject> {
       this.rt.deps.events.record(this.involved(session), "Warning", problem.reason, problem.message);
     }
     return {};
+  }
+
+  /** Sets one condition beside the phase (and records it as an event the first time it is written). */
+  private async note(session: S, condition: ConditionInput, type: "Normal" | "Warning"): Promise<void> {
+    const conditions = setCondition(session.status?.conditions, condition, this.rt.deps.clock());
+    if (await this.writeStatus(session, { conditions })) this.rt.deps.events.record(this.involved(session), type, condition.reason, condition.message);
   }
 
   private async writeStatus(session: S, status: Record<string, unknown>): Promise<boolean> {

@@ -2,10 +2,10 @@
 // target, minting the per-Job credentials Secret, creating and observing the Job, and keeping at
 // most one Job per Repository running.
 
-import type { V1Job, V1Namespace, V1OwnerReference, V1Pod, V1Secret } from "@kubernetes/client-node";
+import type { CoreV1Event, V1Job, V1Namespace, V1OwnerReference, V1PersistentVolumeClaim, V1Pod, V1Secret } from "@kubernetes/client-node";
 import type { KubeClient, KubeList } from "../../kube/api-client.ts";
 import { isConflict, isNotFound, statusCode } from "../../kube/client.ts";
-import { JOBS, NAMESPACES, PODS, PVCS, REPOSITORIES, SECRETS } from "../../kube/resources.ts";
+import { EVENTS, JOBS, NAMESPACES, PODS, PVCS, REPOSITORIES, SECRETS } from "../../kube/resources.ts";
 import type { InformerSet } from "../../kube/informer.ts";
 import type { EventRecorder } from "../../kube/events.ts";
 import type { Logger } from "../../observability/logger.ts";
@@ -40,6 +40,8 @@ export interface SessionRuntimeDeps {
   jobs: InformerSet<V1Job>;
   /** A session waiting for its Repository's first verdict gives up after this long (default 5 min). */
   repositoryWaitLimitMs?: number;
+  /** A Job whose pod has not started this long after its creation is deleted, its session Failed (default 10 min). */
+  podStartLimitMs?: number;
 }
 
 export interface JobTrust {
@@ -114,6 +116,15 @@ export class SessionRuntime {
     return (await this.kube.find(PVCS, namespace, name)) !== undefined;
   }
 
+  getPvc(namespace: string, name: string): Promise<V1PersistentVolumeClaim | undefined> {
+    return this.kube.find<V1PersistentVolumeClaim>(PVCS, namespace, name);
+  }
+
+  /** Every pod of the namespace: the ones that mount a volume can only be found by reading their specs. */
+  async podsIn(namespace: string): Promise<V1Pod[]> {
+    return (await this.kube.list<V1Pod>(PODS, { namespace })).items;
+  }
+
   async namespaceLabels(namespace: string): Promise<Record<string, string> | undefined> {
     try {
       return (await this.kube.get<V1Namespace>(NAMESPACES, undefined, namespace)).metadata?.labels ?? {};
@@ -134,6 +145,24 @@ export class SessionRuntime {
     const namespace = job.metadata?.namespace ?? "";
     const list: KubeList<V1Pod> = await this.kube.list(PODS, { namespace, labelSelector: `batch.kubernetes.io/job-name=${job.metadata?.name}` });
     return podsMadeFor(job, list.items);
+  }
+
+  /** Events about the Job and its pods: why a pod was not created or is stuck creating its container. */
+  async eventsAbout(namespace: string, names: readonly string[]): Promise<CoreV1Event[]> {
+    const lists = await Promise.all(names.map((n) => this.kube.list<CoreV1Event>(EVENTS, { namespace, fieldSelector: `involvedObject.name=${n}` })));
+    return lists.flatMap((l) => l.items);
+  }
+
+  /** Deletes a Job and (in the background) its pods; a Job already gone is fine. */
+  /** Deletes the session's Job (`ownerUid`); a foreign Job of that name stays. */
+  async deleteJob(namespace: string, name: string, ownerUid: string | undefined): Promise<void> {
+    try {
+      const job = await this.kube.find<V1Job>(JOBS, namespace, name);
+      if (!job || !ownedBy(job, ownerUid)) return;
+      await this.kube.delete(JOBS, namespace, name, { propagationPolicy: "Background" });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
   }
 
   /**

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { finishedBackupStatus, finishedRestoreStatus, repositoryFiguresFrom, sessionState } from "./status.ts";
+import { finishedBackupStatus, finishedRestoreStatus, phaseOf, repositoryFiguresFrom, sessionState } from "./status.ts";
 import type { JobResult } from "../../api/result.ts";
 
 const now = new Date("2026-01-01T00:02:00Z");
@@ -33,6 +33,35 @@ describe("session status", () => {
     assert.equal(s.conditions?.[0]?.status, "True");
   });
 
+  it("makes a backup with unreadable files PartiallyFailed, never a plain success, naming the files", () => {
+    const partial: JobResult = {
+      ...backup,
+      outcome: "Partial",
+      reason: "PartialBackup",
+      step: "backup",
+      exitCode: 3,
+      message: "snapshot 0123abcd was made, but 2 file(s) could not be read: /secret, /db",
+      errors: { count: 2, samples: ["/secret: open secret: permission denied", "/db: open db: permission denied"], paths: ["/secret", "/db"] },
+    };
+    const outcome = { state: "finished" as const, succeeded: true, partial: true, result: partial, reason: "PartialBackup", message: partial.message! };
+    assert.equal(phaseOf(outcome), "PartiallyFailed");
+    const s = finishedBackupStatus(undefined, outcome, { kind: "PersistentVolumeClaim", name: "data" }, created, now);
+    assert.equal(s.phase, "PartiallyFailed");
+    assert.deepEqual(s.unreadableFiles, { count: 2, paths: ["/secret", "/db"] });
+    assert.equal(s.snapshot, "0123abcd", "the snapshot that was made is still reported");
+    const c = s.conditions?.[0];
+    assert.deepEqual([c?.type, c?.status, c?.reason], ["Completed", "False", "PartialBackup"]);
+    assert.match(c?.message ?? "", /\/secret, \/db/);
+    assert.equal(s.targets?.[0]?.phase, "PartiallyFailed");
+    assert.equal(s.targets?.[0]?.stats?.[0]?.error, partial.message);
+    // Retention that failed after a whole snapshot is partial too, without unreadable files.
+    const forget = { ...outcome, result: { ...backup, outcome: "Partial" as const, reason: "RepositoryLocked" as const }, reason: "RepositoryLocked" };
+    const f = finishedBackupStatus(undefined, forget, undefined, created, now);
+    assert.equal(f.phase, "PartiallyFailed");
+    assert.equal(f.unreadableFiles, undefined);
+    assert.equal(phaseOf({ ...outcome, partial: false }), "Succeeded");
+  });
+
   it("carries the failure reason into phase, condition and host error", () => {
     const s = finishedBackupStatus(undefined, { state: "finished", succeeded: false, reason: "WrongPassword", message: "the password does not open the repository" }, undefined, created, now);
     assert.equal(s.phase, "Failed");
@@ -41,7 +70,7 @@ describe("session status", () => {
   });
 
   it("reports restores", () => {
-    const r: JobResult = { ...backup, action: "restore", restore: { totalFiles: 10, filesRestored: 10, filesSkipped: 0, totalBytes: 99, bytesRestored: 99, bytesSkipped: 0 } };
+    const r: JobResult = { ...backup, action: "restore", restore: { totalFiles: 10, filesRestored: 10, filesSkipped: 0, totalBytes: 99, bytesRestored: 99, bytesSkipped: 0, filesDeleted: 0 } };
     const s = finishedRestoreStatus(undefined, { state: "finished", succeeded: true, result: r, reason: "Succeeded", message: "ok" }, created, now);
     assert.deepEqual([s.phase, s.snapshot, s.filesRestored, s.bytesRestored], ["Succeeded", "0123abcd", 10, 99]);
   });

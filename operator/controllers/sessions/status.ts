@@ -1,7 +1,7 @@
 // Session and Repository status from a Job's outcome. Pure: reconcilers pass the clock.
 
 import { setCondition, toApiTime, type Condition, type ConditionInput } from "../../api/conditions.ts";
-import type { BackupSessionStatus, RestoreSessionStatus, SessionPhase, TargetRef } from "../../api/backup.ts";
+import type { BackupSessionStatus, RestoreSessionStatus, SessionPhase, TargetRef, UnreadableFiles } from "../../api/backup.ts";
 import type { RepositoryStatus } from "../../api/repository.ts";
 import type { JobResult } from "../../api/result.ts";
 import { formatBytes } from "../../api/bytes.ts";
@@ -13,8 +13,9 @@ export const SESSION_CONDITION = "Completed";
 
 type Finished = Extract<JobOutcome, { state: "finished" }>;
 
-export function phaseOf(outcome: Finished): SessionPhase {
-  return outcome.succeeded ? "Succeeded" : "Failed";
+export function phaseOf(outcome: Finished): Exclude<SessionPhase, "Pending" | "Running"> {
+  if (!outcome.succeeded) return "Failed";
+  return outcome.partial ? "PartiallyFailed" : "Succeeded";
 }
 
 /** A session's phase and its one condition, for states decided before or without a Job. */
@@ -27,7 +28,8 @@ export function sessionState(
 ): { phase: SessionPhase; conditions: Condition[] } {
   const input: ConditionInput = {
     type: SESSION_CONDITION,
-    status: phase === "Succeeded" ? "True" : phase === "Failed" ? "False" : "Unknown",
+    // PartiallyFailed is not a completion of what was asked: False, with the reason saying what is missing.
+    status: phase === "Succeeded" ? "True" : phase === "Failed" || phase === "PartiallyFailed" ? "False" : "Unknown",
     reason,
     message,
   };
@@ -44,9 +46,9 @@ function hostOutcome(outcome: Finished) {
   const r = outcome.result;
   return {
     hostname: r?.snapshot?.host,
-    phase: outcome.succeeded ? ("Succeeded" as const) : ("Failed" as const),
+    phase: phaseOf(outcome),
     duration: r ? formatDuration(Date.parse(r.endTime) - Date.parse(r.startTime)) : undefined,
-    error: outcome.succeeded ? undefined : outcome.message,
+    error: outcome.succeeded && !outcome.partial ? undefined : outcome.message,
   };
 }
 
@@ -84,13 +86,25 @@ export function finishedBackupStatus(
         ]
       : undefined,
   };
+  const unreadable = unreadableFiles(outcome);
   return {
     ...current,
     ...state,
     sessionDuration: sessionDuration(created, outcome.finishedAt, now),
     snapshot,
     targets: [{ ref: target, totalHosts: 1, phase, stats: [stripUndefined(hostStats)] }],
+    ...(unreadable ? { unreadableFiles: unreadable } : {}),
   };
+}
+
+/** How many files a backup could not read (restic exit 3) and the first of their paths. */
+export const UNREADABLE_PATHS_SHOWN = 10;
+
+export function unreadableFiles(outcome: Finished): UnreadableFiles | undefined {
+  const r = outcome.result;
+  if (r?.action !== "backup" || !r.errors || r.errors.count === 0) return undefined;
+  const paths = r.errors.paths?.slice(0, UNREADABLE_PATHS_SHOWN);
+  return paths?.length ? { count: r.errors.count, paths } : { count: r.errors.count };
 }
 
 export function finishedRestoreStatus(
@@ -110,6 +124,8 @@ export function finishedRestoreStatus(
     snapshot: r?.snapshot?.id,
     filesRestored: r?.restore?.filesRestored,
     bytesRestored: r?.restore?.bytesRestored,
+    filesSkipped: r?.restore?.filesSkipped,
+    filesDeleted: r?.restore?.filesDeleted,
     stats: [
       stripUndefined(hostOutcome(outcome)),
     ],

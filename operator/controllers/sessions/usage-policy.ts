@@ -101,8 +101,8 @@ export function usageRefusal(repository: Repository, namespace: string, labels: 
     return {
       reason: "NamespaceLabelsUnreadable",
       message:
-        `${name} allows namespaces by a selector, but the operator cannot read namespace ${namespace}'s labels (it may not get namespaces, as when it watches only some namespaces), ` +
-        `so it does not guess: the Repository is refused. Use from: All, or let the operator get namespaces (cluster-wide install)`,
+        `${name} allows namespaces by a selector, but the operator cannot read namespace ${namespace}'s labels (it may not get that namespace), ` +
+        `so it does not guess: the Repository is refused. Grant the operator get on the namespace (the chart does for every watched namespace), or use from: All`,
     };
   }
   const l = labels;
