@@ -45,9 +45,14 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get, list, watch, create, delete]
+# patch: a check or forget Job is created suspended and unsuspended when the Repository's slot is free.
 - apiGroups: ["batch"]
   resources: [jobs]
-  verbs: [get, list, watch, create, delete]
+  verbs: [get, list, watch, create, delete, patch]
+# Snapshot objects mirror what each restic repository holds.
+- apiGroups: ["repositories.stash.appscode.com"]
+  resources: [snapshots]
+  verbs: [get, list, watch, create, patch, delete]
 # The Job result is read from the terminated Pod's termination message.
 - apiGroups: [""]
   resources: [pods]

@@ -199,7 +199,8 @@ export class SessionRuntime {
       const l = job.metadata?.labels ?? {};
       if (l[LABEL_REPOSITORY] !== repoName || l[LABEL_REPOSITORY_NAMESPACE] !== repoNs) continue;
       const key = `${job.metadata?.namespace}/${job.metadata?.name}`;
-      if (key !== jobKey && !jobFinished(job) && !job.metadata?.deletionTimestamp) return key;
+      // A suspended Job (a check or forget waiting for its turn, controllers/maintenance) runs nothing yet.
+      if (key !== jobKey && !jobFinished(job) && !job.metadata?.deletionTimestamp && !job.spec?.suspend) return key;
     }
     return undefined;
   }
