@@ -12,7 +12,6 @@ import { patchStatusIfChanged } from "../../kube/status.ts";
 import { LABEL_COMPONENT } from "../../api/labels.ts";
 import { REPOSITORY_API_VERSION, REPOSITORY_KIND, type Repository } from "../../api/repository.ts";
 import { BACKUP_PERMISSIONS, RESTORE_PERMISSIONS } from "../../azure/sas.ts";
-import { parseDuration } from "../../config/duration.ts";
 import { lastIntegrityCheck, repositoryIntegrity } from "../../observability/metrics.ts";
 import { jobOutcome, type JobOutcome } from "../sessions/outcome.ts";
 import { DEFAULT_JOB_LIFETIME_MS, jobFinished, type SessionRuntime } from "../sessions/runtime.ts";
@@ -76,7 +75,7 @@ export class MaintenanceReconciler {
         labels: job.metadata?.labels ?? {},
         repository,
         permissions: kind === "check" ? RESTORE_PERMISSIONS : BACKUP_PERMISSIONS,
-        lifetimeMs: (job.spec?.activeDeadlineSeconds ? job.spec.activeDeadlineSeconds * 1000 : undefined) ?? parseDuration("") ?? DEFAULT_JOB_LIFETIME_MS,
+        lifetimeMs: job.spec?.activeDeadlineSeconds ? job.spec.activeDeadlineSeconds * 1000 : DEFAULT_JOB_LIFETIME_MS,
       });
       if (problem) {
         failed = `${problem.reason}: ${problem.message}`;
