@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { Snapshot } from "../../api/snapshot.ts";
 import { snapshotObjectName } from "../../api/snapshot.ts";
 import type { SnapshotInfo } from "../../restic/snapshot-file.ts";
-import { planSnapshots } from "./plan.ts";
+import { forgetAskedBy, planSnapshots } from "./plan.ts";
 
 const owner = { apiVersion: "stash.appscode.com/v1alpha1", kind: "Repository", name: "azure-repo", uid: "u1", controller: true };
 const snap = (id: string, time = "2026-01-01T00:00:00Z"): SnapshotInfo => ({ id, time, tree: "t".repeat(64), paths: ["/"], hostname: "host-0", username: "root", uid: 0, gid: 0, tags: ["demo/c"], bytesProcessed: 2048 });
@@ -46,5 +46,26 @@ describe("planSnapshots", () => {
     const newer = "abcdef01" + "1".repeat(56);
     const p = planSnapshots({ ...base, snapshots: [snap(newer, "2026-01-02T00:00:00Z"), snap(older)], existing: [] });
     assert.deepEqual([p.create.map((s) => s.status?.id), p.collisions], [[older], [newer]]);
+  });
+});
+
+describe("forgetAskedBy", () => {
+  const a = "a".repeat(64);
+  const made = planSnapshots({ ...base, snapshots: [snap(a)], existing: [] }).create[0]!;
+  const listed = (ids: string[]) => (key: string) => (key === "demo/azure-repo" ? new Set(ids) : undefined);
+
+  it("the operator's own object of a listed snapshot asks to forget it", () => {
+    assert.deepEqual(forgetAskedBy(made, listed([a]), new Set()), { repository: "demo/azure-repo", id: a });
+  });
+
+  it("the sync's own removals, copies under another name, hand-made objects and unlisted ids forget nothing", () => {
+    const removing = new Set(["demo/azure-repo-aaaaaaaa"]);
+    assert.equal(forgetAskedBy(made, listed([a]), removing), undefined);
+    assert.equal(removing.size, 0, "the removal is consumed");
+    const copy = { ...made, metadata: { ...made.metadata, name: "my-copy" } };
+    assert.equal(forgetAskedBy(copy, listed([a]), new Set()), undefined);
+    const handMade = { ...made, metadata: { ...made.metadata, labels: { repository: "azure-repo" } } };
+    assert.equal(forgetAskedBy(handMade, listed([a]), new Set()), undefined);
+    assert.equal(forgetAskedBy(made, listed([]), new Set()), undefined, "already gone from restic");
   });
 });

@@ -97,3 +97,20 @@ function sameLabels(have: Record<string, string> | undefined, want: Record<strin
 function ownedBy(o: Snapshot, owner: V1OwnerReference): boolean {
   return !!o.metadata?.ownerReferences?.some((r) => r.uid === owner.uid);
 }
+
+/**
+ * Whether a Snapshot's delete event asks to forget its snapshot (before the checks that need the
+ * API: Repository and namespace still there). Only the object the operator made for an id it saw
+ * in the repository at the last look, and not one the sync removed itself (`removing`, consumed
+ * here); a copy under another name, or a hand-made object, forgets nothing.
+ */
+export function forgetAskedBy(s: Snapshot, listed: (repositoryKey: string) => ReadonlySet<string> | undefined, removing: Set<string>): { repository: string; id: string } | undefined {
+  const namespace = s.metadata?.namespace ?? "";
+  if (removing.delete(`${namespace}/${s.metadata?.name}`)) return undefined;
+  const repo = s.metadata?.labels?.[SNAPSHOT_REPOSITORY_LABEL];
+  const id = s.status?.id;
+  if (!repo || !id || s.metadata?.labels?.[LABEL_MANAGED_BY] !== MANAGED_BY) return undefined;
+  if (s.metadata?.name !== snapshotObjectName(repo, id)) return undefined;
+  const repository = `${namespace}/${repo}`;
+  return listed(repository)?.has(id) ? { repository, id } : undefined;
+}

@@ -22,7 +22,7 @@ import type { Logger } from "../../observability/logger.ts";
 import { registerSecret } from "../../observability/logger.ts";
 import { repositorySnapshots } from "../../observability/metrics.ts";
 import { findCondition, setCondition, type Condition } from "../../api/conditions.ts";
-import { LABEL_COMPONENT, LABEL_MANAGED_BY, LABEL_REPOSITORY, LABEL_REPOSITORY_NAMESPACE, MANAGED_BY, labelValue } from "../../api/labels.ts";
+import { LABEL_COMPONENT, LABEL_REPOSITORY, LABEL_REPOSITORY_NAMESPACE, labelValue } from "../../api/labels.ts";
 import { REPOSITORY_API_VERSION, REPOSITORY_KIND, type Repository } from "../../api/repository.ts";
 import { SNAPSHOT_GROUP, SNAPSHOT_PLURAL, SNAPSHOT_REPOSITORY_LABEL, SNAPSHOT_VERSION, snapshotObjectName, type Snapshot } from "../../api/snapshot.ts";
 import type { BackupConfiguration } from "../../api/backup.ts";
@@ -33,7 +33,7 @@ import { jobFinished } from "../sessions/runtime.ts";
 import { ANNOTATION_CHECK_TRIGGER, LABEL_SNAPSHOT_ID, buildMaintenanceJob, repositoryOwner, type MaintenanceKind } from "../maintenance/job.ts";
 import type { Finished } from "../maintenance/reconciler.ts";
 import { checkDue, integrityCondition, integrityConditionCurrent } from "../maintenance/integrity.ts";
-import { planSnapshots } from "./plan.ts";
+import { forgetAskedBy, planSnapshots } from "./plan.ts";
 import type { SnapshotSource } from "./source.ts";
 
 export const SNAPSHOTS: ResourceType = { group: SNAPSHOT_GROUP, version: SNAPSHOT_VERSION, plural: SNAPSHOT_PLURAL };
@@ -67,6 +67,8 @@ export class SnapshotSyncReconciler {
   private readonly listed = new Map<RepoKey, Set<string>>();
   /** Deletions seen, not yet turned into forget Jobs. */
   private readonly requested = new Map<RepoKey, Map<string, string>>();
+  /** `namespace/name` of objects the sync itself deletes: their delete events forget nothing. */
+  private readonly removing = new Set<string>();
   /** Forgets that failed, waiting for the sync to put the reason on the (re-created) object. */
   private readonly failed = new Map<RepoKey, Map<string, { reason: string; message: string; job: string }>>();
 
@@ -76,16 +78,12 @@ export class SnapshotSyncReconciler {
 
   /** The informer's delete event of a Snapshot. Returns the Repository key to reconcile, if any. */
   snapshotDeleted(s: Snapshot): RepoKey | undefined {
-    const namespace = s.metadata?.namespace ?? "";
-    const repo = s.metadata?.labels?.[SNAPSHOT_REPOSITORY_LABEL];
-    const id = s.status?.id;
-    if (!repo || !id || s.metadata?.labels?.[LABEL_MANAGED_BY] !== MANAGED_BY) return undefined;
-    const key = `${namespace}/${repo}`;
-    if (!this.listed.get(key)?.has(id)) return undefined;
-    let m = this.requested.get(key);
-    if (!m) this.requested.set(key, (m = new Map()));
-    m.set(id, s.metadata?.name ?? "");
-    return key;
+    const asked = forgetAskedBy(s, (key) => this.listed.get(key), this.removing);
+    if (!asked) return undefined;
+    let m = this.requested.get(asked.repository);
+    if (!m) this.requested.set(asked.repository, (m = new Map()));
+    m.set(asked.id, s.metadata?.name ?? "");
+    return asked.repository;
   }
 
   /** A forget Job finished (hook of the maintenance reconciler). */
@@ -271,9 +269,11 @@ export class SnapshotSyncReconciler {
     }
     for (const s of plan.update) await this.d.kube.mergePatch(SNAPSHOTS, namespace, s.metadata?.name ?? "", { metadata: { labels: s.metadata?.labels, ownerReferences: s.metadata?.ownerReferences }, status: s.status });
     for (const n of plan.remove) {
+      this.removing.add(`${namespace}/${n}`);
       try {
         await this.d.kube.delete(SNAPSHOTS, namespace, n);
       } catch (err) {
+        this.removing.delete(`${namespace}/${n}`);
         if (!isNotFound(err)) throw err;
       }
     }
