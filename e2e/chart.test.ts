@@ -193,9 +193,12 @@ describe("Helm chart (helm lint, values schema, render, server-side apply to the
     for (const r of [...rulesOf(wide), ...rulesOf(narrow)]) {
       for (const field of [r.apiGroups, r.resources, r.verbs]) assert.ok(!field?.includes("*"), `wildcard in ${JSON.stringify(r)}`);
     }
-    assert.equal(ofKind(wide, "ClusterRole").length, 1);
+    // The user-facing roles (aggregated into view/edit/admin) grant the operator nothing.
+    const operatorRoles = (objs: K8sObject[]) => ofKind(objs, "ClusterRole").filter((o) => !Object.keys(o.metadata.labels ?? {}).some((k) => k.startsWith("rbac.authorization.k8s.io/aggregate-to-")));
+    assert.equal(operatorRoles(wide).length, 1);
     assert.equal(ofKind(wide, "ClusterRoleBinding").length, 1);
-    assert.equal(ofKind(narrow, "ClusterRole").length + ofKind(narrow, "ClusterRoleBinding").length, 0, "nothing cluster-wide");
+    assert.equal(operatorRoles(narrow).length + ofKind(narrow, "ClusterRoleBinding").length, 0, "nothing cluster-wide for the operator");
+    assert.deepEqual(ofKind(narrow, "ClusterRole").map((o) => o.metadata.name).sort(), [`${release}-blobstash-edit`, `${release}-blobstash-view`].sort(), "only the aggregated user roles");
     const roles = ofKind(narrow, "Role").map((r) => r.metadata.namespace).sort();
     // One Role per watched namespace, plus the leader-election Role in the release namespace.
     assert.deepEqual(roles, [...watched, ns].sort());
