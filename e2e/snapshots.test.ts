@@ -1,18 +1,21 @@
 // Snapshot objects end to end: after three backups and a retention run, `kubectl get snapshots -l
 // repository=<name>` shows exactly what `restic snapshots` shows, named as Stash names them; a
 // `restic forget` run outside the cluster shows up; `kubectl delete snapshot` forgets the snapshot
-// in restic (pruned, as the configuration's policy says); a user who may read one namespace's
+// in restic (pruned, as the configuration's policy says), and one restic refuses comes back with a
+// Deleted=False condition saying why; a user who may read one namespace's
 // Repositories cannot list another namespace's Snapshots; deleting a Repository forgets nothing;
 // with the operator stopped, `kubectl api-resources` and deleting the namespace still work and the
 // restic repository keeps every snapshot.
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
+import { createCipheriv, createHash, randomBytes } from "node:crypto";
 import type { V1Job } from "@kubernetes/client-node";
 import { execa } from "execa";
 import type { Snapshot } from "../operator/api/snapshot.ts";
 import { cluster } from "./fixture.ts";
 import { waitFor } from "./cluster/wait.ts";
-import { BackupEnv, REPOSITORIES } from "./backup-restore/harness.ts";
+import { BackupEnv, CONTAINER, REPOSITORIES } from "./backup-restore/harness.ts";
+import { openMasterKey } from "../operator/restic/master-key.ts";
+import { parseKeyFile, resticMac } from "../operator/restic/password.ts";
 import type { Recorder } from "./backup-restore/recorder.ts";
 
 const id = randomBytes(3).toString("hex");
@@ -45,6 +48,22 @@ describe("Snapshot objects (real API server, garbage collector, Azurite, restic)
     } catch (err) {
       throw new Error(`${(err as Error).message}: ${last}\noperator log:\n${await env.operatorLogTail()}`);
     }
+  };
+  /** An exclusive restic lock of a process on another host, sealed with the repository's key (what a running prune leaves). */
+  const writeForeignLock = async (): Promise<string> => {
+    const c = env.blob.getContainerClient(CONTAINER);
+    const keys: string[] = [];
+    for await (const b of c.listBlobsFlat({ prefix: `${PREFIX.slice(1)}/keys/` })) keys.push(b.name);
+    const master = await openMasterKey(PASSWORD, parseKeyFile(await c.getBlobClient(keys[0]!).downloadToBuffer()));
+    assert.ok(master, "the password opens the repository's key");
+    const plain = Buffer.from(JSON.stringify({ time: new Date().toISOString(), exclusive: true, hostname: "elsewhere", username: "root", pid: 4242, uid: 0, gid: 0 }));
+    const iv = randomBytes(16);
+    const cipher = createCipheriv("aes-256-ctr", master.encryption, iv);
+    const ct = Buffer.concat([cipher.update(plain), cipher.final()]);
+    const sealed = Buffer.concat([iv, ct, resticMac(master.macK, master.macR, iv, ct)]);
+    const name = `${PREFIX.slice(1)}/locks/${createHash("sha256").update(sealed).digest("hex")}`;
+    await c.getBlockBlobClient(name).uploadData(sealed);
+    return name;
   };
   const backup = async (name: string) => {
     await env.backupSession(name, "nightly");
@@ -113,6 +132,25 @@ describe("Snapshot objects (real API server, garbage collector, Azurite, restic)
     assert.ok(forget, "a forget Job ran");
     assert.ok(forget.spec?.template.spec?.containers[0]?.args?.includes("--prune"), "prune: the configuration's policy prunes");
     assert.equal(forget.metadata?.ownerReferences?.[0]?.kind, "Repository");
+  });
+
+  it("a delete restic refuses (an exclusive lock held elsewhere) puts the object back with a condition saying why", async function () {
+    const [victim] = await inRestic(PREFIX);
+    const lock = await writeForeignLock();
+    try {
+      const name = `azure-repo-${victim!.slice(0, 8)}`;
+      await env.kubectl(["delete", "snapshot", "-n", env.ns, name]);
+      const back = await waitFor(`Snapshot ${name} back with Deleted=False`, async () => {
+        const o = (await list("azure-repo")).find((x) => x.metadata?.name === name);
+        return o?.status?.conditions?.find((c) => c.type === "Deleted" && c.status === "False") ? o : undefined;
+      }, { timeoutMs: 60_000, intervalMs: 500 });
+      const c = back.status!.conditions!.find((x) => x.type === "Deleted")!;
+      assert.equal(c.reason, "RepositoryLocked", `${c.reason}: ${c.message}`);
+      assert.match(c.message, /lock/i, c.message);
+      assert.ok((await inRestic(PREFIX)).includes(victim!), "the snapshot is still in restic");
+    } finally {
+      await env.blob.getContainerClient(CONTAINER).deleteBlob(lock);
+    }
   });
 
   it("RBAC: a user who may read Repositories in one namespace cannot list another namespace's snapshots", async function () {
