@@ -38,6 +38,9 @@ import type { SnapshotSource } from "./source.ts";
 
 export const SNAPSHOTS: ResourceType = { group: SNAPSHOT_GROUP, version: SNAPSHOT_VERSION, plural: SNAPSHOT_PLURAL };
 
+/** Snapshot objects created at once per Repository. */
+const CREATES_IN_FLIGHT = 8;
+
 /** Default of --snapshot-sync-period. */
 export const DEFAULT_SNAPSHOT_SYNC_MS = 60_000;
 
@@ -259,13 +262,18 @@ export class SnapshotSyncReconciler {
     if (!owner) return period;
     const existing = this.d.snapshots.list(namespace).filter((s) => s.metadata?.labels?.[SNAPSHOT_REPOSITORY_LABEL] === name);
     const plan = planSnapshots({ namespace, repository: name, owner, snapshots: listing.snapshots, existing, forgetting, forgetFailed: failed, now: this.d.clock() });
-    for (const s of plan.create) {
-      try {
-        await this.d.kube.create(SNAPSHOTS, namespace, s);
-      } catch (err) {
-        if (!isConflict(err)) throw err;
-        plan.update.push(s);
-      }
+    // A few creates in flight: a Repository's first sync makes one object per snapshot.
+    for (let i = 0; i < plan.create.length; i += CREATES_IN_FLIGHT) {
+      await Promise.all(
+        plan.create.slice(i, i + CREATES_IN_FLIGHT).map(async (s) => {
+          try {
+            await this.d.kube.create(SNAPSHOTS, namespace, s);
+          } catch (err) {
+            if (!isConflict(err)) throw err;
+            plan.update.push(s);
+          }
+        }),
+      );
     }
     for (const s of plan.update) await this.d.kube.mergePatch(SNAPSHOTS, namespace, s.metadata?.name ?? "", { metadata: { labels: s.metadata?.labels, ownerReferences: s.metadata?.ownerReferences }, status: s.status });
     for (const n of plan.remove) {

@@ -9,11 +9,14 @@ import { createHmac, randomBytes } from "node:crypto";
 import type { AzureClient } from "../../azure/clients.ts";
 import { classifyAzureError } from "../../azure/errors.ts";
 import { downloadKeyFile, listKeyFiles, MAX_KEY_FILE_BYTES, RESTIC_MAX_KEYS, type ProbeTarget } from "../../azure/probe.ts";
-import { downloadSnapshotFile, listSnapshotFiles, MAX_SNAPSHOT_FILES } from "../../azure/snapshot-files.ts";
+import { downloadSnapshotFile, listSnapshotFiles, MAX_SNAPSHOT_FILES, type SnapshotFileEntry } from "../../azure/snapshot-files.ts";
 import { DerivationSlots, TimeLimitReached } from "../../restic/derivation-slots.ts";
 import { openMasterKey, type MasterKey } from "../../restic/master-key.ts";
 import { readSnapshotFile, type SnapshotInfo } from "../../restic/snapshot-file.ts";
 import { judgeKeyFile } from "../repository/password-check.ts";
+
+/** Snapshot files read at once per Repository (each a few hundred bytes). */
+const DOWNLOADS_IN_FLIGHT = 8;
 
 export type SnapshotListing =
   | { ok: true; snapshots: SnapshotInfo[]; /** Files skipped, with why (not restic's, or unreadable with this key). */ skipped: string[] }
@@ -58,22 +61,12 @@ export class SnapshotSource {
     if (unseen.length > 0) {
       const master = await this.masterKey(scope, memo, client, target, password);
       if ("reason" in master) return master;
-      for (const e of unseen) {
-        let content: Buffer;
-        try {
-          content = await downloadSnapshotFile(client, target, e);
-        } catch (err) {
-          if (err instanceof RangeError) {
-            memo.files.set(e.id, `snapshots/${e.id}: ${err.message}`);
-            continue;
-          }
-          const f = classifyAzureError(err, { authenticated: true });
-          // Deleted between the listing and the read (a concurrent forget): it is gone, as the next look will say.
-          if ((err as { statusCode?: number }).statusCode === 404) continue;
-          return { ok: false, reason: f.reason, message: `cannot read snapshots/${e.id}: ${f.detail}`, transient: f.transient };
-        }
-        const read = readSnapshotFile(e.id, content, master.key);
-        memo.files.set(e.id, read.ok ? read.snapshot : `snapshots/${e.id}: ${read.problem}`);
+      // A few downloads in flight: a new Repository's first look reads every snapshot file.
+      for (let i = 0; i < unseen.length; i += DOWNLOADS_IN_FLIGHT) {
+        const batch = unseen.slice(i, i + DOWNLOADS_IN_FLIGHT);
+        const failures = await Promise.all(batch.map((e) => this.readOne(memo, client, target, e, master.key)));
+        const failed = failures.find((f) => f !== undefined);
+        if (failed) return failed;
       }
     }
     const snapshots: SnapshotInfo[] = [];
@@ -84,6 +77,26 @@ export class SnapshotSource {
       else if (v) snapshots.push(v);
     }
     return { ok: true, snapshots, skipped };
+  }
+
+  /** Reads one snapshot file into the memo; a failure that stops this look is returned. */
+  private async readOne(memo: Memo, client: AzureClient, target: ProbeTarget, e: SnapshotFileEntry, key: MasterKey): Promise<Extract<SnapshotListing, { ok: false }> | undefined> {
+    let content: Buffer;
+    try {
+      content = await downloadSnapshotFile(client, target, e);
+    } catch (err) {
+      if (err instanceof RangeError) {
+        memo.files.set(e.id, `snapshots/${e.id}: ${err.message}`);
+        return undefined;
+      }
+      // Deleted between the listing and the read (a concurrent forget): it is gone, as the next look will say.
+      if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+      const f = classifyAzureError(err, { authenticated: true });
+      return { ok: false, reason: f.reason, message: `cannot read snapshots/${e.id}: ${f.detail}`, transient: f.transient };
+    }
+    const read = readSnapshotFile(e.id, content, key);
+    memo.files.set(e.id, read.ok ? read.snapshot : `snapshots/${e.id}: ${read.problem}`);
+    return undefined;
   }
 
   forget(scope: string): void {
