@@ -103,6 +103,7 @@ describe("backups that fail, and recover (real API server, job controller, Azuri
   });
 
   it("finishes a session whose operator was SIGKILLed while its Job ran, with one Job only", async function () {
+    await env.waitForRepositoryReady("net");
     await env.backupSession("kill-1", "net");
     let phase: string | undefined;
     await waitFor("kill-1's pod to run", () => [...pods.byUid().values()].some((p) => p.metadata?.labels?.["blobstash.io/session"] === "kill-1" && p.status?.phase === "Running"), {

@@ -235,6 +235,18 @@ describe("bad input: an admin's mistakes get a refusal or a specific reason, nev
     },
     {
       kind: "Secret",
+      mistake: "an endpoint suffix the admin never approved (the emulator's host, another port)",
+      expect: { reason: "EndpointNotAllowed", message: /AZURE_ENDPOINT_SUFFIX "localhost:1" is not an endpoint suffix the cluster admin approved/ },
+      objects: (n) => secretRepo(n, keyData({ AZURE_ENDPOINT_SUFFIX: "localhost:1" })),
+    },
+    {
+      kind: "Secret",
+      mistake: "no credential at all (only the account name: the operator's identity, which the admin did not lend)",
+      expect: { reason: "OperatorIdentityNotAllowed", message: /asks for the operator's own Azure identity, and the cluster admin has not enabled it/ },
+      objects: (n) => secretRepo(n, { RESTIC_PASSWORD: password(), AZURE_ACCOUNT_NAME: az().account }),
+    },
+    {
+      kind: "Secret",
       mistake: "RESTIC_PASSWORD of random bytes (not UTF-8)",
       expect: { reason: "PasswordNotText", message: /RESTIC_PASSWORD is not UTF-8 text/ },
       objects: (n) => secretRepo(n, keyData({ RESTIC_PASSWORD: Buffer.from([0x9f, 0x92, 0x96, 0xff, 0x00, 0x41]) })),
@@ -494,7 +506,8 @@ describe("bad input: an admin's mistakes get a refusal or a specific reason, nev
     op = await installOperator(cluster(), {
       release: `bad-input-${id}`,
       namespace: `${ns}-operator`,
-      values: { replicaCount: 1, watchNamespaces: [ns, otherNs], operator: { revalidatePeriod: "2s", repositoryWaitLimit: "5s" } },
+      // The stalled endpoint is one the admin approved: what is tested there is the wait, not the approval.
+      values: { replicaCount: 1, watchNamespaces: [ns, otherNs], operator: { revalidatePeriod: "2s", repositoryWaitLimit: "5s", allowedEndpointSuffixes: [`localhost:${stalledPort}`] } },
     });
     const created = await kubectlCreate([
       secretObject("good-secret", keyData({ RESTIC_PASSWORD: goodPassword })),

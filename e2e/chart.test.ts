@@ -228,11 +228,21 @@ describe("Helm chart (helm lint, values schema, render, server-side apply to the
     assert.equal(sm.metadata.labels?.release, "prometheus");
   });
 
-  it("has every rendered object (CRDs included) accepted by the API server: default, watchNamespaces, ServiceMonitor", async function () {
+  it("renders a NetworkPolicy that admits only the monitoring namespaces to the metrics port", async function () {
+    const objs = await render(release, ns, ["--set", "metrics.networkPolicy.enabled=true", "--set", "metrics.networkPolicy.namespaceSelector.team=observability"]);
+    const np = only(objs, "NetworkPolicy") as K8sObject & { spec: { podSelector: { matchLabels: Record<string, string> }; ingress: Array<{ from: Array<{ namespaceSelector: { matchLabels: Record<string, string> } }>; ports: Array<{ port: string }> }> } };
+    const pods = only<Deployment>(objs, "Deployment").spec.template.metadata.labels;
+    for (const [k, v] of Object.entries(np.spec.podSelector.matchLabels)) assert.equal(pods[k], v, `selects the operator's pods by ${k}`);
+    assert.deepEqual(np.spec.ingress.map((r) => [r.from.map((f) => f.namespaceSelector.matchLabels), r.ports.map((p) => p.port)]), [[[{ "kubernetes.io/metadata.name": "monitoring", team: "observability" }], ["metrics"]]]);
+    assert.equal(ofKind(await render(release, ns), "NetworkPolicy").length, 0, "off by default");
+  });
+
+  it("has every rendered object (CRDs included) accepted by the API server: default, watchNamespaces, ServiceMonitor, metrics NetworkPolicy", async function () {
     const variants: Record<string, string[]> = {
       default: [],
       watchNamespaces: ["--set", `watchNamespaces={${watched.join(",")}}`],
       serviceMonitor: ["--set", "metrics.serviceMonitor.enabled=true"],
+      metricsNetworkPolicy: ["--set", "metrics.networkPolicy.enabled=true"],
     };
     for (const [variant, values] of Object.entries(variants)) {
       const objs = await render(release, ns, values, true);
@@ -255,7 +265,8 @@ describe("Helm chart (helm lint, values schema, render, server-side apply to the
       return r.stdout.trim();
     };
     for (const n of watched) {
-      assert.equal(await can(["update", "repositories.stash.appscode.com", "--subresource=status", "-n", n]), "yes");
+      assert.equal(await can(["patch", "repositories.stash.appscode.com", "--subresource=status", "-n", n]), "yes");
+      assert.equal(await can(["update", "repositories.stash.appscode.com", "--subresource=status", "-n", n]), "no", "status is only merge-patched");
       assert.equal(await can(["create", "jobs.batch", "-n", n]), "yes");
       assert.equal(await can(["create", "secrets", "-n", n]), "yes");
     }
@@ -267,6 +278,10 @@ describe("Helm chart (helm lint, values schema, render, server-side apply to the
     // Never more than it needs in a watched namespace either.
     assert.equal(await can(["delete", "repositories.stash.appscode.com", "-n", watched[0]!]), "no");
     assert.equal(await can(["create", "pods", "-n", watched[0]!]), "no");
+    for (const denied of [["delete", "jobs.batch"], ["patch", "events"], ["update", "backupsessions.stash.appscode.com"], ["patch", "backupconfigurations.stash.appscode.com"], ["get", "pods"]]) {
+      assert.equal(await can([...denied, "-n", watched[0]!]), "no", `may not ${denied.join(" ")}`);
+    }
+    assert.equal(await can(["update", "backupconfigurations.stash.appscode.com", "--subresource=finalizers", "-n", watched[0]!]), "yes", "owning sessions where owner references are enforced");
   });
 
   it("lets the ServiceAccount act in every namespace by default, and no more than it needs (ClusterRole applied for real)", async function () {

@@ -177,10 +177,16 @@ describe("Leader election (the chart's two operator pods sharing one Lease)", fu
     await waitFor("the log to be followed", async () => (await logMessages(leader)).length > 0, { timeoutMs: 5_000 });
     const stoppedAt = Date.now();
     await kubectl(cluster(), ["-n", opNs, "delete", "pod", leader, "--wait=false"]);
-    await waitFor(`${standby} to take the released Lease`, async () => (await holderPod()) === standby, { timeoutMs: LEASE_DURATION_MS, intervalMs: 50 });
+    await waitFor(`${standby} to take the released Lease`, async () => (await holderPod()) === standby, { timeoutMs: LEASE_DURATION_MS, intervalMs: 50 }).catch(async (err: Error) => {
+      follow.kill();
+      const said = ((await follow).stdout ?? "").split("\n").slice(-8).join("\n");
+      throw new Error(`${err.message}; the Lease: ${JSON.stringify((await readLease())?.spec)}; the old leader's last log lines:\n${said}`);
+    });
     const handoverMs = Date.now() - stoppedAt;
     console.log(`      handover after pod deletion: ${(handoverMs / 1000).toFixed(1)} s`);
-    assert.ok(handoverMs < 5_000, `handover took ${handoverMs} ms`);
+    // Without the release the standby would wait out a whole lease duration; on a loaded machine the
+    // kubelet's SIGTERM and the standby's next try (every retry period) take seconds of their own.
+    assert.ok(handoverMs < LEASE_DURATION_MS / 2, `handover took ${handoverMs} ms`);
     const messages = (await follow).stdout;
     assert.match(messages, /"message":"shutting down"/, "the old leader shut down on SIGTERM");
     assert.doesNotMatch(messages, /could not release lease/, "the old leader released its Lease");

@@ -24,7 +24,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command && WRAPPER_COMMANDS.has(command)) {
     const { runWrapper } = await import("./restic/cli.ts");
-    return runWrapper(argv, { startupMs: process.uptime() * 1000 });
+    return runWrapper(argv, { startedAtMs: Date.now() - process.uptime() * 1000 });
   }
   if (command === "version" || command === "--version") {
     const { readFile } = await import("node:fs/promises");

@@ -68,9 +68,13 @@ async function runManager(opts: OperatorOptions): Promise<number> {
       leading = false;
       log.info("shutting down", { why });
       void (async () => {
+        // The fence is shut (leading is false): once the writes already sent have landed, the Lease
+        // can go, and a standby may start while slow reconciles (an Azure probe, a key check) wind
+        // down here without being able to write.
+        await fence.drain();
+        await leader?.release();
         await Promise.all(controllers.map((c) => c.stop()));
         await Promise.all(informers.map((i) => i.stop()));
-        await leader?.release();
         server.close();
         kube.close();
         resolve(code);

@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { AnonymousCredential, BlobServiceClient, StorageSharedKeyCredential, type StoragePipelineOptions } from "@azure/storage-blob";
 import type * as IdentityModule from "@azure/identity";
 import type { TokenCredential } from "@azure/identity";
+import type { OperatorIdentity } from "./admin-policy.ts";
 import type { AzureCredentials } from "./credentials.ts";
 import { blobServiceUrl } from "./endpoint.ts";
 import { agentFor } from "./proxy-agent.ts";
@@ -39,10 +40,12 @@ export class AzureClientCache {
   private workloadIdentity: TokenCredential | undefined;
   private readonly maxEntries: number;
   private readonly pipelineOptions: StoragePipelineOptions;
+  private readonly operatorIdentity: OperatorIdentity | undefined;
 
-  constructor(options: { maxEntries?: number; pipelineOptions?: StoragePipelineOptions } = {}) {
+  constructor(options: { maxEntries?: number; pipelineOptions?: StoragePipelineOptions; operatorIdentity?: OperatorIdentity } = {}) {
     this.maxEntries = options.maxEntries ?? 1000;
     this.pipelineOptions = options.pipelineOptions ?? PROBE_PIPELINE_OPTIONS;
+    this.operatorIdentity = options.operatorIdentity;
   }
 
   get size(): number {
@@ -84,8 +87,14 @@ export class AzureClientCache {
         return { credentials: c, serviceUrl, service: new BlobServiceClient(serviceUrl, tokenCredential, opts), tokenCredential };
       }
       case "workloadIdentity": {
-        // The operator's own identity: one credential for the process, whatever the account.
-        this.workloadIdentity ??= lazyTokenCredential((id) => new id.DefaultAzureCredential());
+        // The operator's own identity: one credential for the process, whatever the account. Exactly
+        // the type the admin configured, never a chain that might find another identity (instance
+        // metadata, environment variables) the admin did not mean to lend.
+        const lent = this.operatorIdentity;
+        if (!lent) throw new Error("the operator's own Azure identity is not enabled (chart value workloadIdentity.enabled)");
+        this.workloadIdentity ??= lazyTokenCredential((id) =>
+          lent.type === "workloadIdentity" ? new id.WorkloadIdentityCredential() : new id.ManagedIdentityCredential(lent.clientId ? { clientId: lent.clientId } : {}),
+        );
         const tokenCredential = this.workloadIdentity;
         return { credentials: c, serviceUrl, service: new BlobServiceClient(serviceUrl, tokenCredential, opts), tokenCredential };
       }

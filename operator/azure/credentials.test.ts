@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
+import { adminPolicy } from "./admin-policy.ts";
 import { decodeSecretData, parseStorageSecret, readStorageSecret, sensitiveValues } from "./credentials.ts";
 
 const KEY = Buffer.alloc(64, 9).toString("base64");
 const SAS = "sv=2025-11-05&sr=c&sp=racwdl&se=2030-01-01T00:00:00Z&sig=c2lnbmF0dXJl";
 const base = { RESTIC_PASSWORD: "pw", AZURE_ACCOUNT_NAME: "myaccount" };
-const opts = { secretName: "azure-secret", defaultEndpointSuffix: "core.windows.net" };
+const opts = { secretName: "azure-secret", policy: adminPolicy({ defaultEndpointSuffix: "core.windows.net", extraEndpointSuffixes: ["localhost:10000"] }) };
 const SECRET_VALUES = ["pw", KEY, SAS, "client-secret-value"];
 
 function assertNoSecretIn(text: string): void {
@@ -65,7 +66,7 @@ describe("parseStorageSecret", () => {
   it("takes the endpoint suffix from the Secret, else the operator default", () => {
     const own = parseStorageSecret({ ...base, AZURE_ACCOUNT_KEY: KEY, AZURE_ENDPOINT_SUFFIX: "localhost:10000" }, opts);
     assert.ok(own.ok && own.credentials.endpointSuffix === "localhost:10000");
-    const def = parseStorageSecret({ ...base, AZURE_ACCOUNT_KEY: KEY }, { secretName: "s", defaultEndpointSuffix: "core.chinacloudapi.cn" });
+    const def = parseStorageSecret({ ...base, AZURE_ACCOUNT_KEY: KEY }, { secretName: "s", policy: adminPolicy({ defaultEndpointSuffix: "core.chinacloudapi.cn" }) });
     assert.ok(def.ok && def.credentials.endpointSuffix === "core.chinacloudapi.cn");
     const none = parseStorageSecret({ ...base, AZURE_ACCOUNT_KEY: KEY }, { secretName: "s" });
     assert.ok(none.ok && none.credentials.endpointSuffix === "core.windows.net");
@@ -89,6 +90,9 @@ describe("parseStorageSecret", () => {
     ["a space after the account name", { ...base, AZURE_ACCOUNT_NAME: "myaccount ", AZURE_ACCOUNT_KEY: KEY }, "SecretValueMalformed", /AZURE_ACCOUNT_NAME has whitespace \(a space, tab or line break\) around it/],
     ["a tab before the key", { ...base, AZURE_ACCOUNT_KEY: `\t${KEY}` }, "SecretValueMalformed", /AZURE_ACCOUNT_KEY has whitespace .* around it/],
     ["a key wrapped over two lines", { ...base, AZURE_ACCOUNT_KEY: `${KEY.slice(0, 40)}\n${KEY.slice(40)}` }, "SecretValueMalformed", /AZURE_ACCOUNT_KEY has whitespace .* inside it/],
+    ["an endpoint the admin did not approve", { ...base, AZURE_ACCOUNT_KEY: KEY, AZURE_ENDPOINT_SUFFIX: "attacker.example" }, "EndpointNotAllowed", /"attacker\.example" is not an endpoint suffix the cluster admin approved \(approved: core\.windows\.net, .*\), so the operator makes no connection/],
+    ["a subdomain of an approved suffix", { ...base, AZURE_ACCOUNT_KEY: KEY, AZURE_ENDPOINT_SUFFIX: "evil.core.windows.net" }, "EndpointNotAllowed", /not an endpoint suffix the cluster admin approved/],
+    ["an approved host on another port", { ...base, AZURE_ACCOUNT_KEY: KEY, AZURE_ENDPOINT_SUFFIX: "localhost:10001" }, "EndpointNotAllowed", /operator\.allowedEndpointSuffixes/],
     ["a password with a NUL byte", { ...base, RESTIC_PASSWORD: "p\0w", AZURE_ACCOUNT_KEY: KEY }, "PasswordNotText", /RESTIC_PASSWORD contains a NUL byte/],
   ];
   for (const [what, data, reason, message] of failures) {

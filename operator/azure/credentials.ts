@@ -3,6 +3,7 @@
 // never values.
 
 import { isUtf8 } from "node:buffer";
+import { type AzureAdminPolicy, endpointRefusal } from "./admin-policy.ts";
 import { accountNameProblem, DEFAULT_ENDPOINT_SUFFIX, endpointSuffixProblem } from "./endpoint.ts";
 import { type ParsedSas, parseSas } from "./sas.ts";
 
@@ -30,7 +31,7 @@ export type AzureCredentials =
   | (Common & { mode: "servicePrincipal"; tenantId: string; clientId: string; clientSecret: string })
   | (Common & { mode: "workloadIdentity" });
 
-export type SecretProblemReason = "SecretKeyMissing" | "SecretValueMalformed" | "PasswordNotText";
+export type SecretProblemReason = "SecretKeyMissing" | "SecretValueMalformed" | "PasswordNotText" | "EndpointNotAllowed" | "OperatorIdentityNotAllowed";
 
 export type StorageSecret =
   | {
@@ -91,7 +92,7 @@ function notTextProblem(bytes: Buffer): string | undefined {
  */
 export function readStorageSecret(
   data: Record<string, string> | undefined,
-  options: { secretName: string; defaultEndpointSuffix?: string; register?: (value: string) => void },
+  options: { secretName: string; policy?: AzureAdminPolicy; register?: (value: string) => void },
 ): StorageSecret {
   const { values, notText } = decodeWithProblems(data);
   for (const v of sensitiveValues(values)) options.register?.(v);
@@ -110,7 +111,7 @@ export function sensitiveValues(data: Record<string, string>): string[] {
  */
 export function parseStorageSecret(
   data: Record<string, string>,
-  options: { secretName: string; defaultEndpointSuffix?: string; notText?: Record<string, string> },
+  options: { secretName: string; policy?: AzureAdminPolicy; notText?: Record<string, string> },
 ): StorageSecret {
   const notes: string[] = [];
   const trimmed: string[] = [];
@@ -178,12 +179,16 @@ export function parseStorageSecret(
   const nameProblem = accountNameProblem(accountName!);
   if (nameProblem) return fail("SecretValueMalformed", `${s}: ${SECRET_KEYS.accountName} ${nameProblem}.`);
 
-  const endpointSuffix = suffixValue || options.defaultEndpointSuffix || DEFAULT_ENDPOINT_SUFFIX;
+  const endpointSuffix = suffixValue || options.policy?.defaultEndpointSuffix || DEFAULT_ENDPOINT_SUFFIX;
   const suffixProblem = endpointSuffixProblem(endpointSuffix);
   if (suffixProblem) {
     const where = suffixValue ? `${s}: ${SECRET_KEYS.endpointSuffix}` : "the operator's default endpoint suffix";
     return fail("SecretValueMalformed", `${where} ${suffixProblem}.`);
   }
+  // Before any client exists: a tenant's suffix is where the operator would connect, with its
+  // bearer token in identity modes.
+  const unapproved = options.policy ? endpointRefusal(options.policy, endpointSuffix) : undefined;
+  if (unapproved) return fail("EndpointNotAllowed", `${s}: ${SECRET_KEYS.endpointSuffix} ${unapproved}.`);
   const common = { accountName: accountName!, endpointSuffix };
 
   const spKeys = [SECRET_KEYS.tenantId, SECRET_KEYS.clientId, SECRET_KEYS.clientSecret];

@@ -2,13 +2,16 @@ import { parseArgs } from "node:util";
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { parseDuration } from "./duration.ts";
+import { adminPolicy, parseIdentityGrants, type AzureAdminPolicy, type OperatorIdentity } from "../azure/admin-policy.ts";
+import { endpointSuffixProblem } from "../azure/endpoint.ts";
 
 export interface OperatorOptions {
   kubeconfig?: string;
   metricsAddress: string;
   revalidatePeriodMs: number;
   sasWarnBeforeMs: number;
-  defaultEndpointSuffix: string;
+  /** The endpoint suffixes and the operator identity the admin lets tenants use. */
+  azurePolicy: AzureAdminPolicy;
   logLevel: string;
   concurrency: number;
   leaderElect: boolean;
@@ -27,6 +30,8 @@ export interface OperatorOptions {
   jobImage: string;
   /** A PEM bundle the operator trusts (NODE_EXTRA_CA_CERTS) and passes on to every Job. */
   extraCaFile?: string;
+  /** The timeOut (Go duration) of sessions that set none. */
+  defaultJobTimeOut: string;
   /** Per-Job credentials live this long after the Job's deadline. */
   jobCredentialSlackMs: number;
   /** A session waiting for its Repository to be validated fails after this long, with the Repository's reason. */
@@ -44,6 +49,10 @@ const FLAGS = {
   "revalidate-period": { type: "string", env: "BLOBSTASH_REVALIDATE_PERIOD", default: "60s", help: "how often a Ready Repository is probed again" },
   "sas-warn-before": { type: "string", env: "BLOBSTASH_SAS_WARN_BEFORE", default: "168h", help: "warn (SasExpiringSoon) this long before a SAS expires" },
   "default-endpoint-suffix": { type: "string", env: "BLOBSTASH_DEFAULT_ENDPOINT_SUFFIX", default: "core.windows.net", help: "Azure endpoint suffix when the Secret has none" },
+  "allowed-endpoint-suffixes": { type: "string", env: "BLOBSTASH_ALLOWED_ENDPOINT_SUFFIXES", default: "", help: "comma-separated endpoint suffixes Secrets may name besides the Azure clouds and the default" },
+  "operator-identity": { type: "string", env: "BLOBSTASH_OPERATOR_IDENTITY", default: "none", help: "the operator's own Azure identity for Secrets without a credential: none, workloadIdentity or managedIdentity" },
+  "operator-identity-client-id": { type: "string", env: "BLOBSTASH_OPERATOR_IDENTITY_CLIENT_ID", help: "client ID of a user-assigned managed identity (managedIdentity)" },
+  "operator-identity-grants": { type: "string", env: "BLOBSTASH_OPERATOR_IDENTITY_GRANTS", default: "[]", help: 'JSON list of {"namespaces":[..],"account":..,"containers":[..]} allowed to use that identity ("*" matches any)' },
   "log-level": { type: "string", env: "BLOBSTASH_LOG_LEVEL", default: "info", help: "error, warn, info or debug" },
   concurrency: { type: "string", env: "BLOBSTASH_CONCURRENCY", default: "8", help: "reconciles in parallel per controller" },
   "leader-elect": { type: "string", env: "BLOBSTASH_LEADER_ELECT", default: "true", help: "use a Lease so only one replica acts" },
@@ -56,6 +65,7 @@ const FLAGS = {
   "watch-namespaces": { type: "string", env: "BLOBSTASH_WATCH_NAMESPACES", default: "", help: "comma-separated namespaces to watch (default: all)" },
   "job-image": { type: "string", env: "BLOBSTASH_JOB_IMAGE", default: "ghcr.io/blobstash/blobstash:latest", help: "image for backup and restore Jobs" },
   "extra-ca-file": { type: "string", env: "BLOBSTASH_EXTRA_CA_FILE", help: "PEM bundle passed on to Jobs beside the system roots (proxy or private endpoint CA)" },
+  "default-job-timeout": { type: "string", env: "BLOBSTASH_DEFAULT_JOB_TIMEOUT", default: "6h", help: "timeOut of sessions that set none (their Job's deadline and its SAS lifetime)" },
   "job-credential-slack": { type: "string", env: "BLOBSTASH_JOB_CREDENTIAL_SLACK", default: "15m", help: "minted SAS lifetime beyond the Job deadline" },
   "repository-wait-limit": { type: "string", env: "BLOBSTASH_REPOSITORY_WAIT_LIMIT", default: "5m", help: "how long a session waits for its Repository to be validated before it fails" },
   "min-schedule-interval": { type: "string", env: "BLOBSTASH_MIN_SCHEDULE_INTERVAL", default: "1m", help: "schedules whose runs come closer than this are refused" },
@@ -110,7 +120,7 @@ export function parseOperatorOptions(argv: string[], env: NodeJS.ProcessEnv = pr
     revalidatePeriodMs: duration("revalidate-period"),
     snapshotSyncPeriodMs: get("snapshot-sync-period") === "0" ? 0 : duration("snapshot-sync-period"),
     sasWarnBeforeMs: duration("sas-warn-before"),
-    defaultEndpointSuffix: get("default-endpoint-suffix") ?? "core.windows.net",
+    azurePolicy: azurePolicy(get),
     logLevel: get("log-level") ?? "info",
     concurrency,
     leaderElect: bool("leader-elect"),
@@ -125,8 +135,27 @@ export function parseOperatorOptions(argv: string[], env: NodeJS.ProcessEnv = pr
     watchNamespaces: (get("watch-namespaces") ?? "").split(",").map((s) => s.trim()).filter(Boolean),
     jobImage: get("job-image") ?? "",
     extraCaFile: get("extra-ca-file"),
+    defaultJobTimeOut: (duration("default-job-timeout"), get("default-job-timeout") ?? "6h"),
     jobCredentialSlackMs: duration("job-credential-slack"),
     repositoryWaitLimitMs: duration("repository-wait-limit"),
     minScheduleIntervalMs: duration("min-schedule-interval"),
   };
+}
+
+/** The admin's Azure rules from their flags: each suffix a host name, the identity one the SDK has by that name. */
+function azurePolicy(get: (name: keyof typeof FLAGS) => string | undefined): AzureAdminPolicy {
+  const defaultEndpointSuffix = get("default-endpoint-suffix") ?? "core.windows.net";
+  const extraEndpointSuffixes = (get("allowed-endpoint-suffixes") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  for (const suffix of [defaultEndpointSuffix, ...extraEndpointSuffixes]) {
+    const problem = endpointSuffixProblem(suffix);
+    if (problem) throw new OptionsError(`endpoint suffix "${suffix}" ${problem}`);
+  }
+  const type = get("operator-identity") ?? "none";
+  if (type !== "none" && type !== "workloadIdentity" && type !== "managedIdentity") throw new OptionsError(`--operator-identity: "${type}" is not none, workloadIdentity or managedIdentity`);
+  const grants = parseIdentityGrants(get("operator-identity-grants") ?? "[]");
+  if (!grants.ok) throw new OptionsError(`--operator-identity-grants: ${grants.error}`);
+  const clientId = get("operator-identity-client-id");
+  if (clientId && type !== "managedIdentity") throw new OptionsError("--operator-identity-client-id is for --operator-identity=managedIdentity");
+  const operatorIdentity: OperatorIdentity | undefined = type === "none" ? undefined : { type, ...(clientId ? { clientId } : {}), grants: grants.grants };
+  return adminPolicy({ defaultEndpointSuffix, extraEndpointSuffixes, ...(operatorIdentity ? { operatorIdentity } : {}) });
 }

@@ -54,12 +54,15 @@ export function buildControllers(kube: KubeClient, opts: OperatorOptions, events
   const controller = (kind: string, reconcile: (namespace: string, name: string) => Promise<{ requeueAfterMs?: number }>) =>
     new Controller({ kind, workers: opts.concurrency, reconcile: (k) => reconcile(k.namespace, k.name), log, observe: observeReconcile });
 
+  // One client per credential for both: the operator's identity, if the admin lent it, is built once.
+  const azureClients = new AzureClientCache(opts.azurePolicy.operatorIdentity ? { operatorIdentity: opts.azurePolicy.operatorIdentity } : {});
   const repositoryReconciler = new RepositoryReconciler({
     kube,
     clock,
     revalidateAfterMs: opts.revalidatePeriodMs,
     sasWarnBeforeMs: opts.sasWarnBeforeMs,
-    defaultEndpointSuffix: opts.defaultEndpointSuffix,
+    azurePolicy: opts.azurePolicy,
+    azureClients,
     log: logger.child({ controller: "Repository" }),
     events,
     getRepository: (namespace, name) => repositories.get(name, namespace),
@@ -71,10 +74,10 @@ export function buildControllers(kube: KubeClient, opts: OperatorOptions, events
     clock,
     log: logger.child({ controller: "sessions" }),
     events,
-    azure: new AzureClientCache(),
-    defaultEndpointSuffix: opts.defaultEndpointSuffix,
+    azure: azureClients,
+    azurePolicy: opts.azurePolicy,
     jobImage: opts.jobImage,
-    jobOptions: { extraCa: opts.extraCaFile !== undefined },
+    jobOptions: { extraCa: opts.extraCaFile !== undefined, defaultTimeOut: opts.defaultJobTimeOut },
     jobTrust: { proxy: proxySettings(process.env), extraCaFile: opts.extraCaFile },
     credentialSlackMs: opts.jobCredentialSlackMs,
     repositoryWaitLimitMs: opts.repositoryWaitLimitMs,
@@ -95,12 +98,12 @@ export function buildControllers(kube: KubeClient, opts: OperatorOptions, events
     clock,
     log: logger.child({ controller: "Snapshot" }),
     events,
-    azure: new AzureClientCache(),
+    azure: azureClients,
     source: new SnapshotSource(),
-    defaultEndpointSuffix: opts.defaultEndpointSuffix,
+    azurePolicy: opts.azurePolicy,
     syncPeriodMs: opts.snapshotSyncPeriodMs,
     image: opts.jobImage,
-    jobOptions: { extraCa: opts.extraCaFile !== undefined },
+    jobOptions: { extraCa: opts.extraCaFile !== undefined, defaultTimeOut: opts.defaultJobTimeOut },
     getRepository: (namespace, name) => repositories.get(name, namespace),
     getSecret: (namespace, name) => secretReader.get(namespace, name),
     snapshots,

@@ -98,7 +98,8 @@ export class KubeClient {
   private transport: Promise<Transport> | undefined;
   private readonly retired = new Set<http.Agent>();
   private writesAllowed: () => boolean = () => true;
-  private readonly inFlightWrites = new Set<http.ClientRequest>();
+  /** Fenced writes on the wire, each with a promise that settles when its request does. */
+  private readonly inFlightWrites = new Map<http.ClientRequest, Promise<void>>();
 
   constructor(conn: Connection) {
     this.conn = conn;
@@ -117,13 +118,18 @@ export class KubeClient {
   /**
    * Writes (anything but GET) go out only while `allowed()` says so; others fail with FencedError
    * before a byte leaves. `revoke` ends the writes in flight at once: a leader that lost its lease
-   * must not have a write land after a standby took over.
+   * must not have a write land after a standby took over. `drain` waits for them instead, for a
+   * leader that gives its Lease up: once `allowed()` is false and drain resolved, nothing it decided
+   * can still land, however long its reconciles take to notice.
    */
-  fenceWrites(allowed: () => boolean): { revoke(): void } {
+  fenceWrites(allowed: () => boolean): { revoke(): void; drain(): Promise<void> } {
     this.writesAllowed = allowed;
     return {
       revoke: () => {
-        for (const req of this.inFlightWrites) req.destroy(new FencedError("this operator stopped acting (it lost its lease); the write was abandoned"));
+        for (const req of this.inFlightWrites.keys()) req.destroy(new FencedError("this operator stopped acting (it lost its lease); the write was abandoned"));
+      },
+      drain: async () => {
+        await Promise.all(this.inFlightWrites.values());
       },
     };
   }
@@ -184,7 +190,8 @@ export class KubeClient {
     const payload = o.body === undefined ? undefined : Buffer.from(JSON.stringify(o.body));
     const req = await this.send(method, path, { query: o.query, payload, contentType: o.contentType, accept: o.accept, watch: false });
     const tracked = write && !o.unfenced;
-    if (tracked) this.inFlightWrites.add(req);
+    let settled = (): void => undefined;
+    if (tracked) this.inFlightWrites.set(req, new Promise<void>((resolve) => (settled = resolve)));
     return new Promise<T>((resolve, reject) => {
       const onAbort = () => req.destroy(new Error(`${method} ${path}: abandoned (${o.signal?.reason instanceof Error ? o.signal.reason.message : "aborted"})`));
       if (o.signal?.aborted) onAbort();
@@ -192,6 +199,7 @@ export class KubeClient {
       const settle = () => {
         o.signal?.removeEventListener("abort", onAbort);
         if (tracked) this.inFlightWrites.delete(req);
+        settled();
       };
       req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error(`${method} ${path}: no answer from the Kubernetes API within ${REQUEST_TIMEOUT_MS / 1000} s`)));
       req.on("error", (err) => {

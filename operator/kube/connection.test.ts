@@ -214,6 +214,27 @@ describe("the operator's credentials for the API server (every kubeconfig kubect
     await assert.rejects(pending, (err: unknown) => err instanceof FencedError && /POST \/api\/v1\/namespaces\/ns\/secrets: .*lost its lease.*abandoned/.test(err.message));
     kube.close();
   });
+
+  it("drains the writes in flight: a leader that gives its Lease up waits for them, then nothing of it can land", async () => {
+    const kube = client(kubeconfigYaml(server, { token: "t" }, { "certificate-authority": "ca.crt" }));
+    let allowed = true;
+    const fence = kube.fenceWrites(() => allowed);
+    let reply: (() => void) | undefined;
+    api.answer((_req, res) => (reply = () => res.writeHead(201, { "content-type": "application/json" }).end("{}")));
+    const pending = kube.create(SECRETS, "ns", { metadata: { name: "s" } });
+    while (!reply) await new Promise((r) => setTimeout(r, 10));
+    allowed = false;
+    let drained = false;
+    const draining = fence.drain().then(() => (drained = true));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(drained, false, "drain waits for the write on the wire");
+    await assert.rejects(kube.create(SECRETS, "ns", { metadata: { name: "late" } }), FencedError);
+    reply();
+    await draining;
+    await pending;
+    await fence.drain();
+    kube.close();
+  });
 });
 
 describe("@kubernetes/client-node is loaded only for a kubeconfig that needs it", function () {

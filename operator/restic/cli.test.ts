@@ -318,7 +318,7 @@ describe("restic wrapper (real restic, local repository)", function () {
     const rf = join(dir, "deaf.json");
     const started = Date.now();
     // 6 s timeout, 5 s margin, 0.5 s spent starting up: SIGINT after 0.5 s, SIGKILL 2.5 s later.
-    const code = await runWrapper(["backup", "--repo", "azure:backups:/demo", "--source", src, "--result-file", rf, "--restic", stub, "--timeout", "6s"], { startupMs: 500 });
+    const code = await runWrapper(["backup", "--repo", "azure:backups:/demo", "--source", src, "--result-file", rf, "--restic", stub, "--timeout", "6s"], { startedAtMs: Date.now() - 500 });
     const took = Date.now() - started;
     assert.equal(code, 1);
     assert.ok(took >= 2_500 && took < 5_500, `result after ${took} ms: before the 6 s deadline minus the startup`);
@@ -327,14 +327,29 @@ describe("restic wrapper (real restic, local repository)", function () {
     assert.equal(r.step, "backup");
   });
 
+  it("counts the timeOut from --deadline, not from its own start: a slow pod start comes out of it", async () => {
+    const stub = join(dir, "slow-restic");
+    await writeFile(stub, `#!/bin/sh\nwhile :; do sleep 0.1; done\n`);
+    await chmod(stub, 0o755);
+    const rf = join(dir, "late.json");
+    const started = Date.now();
+    // The Job was created 5.5 s ago with a 10 s timeOut (5 s margin): restic must be stopped at once.
+    const deadline = new Date(started + 4_500).toISOString();
+    const code = await runWrapper(["backup", "--repo", "azure:backups:/demo", "--source", src, "--result-file", rf, "--restic", stub, "--timeout", "10s", "--deadline", deadline]);
+    const took = Date.now() - started;
+    assert.equal(code, 1);
+    assert.ok(took < 4_000, `result after ${took} ms, before the Job's deadline`);
+    assert.equal((await readResult(rf)).reason, "Timeout");
+  });
+
   it("keeps a margin before the deadline, counting the wrapper's own startup", () => {
     assert.equal(deadlineMargin(30 * 60_000), 60_000);
     assert.equal(deadlineMargin(5 * 60_000), 30_000);
     assert.equal(deadlineMargin(20_000), 5_000);
     assert.equal(deadlineMargin(4_000), 2_000);
-    assert.equal(stopAfterMs(20_000, 0), 15_000);
-    assert.equal(stopAfterMs(20_000, 4_000), 11_000);
-    assert.equal(stopAfterMs(20_000, 30_000), 0);
+    assert.equal(stopAfterMs(20_000, 1_020_000, 1_000_000), 15_000);
+    assert.equal(stopAfterMs(20_000, 1_020_000, 1_004_000), 11_000);
+    assert.equal(stopAfterMs(20_000, 1_020_000, 1_030_000), 0);
     assert.equal(forceKillAfterMs(30 * 60_000), 15_000);
     assert.equal(forceKillAfterMs(20_000), 2_500);
   });

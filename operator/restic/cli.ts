@@ -34,12 +34,13 @@ export function deadlineMargin(timeoutMs: number): number {
 }
 
 /**
- * How long from now until restic is stopped. Kubernetes counts activeDeadlineSeconds from the Job's
- * start, and this process has already spent `elapsedMs` of it starting up (loading Node and the
- * wrapper takes seconds on a busy node), so that time comes off too.
+ * How long from `nowMs` until restic is stopped: the margin before the timeOut ends at `endsAtMs`.
+ * Kubernetes counts activeDeadlineSeconds from the Job's start, before the pod is even scheduled, so
+ * the end is an absolute time the operator wrote when it created the Job; scheduling, mounting and
+ * starting the container (seconds on a busy node) all come out of the timeOut.
  */
-export function stopAfterMs(timeoutMs: number, elapsedMs: number): number {
-  return Math.max(0, timeoutMs - deadlineMargin(timeoutMs) - elapsedMs);
+export function stopAfterMs(timeoutMs: number, endsAtMs: number, nowMs: number): number {
+  return Math.max(0, endsAtMs - deadlineMargin(timeoutMs) - nowMs);
 }
 
 /**
@@ -56,10 +57,10 @@ export function exitCodeFor(result: JobResult): number {
 }
 
 /**
- * Runs the wrapper. `startupMs`: how long this process took to get here (the entry point passes
- * Node's uptime), which the timeout must account for.
+ * Runs the wrapper. `startedAtMs`: when this process started (the entry point passes it from Node's
+ * uptime); without --deadline the timeOut counts from then.
  */
-export async function runWrapper(argv: string[], opts: { startupMs?: number } = {}): Promise<number> {
+export async function runWrapper(argv: string[], opts: { startedAtMs?: number } = {}): Promise<number> {
   const env = process.env;
   registerSecrets(env);
   const parsed = parseWrapperArgs(argv, env);
@@ -95,7 +96,9 @@ export async function runWrapper(argv: string[], opts: { startupMs?: number } = 
   const onSignal = () => stop("interrupted");
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
-  const timer = plan.timeoutMs !== undefined ? setTimeout(() => stop("timeout"), stopAfterMs(plan.timeoutMs, opts.startupMs ?? 0)) : undefined;
+  const now = Date.now();
+  const endsAt = plan.timeoutMs === undefined ? undefined : (plan.deadlineAtMs ?? (opts.startedAtMs ?? now) + plan.timeoutMs);
+  const timer = plan.timeoutMs !== undefined && endsAt !== undefined ? setTimeout(() => stop("timeout"), stopAfterMs(plan.timeoutMs, endsAt, now)) : undefined;
   timer?.unref();
 
   const deps: FlowDeps = { signal: controller.signal, now: () => new Date() };

@@ -23,6 +23,8 @@ common flags:
   --cache-dir DIR | --no-cache
   --result-file FILE      where the JSON result goes (default $BLOBSTASH_RESULT_FILE or ${DEFAULT_RESULT_FILE})
   --timeout DURATION      the Job's timeOut: restic is stopped a little before it, so a result is written
+  --deadline TIME         when that timeOut ends (RFC 3339; the operator writes the Job's creation time
+                          plus timeOut, as Kubernetes counts from the Job's start); default: start + --timeout
   --progress-interval DURATION   (default 10s)
   --restic PATH           restic binary (default $BLOBSTASH_RESTIC or "restic" on PATH)
 environment: RESTIC_PASSWORD, and for Azure AZURE_ACCOUNT_NAME, AZURE_ACCOUNT_SAS, AZURE_ENDPOINT_SUFFIX`;
@@ -35,6 +37,8 @@ interface CommonPlan {
   noCache: boolean;
   resultFile: string;
   timeoutMs?: number;
+  /** When the timeOut ends (epoch ms), if the caller knows better than "timeOut from now". */
+  deadlineAtMs?: number;
   progressIntervalMs: number;
 }
 
@@ -87,6 +91,7 @@ const COMMON = {
   "no-cache": { type: "boolean" },
   "result-file": { type: "string" },
   timeout: { type: "string" },
+  deadline: { type: "string" },
   "progress-interval": { type: "string" },
   restic: { type: "string" },
   exclude: { type: "string", multiple: true },
@@ -155,6 +160,13 @@ function common(values: Record<string, unknown>, env: Readonly<Record<string, st
   if (cacheDir) plan.cacheDir = absolute(cacheDir, "--cache-dir");
   const timeoutMs = duration(values.timeout, "--timeout");
   if (timeoutMs !== undefined) plan.timeoutMs = timeoutMs;
+  const deadline = str(values.deadline);
+  if (deadline !== undefined) {
+    if (timeoutMs === undefined) throw new FlagError("--deadline needs --timeout (the margin before it depends on the timeOut)");
+    const at = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(deadline) ? Date.parse(deadline) : NaN;
+    if (Number.isNaN(at)) throw new FlagError(`--deadline "${deadline}" is not an RFC 3339 time`);
+    plan.deadlineAtMs = at;
+  }
   return plan;
 }
 

@@ -28,27 +28,38 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 
 {{/* The rules the operator needs in a namespace it watches: shared by the ClusterRole and the Roles. */}}
 {{- define "blobstash.workloadRules" -}}
+# Exactly the verbs the code uses (e2e/rbac-audit.test.ts derives them from a run's audit log).
 - apiGroups: ["stash.appscode.com"]
-  resources: [repositories, backupconfigurations, backupsessions, restoresessions]
-  verbs: [get, list, watch, update, patch]
+  resources: [backupconfigurations, restoresessions]
+  verbs: [get, list, watch]
+# The wipeOut finalizer is added and removed with a merge patch.
 - apiGroups: ["stash.appscode.com"]
-  resources: [repositories/status, backupconfigurations/status, backupsessions/status, restoresessions/status]
-  verbs: [get, update, patch]
-- apiGroups: ["stash.appscode.com"]
-  resources: [repositories/finalizers, backupsessions/finalizers, restoresessions/finalizers]
-  verbs: [update]
+  resources: [repositories]
+  verbs: [get, list, watch, patch]
 # Scheduled backups create BackupSessions; backupHistoryLimit deletes old ones.
 - apiGroups: ["stash.appscode.com"]
   resources: [backupsessions]
-  verbs: [create, delete]
+  verbs: [get, list, watch, create, delete]
+# Status is only ever merge-patched.
+- apiGroups: ["stash.appscode.com"]
+  resources: [repositories/status, backupconfigurations/status, backupsessions/status, restoresessions/status]
+  verbs: [patch]
+# Where owner references are enforced (OwnerReferencesPermissionEnforcement, as on OpenShift), owning
+# an object with blockOwnerDeletion needs update on its owner's finalizers: sessions own Jobs and
+# Secrets, BackupConfigurations own their sessions, Repositories their Snapshots.
+- apiGroups: ["stash.appscode.com"]
+  resources: [repositories/finalizers, backupconfigurations/finalizers, backupsessions/finalizers, restoresessions/finalizers]
+  verbs: [update]
 # Storage Secrets are read; per-Job credential Secrets (a minted SAS) are created and deleted.
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get, list, watch, create, delete]
-# patch: a check or forget Job is created suspended and unsuspended when the Repository's slot is free.
+# Jobs are created; a finished session's Job goes with it (garbage collection), never deleted by hand.
+# A check or forget Job (controllers/maintenance) is created suspended and unsuspended (patch) when
+# the Repository's slot is free; it goes with its ttlSecondsAfterFinished.
 - apiGroups: ["batch"]
   resources: [jobs]
-  verbs: [get, list, watch, create, delete, patch]
+  verbs: [get, list, watch, create, patch]
 # Snapshot objects mirror what each restic repository holds.
 - apiGroups: ["repositories.stash.appscode.com"]
   resources: [snapshots]
@@ -56,11 +67,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 # The Job result is read from the terminated Pod's termination message.
 - apiGroups: [""]
   resources: [pods]
-  verbs: [get, list, watch]
+  verbs: [list, watch]
 - apiGroups: [""]
   resources: [persistentvolumeclaims]
   verbs: [get]
 - apiGroups: [""]
   resources: [events]
-  verbs: [create, patch]
+  verbs: [create]
 {{- end -}}

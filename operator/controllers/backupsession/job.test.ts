@@ -35,6 +35,7 @@ function input(over: { config?: Partial<NonNullable<BackupConfiguration["spec"]>
     } satisfies Repository,
     credentialsSecretName: "nightly-1700000000-backup-credentials",
     image: "ghcr.io/blobstash/blobstash:0.1.0",
+    createdAt: new Date("2026-11-30T02:00:00Z"),
   };
 }
 
@@ -109,6 +110,9 @@ describe("backup Job builder", () => {
       "/dev/termination-log",
       "--timeout",
       "1h30m",
+      // activeDeadlineSeconds counts from the Job's start: the wrapper is told when that ends.
+      "--deadline",
+      "2026-11-30T03:30:00.000Z",
     ]);
     // Reading any file is all a backup may do beyond an unprivileged process: within PSS baseline.
     assert.deepEqual(c?.securityContext, { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"], add: ["DAC_OVERRIDE"] } });

@@ -33,6 +33,8 @@ export interface BackupJobInput {
   credentialsSecretName: string;
   image: string;
   options?: JobOptions;
+  /** When the Job is created: its timeOut ends that long after. */
+  createdAt: Date;
 }
 
 export type JobBuild = { ok: true; job: V1Job } | { ok: false; refusals: Refusal[] };
@@ -103,6 +105,7 @@ export function buildBackupJob(input: BackupJobInput): JobBuild {
     credentialsSecretName: input.credentialsSecretName,
     image: input.image,
     options,
+    createdAt: input.createdAt,
   });
   return { ok: true, job };
 }

@@ -31,8 +31,8 @@ export function backupSessionReconciler(rt: SessionRuntime): SessionReconciler<B
         repository: config.spec?.repository,
         target: config.spec?.target?.ref,
         timeOut: config.spec?.timeOut,
-        build: (repository, credentialsSecretName) =>
-          buildBackupJob({ session, config, repository, credentialsSecretName, image: rt.deps.jobImage, options: rt.deps.jobOptions }),
+        build: (repository, credentialsSecretName, now) =>
+          buildBackupJob({ session, config, repository, credentialsSecretName, image: rt.deps.jobImage, options: rt.deps.jobOptions, createdAt: now }),
       };
     },
 

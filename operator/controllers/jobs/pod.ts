@@ -130,6 +130,8 @@ export interface JobOptions {
   fsGroup?: number;
   /** Extra labels on the Job and its Pod. */
   labels?: Record<string, string>;
+  /** The timeOut of a session that sets none: its minted SAS must not outlive the Job by a day. */
+  defaultTimeOut?: string;
 }
 
 /** The uid the restic container runs as: runtimeSettings, then the operator's default, then root. */
@@ -196,6 +198,17 @@ export function repositoryArgs(repository: Repository): string[] | undefined {
   const azure = repository.spec?.backend?.azure;
   if (!azure) return undefined;
   return ["--repo", resticRepositoryUrl(azure), "--option", `azure.connections=${azure.maxConnections ?? DEFAULT_MAX_CONNECTIONS}`];
+}
+
+/**
+ * The wrapper's --timeout, and --deadline: when Kubernetes will stop the Job. activeDeadlineSeconds
+ * counts from the Job's start, so the wrapper cannot count from its own (it may start many seconds
+ * later, after scheduling and mounting) and still write its result in time.
+ */
+function timeoutArgs(timeOut: string | undefined, createdAt: Date): string[] {
+  const ms = timeOut === undefined ? undefined : parseDuration(timeOut);
+  if (timeOut === undefined || ms === undefined) return [];
+  return ["--timeout", timeOut, "--deadline", new Date(createdAt.getTime() + ms).toISOString()];
 }
 
 /** Whole seconds for activeDeadlineSeconds, or undefined when no timeOut is set. */
@@ -293,6 +306,7 @@ export interface SessionJobParts {
   credentialsSecretName: string;
   image: string;
   options: JobOptions;
+  createdAt: Date;
 }
 
 /** The Job of a backup or restore session: shared flags, labels, owner, deadline, volumes. */
@@ -304,7 +318,7 @@ export function sessionJob(p: SessionJobParts): V1Job {
     ...(spec.tempDir?.disableCaching ? ["--no-cache"] : ["--cache-dir", CACHE_DIR]),
     "--result-file",
     TERMINATION_LOG,
-    ...(spec.timeOut ? ["--timeout", spec.timeOut] : []),
+    ...timeoutArgs(spec.timeOut ?? options.defaultTimeOut, p.createdAt),
     ...(options.progressInterval ? ["--progress-interval", options.progressInterval] : []),
   ];
   return jobSkeleton({
@@ -312,7 +326,7 @@ export function sessionJob(p: SessionJobParts): V1Job {
     namespace: identity.namespace,
     labels: { ...options.labels, ...jobLabels(identity, p.component, repoRef) },
     owner: ownerReference(identity),
-    deadline: deadlineSeconds(spec.timeOut),
+    deadline: deadlineSeconds(spec.timeOut ?? options.defaultTimeOut),
     runtime: spec.runtimeSettings,
     options,
     image: p.image,

@@ -15,8 +15,11 @@ export type MaintenanceKind = "check" | "forget";
 export const LABEL_SNAPSHOT_ID = "blobstash.io/snapshot-id";
 /** On a check Job: the check-now annotation value it answers, or the scheduled time (unix seconds). */
 export const ANNOTATION_CHECK_TRIGGER = "blobstash.io/check-trigger";
-/** Finished maintenance Jobs the operator did not delete (it always does, once it took the result) go after a day. */
-export const MAINTENANCE_JOB_TTL_SECONDS = 24 * 3600;
+/**
+ * Finished maintenance Jobs go after this long (the TTL controller; the operator deletes no Job by
+ * hand): it takes their result the moment the pod exits, and names are unique per request.
+ */
+export const MAINTENANCE_JOB_TTL_SECONDS = 600;
 
 export interface MaintenanceJobInput {
   repository: Repository;
@@ -75,13 +78,15 @@ export function buildMaintenanceJob(input: MaintenanceJobInput): MaintenanceBuil
     [LABEL_REPOSITORY_NAMESPACE]: namespace,
     ...(input.snapshotId ? { [LABEL_SNAPSHOT_ID]: input.snapshotId.slice(0, 63) } : {}),
   };
-  const args = [...verb, "--cache-dir", CACHE_DIR, "--result-file", TERMINATION_LOG, ...(input.timeOut ? ["--timeout", input.timeOut] : [])];
+  // No --deadline: the Job is created suspended, and Kubernetes starts activeDeadlineSeconds when it resumes.
+  const timeOut = input.timeOut ?? options.defaultTimeOut;
+  const args = [...verb, "--cache-dir", CACHE_DIR, "--result-file", TERMINATION_LOG, ...(timeOut ? ["--timeout", timeOut] : [])];
   const job = jobSkeleton({
     name,
     namespace,
     labels,
     owner,
-    deadline: deadlineSeconds(input.timeOut),
+    deadline: deadlineSeconds(timeOut),
     runtime: undefined,
     options,
     image: input.image,

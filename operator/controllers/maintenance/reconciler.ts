@@ -2,11 +2,10 @@
 // for its Repository's one-Job slot (sessions/runtime.ts, the same line backups and restores wait
 // in), then gets its credentials Secret (a read+list SAS for checks, which run --no-lock; racwdl for
 // forgets, which lock and may prune) and is unsuspended. A finished Job's result goes to the
-// Repository (checks) or back to the snapshot sync (forgets); then the Job is deleted.
+// Repository (checks) or back to the snapshot sync (forgets); the Job goes with its TTL.
 
 import type { V1Job } from "@kubernetes/client-node";
 import type { ReconcileResult } from "../../kube/controller.ts";
-import { isNotFound } from "../../kube/client.ts";
 import { JOBS, REPOSITORIES } from "../../kube/resources.ts";
 import { patchStatusIfChanged } from "../../kube/status.ts";
 import { LABEL_COMPONENT } from "../../api/labels.ts";
@@ -16,7 +15,7 @@ import { lastIntegrityCheck, repositoryIntegrity } from "../../observability/met
 import { jobOutcome, type JobOutcome } from "../sessions/outcome.ts";
 import { DEFAULT_JOB_LIFETIME_MS, jobFinished, type SessionRuntime } from "../sessions/runtime.ts";
 import { WAIT_POLL_MS } from "../sessions/reconciler.ts";
-import { ANNOTATION_CHECK_TRIGGER, type MaintenanceKind } from "./job.ts";
+import { ANNOTATION_CHECK_TRIGGER, repositoryOwner, type MaintenanceKind } from "./job.ts";
 import { integrityStatus, lastCheckFrom } from "./integrity.ts";
 
 export type Finished = Extract<JobOutcome, { state: "finished" }>;
@@ -47,23 +46,24 @@ export class MaintenanceReconciler {
     const owner = job.metadata?.ownerReferences?.find((o) => o.kind === REPOSITORY_KIND && o.controller);
     if (!owner) return {};
     const repoRef = { namespace, name: owner.name };
+    // Only a Job of the Repository as it is now (a tenant can write owner references too).
+    const repository = await this.rt.getRepository(namespace, owner.name);
+    if (!repository || repository.metadata?.uid !== owner.uid) return {};
     const jobKey = `${namespace}/${name}`;
-    if (job.spec?.suspend && !jobFinished(job)) return this.start(job, kind, repoRef, jobKey);
+    if (job.spec?.suspend && !jobFinished(job)) return this.start(job, kind, repository, repoRef, jobKey);
 
     const outcome = jobOutcome(job, await this.rt.podsOf(job));
     if (outcome.state === "running") return {};
     if (kind === "check") await this.recordCheck(job, repoRef, outcome);
     else this.hooks.forgetFinished(repoRef, job, outcome);
-    await this.rt.deleteJobCredentials(namespace, name);
+    await this.rt.deleteJobCredentials(namespace, name, owner.uid);
     this.rt.releaseSlot(repoRef, jobKey);
-    // A failed forget stays until the snapshot sync has put its reason on the Snapshot (it deletes it then).
-    if (kind === "check" || outcome.succeeded) await this.deleteJob(namespace, name);
+    // The Job itself goes with ttlSecondsAfterFinished (the operator deletes no Job by hand); its
+    // name is unique, and taking its result again is a no-op.
     return {};
   }
 
-  private async start(job: V1Job, kind: MaintenanceKind, repoRef: { namespace: string; name: string }, jobKey: string): Promise<ReconcileResult> {
-    const repository = await this.rt.getRepository(repoRef.namespace, repoRef.name);
-    if (!repository || repository.metadata?.uid !== job.metadata?.ownerReferences?.[0]?.uid) return {};
+  private async start(job: V1Job, kind: MaintenanceKind, repository: Repository, repoRef: { namespace: string; name: string }, jobKey: string): Promise<ReconcileResult> {
     const name = job.metadata?.name ?? "";
     const created = job.metadata?.creationTimestamp ? new Date(job.metadata.creationTimestamp).getTime() : this.rt.deps.clock().getTime();
     let failed: string | undefined;
@@ -71,7 +71,9 @@ export class MaintenanceReconciler {
       const problem = await this.rt.ensureJobCredentials({
         namespace: repoRef.namespace,
         jobName: name,
-        owner: { apiVersion: "batch/v1", kind: "Job", name, uid: job.metadata?.uid ?? "", controller: true, blockOwnerDeletion: false },
+        // Owned by the Repository, as the Job is (the admission policy admits only Secrets a Stash
+        // object controls); deleted once the Job finished.
+        owner: repositoryOwner(repository)!,
         labels: job.metadata?.labels ?? {},
         repository,
         permissions: kind === "check" ? RESTORE_PERMISSIONS : BACKUP_PERMISSIONS,
@@ -108,14 +110,6 @@ export class MaintenanceReconciler {
     const type = check.result === "Passed" ? "Normal" : "Warning";
     const reason = check.result === "Passed" ? "IntegrityVerified" : check.result === "Damaged" ? "RepositoryDamaged" : "CheckFailed";
     this.rt.deps.events.record(this.involved(repository), type, reason, check.message.slice(0, 1000));
-  }
-
-  private async deleteJob(namespace: string, name: string): Promise<void> {
-    try {
-      await this.rt.deps.kube.delete(JOBS, namespace, name, { propagationPolicy: "Background" });
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
   }
 
   private involved(repository: Repository) {

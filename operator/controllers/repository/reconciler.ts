@@ -20,6 +20,7 @@ import {
   WIPE_OUT_FINALIZER,
 } from "../../api/repository.ts";
 import { AzureClientCache } from "../../azure/clients.ts";
+import { type AzureAdminPolicy, operatorIdentityRefusal } from "../../azure/admin-policy.ts";
 import { type AzureCredentials, readStorageSecret, type StorageSecret } from "../../azure/credentials.ts";
 import { classifyAzureError } from "../../azure/errors.ts";
 import { deleteRepositoryData, probeBackend } from "../../azure/probe.ts";
@@ -47,7 +48,7 @@ export interface RepositoryReconcilerDeps {
   revalidateAfterMs: number;
   /** SasExpiringSoon this long before a SAS expires. */
   sasWarnBeforeMs: number;
-  defaultEndpointSuffix: string;
+  azurePolicy: AzureAdminPolicy;
   log: Logger;
   events?: EventRecorder;
   /** Informer cache lookups; without them the reconciler reads from the API server. */
@@ -163,7 +164,7 @@ export class RepositoryReconciler {
     else if (!isValidSecretName(secretName)) secretObs = { state: "invalidName", name: secretName };
     else if (!secret) secretObs = { state: "notFound", name: secretName };
     else {
-      const parsed = this.parseSecret(secretName, secret);
+      const parsed = this.parseSecret(secretName, secret, namespace, azure.container);
       const sas = parsed.ok && parsed.credentials.mode === "sas" ? sasValidity(parsed.credentials.sas, now, this.deps.sasWarnBeforeMs) : undefined;
       secretObs = { state: "read", name: secretName, parsed, ...(sas ? { sas } : {}) };
     }
@@ -191,8 +192,11 @@ export class RepositoryReconciler {
     }
   }
 
-  private parseSecret(secretName: string, secret: V1Secret): StorageSecret {
-    return readStorageSecret(secret.data, { secretName, defaultEndpointSuffix: this.deps.defaultEndpointSuffix, register: registerSecret });
+  /** The Secret as this Repository may use it: with the operator's identity only where the admin granted it for this container. */
+  private parseSecret(secretName: string, secret: V1Secret, namespace: string, container: string): StorageSecret {
+    const parsed = readStorageSecret(secret.data, { secretName, policy: this.deps.azurePolicy, register: registerSecret });
+    const refused = parsed.ok ? operatorIdentityRefusal(this.deps.azurePolicy, parsed.credentials, namespace, container) : undefined;
+    return refused ? { ok: false, reason: "OperatorIdentityNotAllowed", message: `Secret ${secretName}: ${refused}`, notes: parsed.notes } : parsed;
   }
 
   private nextCheckMs(o: RepositoryObservation, now: Date): number {
@@ -267,13 +271,19 @@ export class RepositoryReconciler {
     let problem: string | undefined;
     const secret = secretName && isValidSecretName(secretName) ? await this.readSecret(namespace, secretName) : undefined;
     if (secret) {
-      const parsed = this.parseSecret(secretName!, secret);
+      const parsed = this.parseSecret(secretName!, secret, namespace, azure.container);
       if (parsed.ok) credentials = parsed.credentials;
       else problem = parsed.message;
     } else {
       problem = secretName ? `Secret ${secretName} not found in namespace ${namespace}` : "spec.backend.storageSecretName is empty";
     }
     credentials ??= this.lastCredentials.get(key);
+    // The container may have changed since those credentials were last used: ask again for this one.
+    const refused = credentials ? operatorIdentityRefusal(this.deps.azurePolicy, credentials, namespace, azure.container) : undefined;
+    if (refused) {
+      credentials = undefined;
+      problem = refused;
+    }
     const sharer = credentials ? await this.sharedPlace(repo, credentials) : undefined;
     if (sharer) {
       await this.refuseWipe(repo, url, sharer);
@@ -338,7 +348,7 @@ export class RepositoryReconciler {
     if (known) return known;
     const name = storageSecretNameOf(repo);
     const secret = name && isValidSecretName(name) ? await this.readSecret(repo.metadata?.namespace ?? "", name) : undefined;
-    const parsed = secret ? this.parseSecret(name!, secret) : undefined;
+    const parsed = secret ? this.parseSecret(name!, secret, repo.metadata?.namespace ?? "", repo.spec?.backend?.azure?.container ?? "") : undefined;
     return parsed?.ok ? parsed.credentials : undefined;
   }
 

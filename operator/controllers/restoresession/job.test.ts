@@ -17,6 +17,7 @@ function input(spec: Partial<NonNullable<RestoreSession["spec"]>> = {}): Restore
     repository: { metadata: { name: "azure-repo", namespace: "demo" }, spec: { backend: { azure: { container: "backups", prefix: "demo/app" } } } } satisfies Repository,
     credentialsSecretName: "restore-app-restore-credentials",
     image: "blobstash:dev",
+    createdAt: new Date("2026-11-30T02:00:00Z"),
   };
 }
 
@@ -66,6 +67,8 @@ describe("restore Job builder", () => {
       "/dev/termination-log",
       "--timeout",
       "30m",
+      "--deadline",
+      "2026-11-30T02:30:00.000Z",
     ]);
     assert.ok(c.env?.every((e) => e.value === undefined || !/sig=|AccountKey/.test(e.value)));
   });
@@ -76,6 +79,17 @@ describe("restore Job builder", () => {
     const args = built.job.spec!.template.spec!.containers[0]!.args!;
     assert.deepEqual(args.slice(5, 9), ["--snapshot", "latest", "--target", "/blobstash/volume"]);
     assert.equal(built.job.spec?.activeDeadlineSeconds, undefined);
+  });
+
+  it("gives a session without timeOut the operator's default deadline, so its SAS does not outlive it by a day", () => {
+    const built = buildRestoreJob({ ...input({ timeOut: undefined }), options: { defaultTimeOut: "6h" } });
+    assert.ok(built.ok);
+    assert.equal(built.job.spec?.activeDeadlineSeconds, 6 * 3600);
+    const args = built.job.spec!.template.spec!.containers[0]!.args!;
+    assert.deepEqual(args.slice(args.indexOf("--timeout"), args.indexOf("--timeout") + 4), ["--timeout", "6h", "--deadline", "2026-11-30T08:00:00.000Z"]);
+    const own = buildRestoreJob({ ...input({ timeOut: "30m" }), options: { defaultTimeOut: "6h" } });
+    assert.ok(own.ok);
+    assert.equal(own.job.spec?.activeDeadlineSeconds, 1800, "the session's own timeOut wins");
   });
 
   it("turns rule paths into anchored includes through volumeMounts", () => {

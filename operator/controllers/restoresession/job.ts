@@ -30,6 +30,8 @@ export interface RestoreJobInput {
   credentialsSecretName: string;
   image: string;
   options?: JobOptions;
+  /** When the Job is created: its timeOut ends that long after. */
+  createdAt: Date;
 }
 
 export function restoreJobName(sessionName: string): string {
@@ -73,6 +75,7 @@ export function buildRestoreJob(input: RestoreJobInput): JobBuild {
     credentialsSecretName: input.credentialsSecretName,
     image: input.image,
     options,
+    createdAt: input.createdAt,
   });
   return { ok: true, job };
 }

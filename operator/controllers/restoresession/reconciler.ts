@@ -24,8 +24,8 @@ export function restoreSessionReconciler(rt: SessionRuntime): SessionReconciler<
         repository: spec?.repository,
         target: spec?.target?.ref,
         timeOut: spec?.timeOut,
-        build: (repository, credentialsSecretName) =>
-          buildRestoreJob({ session, repository, credentialsSecretName, image: rt.deps.jobImage, options: rt.deps.jobOptions }),
+        build: (repository, credentialsSecretName, now) =>
+          buildRestoreJob({ session, repository, credentialsSecretName, image: rt.deps.jobImage, options: rt.deps.jobOptions, createdAt: now }),
       };
     },
 

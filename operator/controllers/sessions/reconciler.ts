@@ -10,7 +10,6 @@ import { PVC_KIND, STASH_GROUP, V1BETA1, V1BETA1_API_VERSION, type ObjectRef, ty
 import type { Condition } from "../../api/conditions.ts";
 import type { Repository } from "../../api/repository.ts";
 import type { JobResult } from "../../api/result.ts";
-import { LABEL_REPOSITORY, LABEL_REPOSITORY_NAMESPACE } from "../../api/labels.ts";
 import { formatDuration, parseDuration } from "../../config/duration.ts";
 import { jobDuration, sessionsTotal } from "../../observability/metrics.ts";
 import { VOLUME_NAME, jobSecretName } from "../jobs/pod.ts";
@@ -18,6 +17,8 @@ import type { Refusal } from "../jobs/unsupported.ts";
 import { jobOutcome, type JobOutcome } from "./outcome.ts";
 import { sessionState } from "./status.ts";
 import { checkRepository } from "./preflight.ts";
+import { nameTaken, ownedBy } from "./ownership.ts";
+import { usageRefusal } from "./usage-policy.ts";
 import { DEFAULT_JOB_LIFETIME_MS, refusedByApiServer, type Problem, type SessionRuntime } from "./runtime.ts";
 
 /** How often a session waiting for its Repository or a queue slot looks again. */
@@ -41,7 +42,7 @@ export type SessionPlan =
       repository: ObjectRef | undefined;
       target: TargetRef | undefined;
       timeOut: string | undefined;
-      build: (repository: Repository, credentialsSecretName: string) => { ok: true; job: V1Job } | { ok: false; refusals: Refusal[] };
+      build: (repository: Repository, credentialsSecretName: string, now: Date) => { ok: true; job: V1Job } | { ok: false; refusals: Refusal[] };
     };
 
 export interface SessionKind<S extends SessionObject> {
@@ -84,13 +85,15 @@ export class SessionReconciler<S extends SessionObject> {
     }
     const jobName = this.k.jobName(name);
     const phase = session.status?.phase;
+    const uid = session.metadata?.uid;
     if (phase === "Succeeded" || phase === "Failed") {
-      await this.rt.deleteJobCredentials(namespace, jobName);
+      await this.rt.deleteJobCredentials(namespace, jobName, uid);
       return {};
     }
-    // A Job already made (by us, maybe before a restart) is observed whatever else changed since.
+    // A Job already made (by us, maybe before a restart) is observed whatever else changed since;
+    // one of that name that is not this session's is never adopted (ownership.ts).
     const existing = await this.rt.readJob(namespace, jobName);
-    if (existing) return this.observe(session, existing);
+    if (existing) return ownedBy(existing, uid) ? this.observe(session, existing) : this.fail(session, nameTaken("Job", namespace, jobName, existing));
 
     const now = deps.clock();
     const plan = await this.k.plan(session);
@@ -111,7 +114,7 @@ export class SessionReconciler<S extends SessionObject> {
     this.waitingSince.delete(key);
     if (check.kind === "fail") return this.fail(session, check);
     const repository = check.repository;
-    const built = plan.build(repository, jobSecretName(jobName));
+    const built = plan.build(repository, jobSecretName(jobName), now);
     if (!built.ok) return this.fail(session, { reason: "Unsupported", message: built.refusals.map((r) => `${r.field}: ${r.message}`).join("; ") });
     const job = built.job;
     const repoName = repository.metadata?.name ?? "";
@@ -126,18 +129,24 @@ export class SessionReconciler<S extends SessionObject> {
         labels: job.metadata?.labels ?? {},
         repository,
         permissions: this.k.permissions,
-        lifetimeMs: parseDuration(plan.timeOut ?? "") ?? DEFAULT_JOB_LIFETIME_MS,
+        lifetimeMs: parseDuration(plan.timeOut ?? deps.jobOptions.defaultTimeOut ?? "") ?? DEFAULT_JOB_LIFETIME_MS,
       });
       if (problem) return;
       try {
-        await this.rt.createOrAdoptJob(job);
+        const made = await this.rt.createOrAdoptJob(job);
+        if (!ownedBy(made, uid)) {
+          problem = nameTaken("Job", namespace, jobName, made);
+          this.rt.releaseSlot({ namespace: repository.metadata?.namespace ?? "", name: repoName }, `${namespace}/${jobName}`);
+          await this.rt.deleteJobCredentials(namespace, jobName, uid);
+          return;
+        }
       } catch (err) {
         // A Job the API server refuses (a runtime setting it rejects, a quota, an admission policy) is
         // the session's answer, not a retry loop: nothing about it changes by trying again.
         problem = refusedByApiServer(err, "Job");
         if (!problem) throw err;
         this.rt.releaseSlot({ namespace: repository.metadata?.namespace ?? "", name: repoName }, `${namespace}/${jobName}`);
-        await this.rt.deleteJobCredentials(namespace, jobName);
+        await this.rt.deleteJobCredentials(namespace, jobName, uid);
       }
     });
     if (busy) {
@@ -161,11 +170,7 @@ export class SessionReconciler<S extends SessionObject> {
     const now = deps.clock();
     const observed = jobOutcome(job, await this.rt.podsOf(job));
     const outcome = observed.state === "finished" && this.k.judge ? this.k.judge(session, observed) : observed;
-    // status.repository was written when the Job started; the label is hashed for names over 63 characters.
-    const repo = {
-      namespace: job.metadata?.labels?.[LABEL_REPOSITORY_NAMESPACE] ?? namespace,
-      name: (typeof session.status?.repository === "string" ? session.status.repository : undefined) ?? job.metadata?.labels?.[LABEL_REPOSITORY] ?? "",
-    };
+    const repo = await this.repositoryOf(session);
     if (outcome.state === "running") {
       if (session.status?.phase !== "Running") {
         await this.writeStatus(session, { ...sessionState(session.status?.conditions, "Running", "JobStarted", `Job ${job.metadata?.name} is running`, now), repository: repo.name });
@@ -173,12 +178,12 @@ export class SessionReconciler<S extends SessionObject> {
       return {};
     }
     // The Repository first: if we stop between the two writes, the session is observed again.
-    if (outcome.succeeded && outcome.result) await this.k.onSucceeded?.(outcome.result, session, repo);
+    if (outcome.succeeded && outcome.result && repo.allowed) await this.k.onSucceeded?.(outcome.result, session, repo);
     const claim = job.spec?.template?.spec?.volumes?.find((v) => v.name === VOLUME_NAME)?.persistentVolumeClaim?.claimName;
     const target = claim ? { apiVersion: "v1", kind: PVC_KIND, name: claim } : undefined;
     const status = { ...this.k.finishedStatus(session, outcome, target, now), repository: repo.name };
     const wrote = await this.writeStatus(session, status);
-    await this.rt.deleteJobCredentials(namespace, job.metadata?.name ?? "");
+    await this.rt.deleteJobCredentials(namespace, job.metadata?.name ?? "", session.metadata?.uid);
     this.rt.releaseSlot(repo, `${namespace}/${job.metadata?.name}`);
     if (wrote) {
       sessionsTotal.inc({ kind: this.k.kind, phase: outcome.succeeded ? "Succeeded" : "Failed" });
@@ -190,6 +195,23 @@ export class SessionReconciler<S extends SessionObject> {
       deps.events.record(this.involved(session), outcome.succeeded ? "Normal" : "Warning", outcome.reason, outcome.message);
     }
     return {};
+  }
+
+  /**
+   * The Repository a finished Job reports to: from the session's spec, checked again against the
+   * Repository's usage policy (the spec may have changed while the Job ran). Never from the Job's
+   * labels, which anyone who may edit Jobs in the namespace can rewrite.
+   */
+  private async repositoryOf(session: S): Promise<{ namespace: string; name: string; allowed: boolean }> {
+    const namespace = session.metadata?.namespace ?? "";
+    const plan = await this.k.plan(session);
+    const ref = plan.ok ? plan.repository : undefined;
+    const name = ref?.name ?? (typeof session.status?.repository === "string" ? session.status.repository : "");
+    const repoNs = ref?.namespace || namespace;
+    if (!ref?.name || repoNs === namespace) return { namespace: repoNs, name, allowed: !!ref?.name };
+    const repository = await this.rt.getRepository(repoNs, name).catch(() => undefined);
+    const allowed = !!repository && !usageRefusal(repository, namespace, await this.rt.namespaceLabels(namespace));
+    return { namespace: repoNs, name, allowed };
   }
 
   private async fail(session: S, problem: Problem): Promise<ReconcileResult> {

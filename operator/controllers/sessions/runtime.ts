@@ -12,7 +12,10 @@ import type { Logger } from "../../observability/logger.ts";
 import { registerSecret } from "../../observability/logger.ts";
 import type { Repository } from "../../api/repository.ts";
 import { ANNOTATION_SAS_EXPIRY, LABEL_MANAGED_BY, LABEL_REPOSITORY, LABEL_REPOSITORY_NAMESPACE, MANAGED_BY, labelValue } from "../../api/labels.ts";
+import { type AzureAdminPolicy, operatorIdentityRefusal } from "../../azure/admin-policy.ts";
 import { readStorageSecret } from "../../azure/credentials.ts";
+import { nameTaken, ownedBy, podsMadeFor } from "./ownership.ts";
+import { usageRefusal } from "./usage-policy.ts";
 import type { AzureClientCache } from "../../azure/clients.ts";
 import { sasForJob } from "../../azure/mint.ts";
 import { classifyAzureError } from "../../azure/errors.ts";
@@ -26,7 +29,7 @@ export interface SessionRuntimeDeps {
   log: Logger;
   events: EventRecorder;
   azure: AzureClientCache;
-  defaultEndpointSuffix: string;
+  azurePolicy: AzureAdminPolicy;
   jobImage: string;
   jobOptions: JobOptions;
   /** A minted SAS outlives the Job's deadline by this much. */
@@ -126,10 +129,11 @@ export class SessionRuntime {
     return this.kube.find<V1Job>(JOBS, namespace, name);
   }
 
+  /** The Job's own pods (ownership.ts): a pod that only carries its label is not one. */
   async podsOf(job: V1Job): Promise<V1Pod[]> {
     const namespace = job.metadata?.namespace ?? "";
     const list: KubeList<V1Pod> = await this.kube.list(PODS, { namespace, labelSelector: `batch.kubernetes.io/job-name=${job.metadata?.name}` });
-    return list.items;
+    return podsMadeFor(job, list.items);
   }
 
   /**
@@ -199,8 +203,14 @@ export class SessionRuntime {
       const l = job.metadata?.labels ?? {};
       if (l[LABEL_REPOSITORY] !== repoName || l[LABEL_REPOSITORY_NAMESPACE] !== repoNs) continue;
       const key = `${job.metadata?.namespace}/${job.metadata?.name}`;
+      if (key === jobKey || jobFinished(job) || job.metadata?.deletionTimestamp) continue;
       // A suspended Job (a check or forget waiting for its turn, controllers/maintenance) runs nothing yet.
-      if (key !== jobKey && !jobFinished(job) && !job.metadata?.deletionTimestamp && !job.spec?.suspend) return key;
+      if (job.spec?.suspend) continue;
+      // Labels are anyone's to write: a Job from a namespace the Repository does not admit holds no
+      // slot of it, or a tenant could stall another's backups with one forged Job.
+      const jobNs = job.metadata?.namespace ?? "";
+      if (jobNs !== repository.metadata?.namespace && usageRefusal(repository, jobNs, await this.namespaceLabels(jobNs))) continue;
+      return key;
     }
     return undefined;
   }
@@ -221,15 +231,20 @@ export class SessionRuntime {
   }): Promise<Problem | undefined> {
     const { namespace, jobName, repository } = args;
     const name = jobSecretName(jobName);
-    if (await this.kube.find(SECRETS, namespace, name)) return undefined;
+    // Reused only when it is this session's (made before a restart): a tenant's Secret of that name
+    // would otherwise hand the Job credentials the operator never checked.
+    const existing = await this.kube.find<V1Secret>(SECRETS, namespace, name);
+    if (existing) return ownedBy(existing, args.owner.uid) ? undefined : nameTaken("Secret", namespace, name, existing);
     const repoNs = repository.metadata?.namespace ?? namespace;
     const storageName = repository.spec?.backend?.storageSecretName;
     const container = repository.spec?.backend?.azure?.container;
     if (!storageName || !container) return { reason: "RepositoryInvalid", message: `Repository ${repoNs}/${repository.metadata?.name} has no storageSecretName or azure container` };
     const storage = await this.kube.find<V1Secret>(SECRETS, repoNs, storageName);
     if (!storage) return { reason: "SecretNotFound", message: `Secret ${repoNs}/${storageName} named by the Repository does not exist` };
-    const parsed = readStorageSecret(storage.data, { secretName: storageName, defaultEndpointSuffix: this.deps.defaultEndpointSuffix, register: registerSecret });
+    const parsed = readStorageSecret(storage.data, { secretName: storageName, policy: this.deps.azurePolicy, register: registerSecret });
     if (!parsed.ok) return { reason: parsed.reason, message: parsed.message };
+    const refused = operatorIdentityRefusal(this.deps.azurePolicy, parsed.credentials, repoNs, container);
+    if (refused) return { reason: "OperatorIdentityNotAllowed", message: `Secret ${repoNs}/${storageName}: ${refused}` };
     const now = this.deps.clock();
     let sas;
     try {
@@ -273,12 +288,17 @@ export class SessionRuntime {
       await this.kube.create(SECRETS, namespace, body);
     } catch (err) {
       if (!isConflict(err)) throw err;
+      const raced = await this.kube.find<V1Secret>(SECRETS, namespace, name);
+      if (raced && !ownedBy(raced, args.owner.uid)) return nameTaken("Secret", namespace, name, raced);
     }
     return undefined;
   }
 
-  async deleteJobCredentials(namespace: string, jobName: string): Promise<void> {
+  /** Deletes the Job's credentials Secret, if it is the session's (`ownerUid`); a foreign one of that name stays. */
+  async deleteJobCredentials(namespace: string, jobName: string, ownerUid: string | undefined): Promise<void> {
     try {
+      const secret = await this.kube.find<V1Secret>(SECRETS, namespace, jobSecretName(jobName));
+      if (!secret || !ownedBy(secret, ownerUid)) return;
       await this.kube.delete(SECRETS, namespace, jobSecretName(jobName));
     } catch (err) {
       if (!isNotFound(err)) throw err;

@@ -20,6 +20,15 @@ describe("usageRefusal", () => {
     assert.match(usageRefusal(r, "app", { team: "a", env: "dev" })?.message ?? "", /does not match/);
     assert.match(usageRefusal(r, "app", {})?.message ?? "", /does not match/);
   });
+  it("fails closed when the namespace's labels cannot be read: a NotIn or DoesNotExist selector would match nothing-known", () => {
+    for (const selector of [{ matchExpressions: [{ key: "tenant", operator: "NotIn", values: ["evil"] }] }, { matchExpressions: [{ key: "quarantined", operator: "DoesNotExist" }] }]) {
+      const r = repo({ allowedNamespaces: { from: "Selector", selector } });
+      assert.equal(usageRefusal(r, "app", {}), undefined, "an unlabelled namespace that can be read matches");
+      const refused = usageRefusal(r, "app", undefined);
+      assert.equal(refused?.reason, "NamespaceLabelsUnreadable");
+      assert.match(refused?.message ?? "", /cannot read namespace app's labels .* does not guess/);
+    }
+  });
   it("says an invalid selector is invalid, instead of that the namespace does not match it", () => {
     const bad = [
       [{ matchLabels: { "team name": "a" } }, /matchLabels: key "team name" is no label name/],

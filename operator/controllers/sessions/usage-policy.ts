@@ -79,7 +79,9 @@ export function selectorProblem(selector: Selector): string | undefined {
 
 /**
  * Whether a session in `namespace` may use the Repository. Returns the refusal, naming the policy,
- * when it may not. `labels` are the session namespace's labels (needed only for `from: Selector`).
+ * when it may not. `labels` are the session namespace's labels (needed only for `from: Selector`);
+ * undefined when they could not be read, and then a selector allows nothing: NotIn and
+ * DoesNotExist would match an empty label set, so guessing would open the Repository to anyone.
  */
 export function usageRefusal(repository: Repository, namespace: string, labels: NamespaceLabels | undefined): Refusal | undefined {
   const repoNs = repository.metadata?.namespace ?? "";
@@ -95,7 +97,15 @@ export function usageRefusal(repository: Repository, namespace: string, labels: 
   if (invalid) {
     return { reason: "UsagePolicyInvalid", message: `${name}'s spec.usagePolicy.allowedNamespaces.selector is invalid (${invalid}), so it allows no other namespace: fix the selector` };
   }
-  const l = labels ?? {};
+  if (labels === undefined) {
+    return {
+      reason: "NamespaceLabelsUnreadable",
+      message:
+        `${name} allows namespaces by a selector, but the operator cannot read namespace ${namespace}'s labels (it may not get namespaces, as when it watches only some namespaces), ` +
+        `so it does not guess: the Repository is refused. Use from: All, or let the operator get namespaces (cluster-wide install)`,
+    };
+  }
+  const l = labels;
   const okLabels = Object.entries(selector.matchLabels ?? {}).every(([k, v]) => l[k] === v);
   const okExpr = (selector.matchExpressions ?? []).every((r) => matches(l, r));
   return okLabels && okExpr ? undefined : refuse(`namespace ${namespace} does not match ${name}'s spec.usagePolicy.allowedNamespaces.selector`);

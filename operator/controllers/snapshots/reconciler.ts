@@ -22,12 +22,13 @@ import type { Logger } from "../../observability/logger.ts";
 import { registerSecret } from "../../observability/logger.ts";
 import { repositorySnapshots } from "../../observability/metrics.ts";
 import { findCondition, setCondition, type Condition } from "../../api/conditions.ts";
-import { LABEL_COMPONENT, LABEL_REPOSITORY, LABEL_REPOSITORY_NAMESPACE, labelValue } from "../../api/labels.ts";
+import { LABEL_COMPONENT, LABEL_REPOSITORY, LABEL_REPOSITORY_NAMESPACE, labelValue, shortHash } from "../../api/labels.ts";
 import { REPOSITORY_API_VERSION, REPOSITORY_KIND, type Repository } from "../../api/repository.ts";
 import { SNAPSHOT_GROUP, SNAPSHOT_PLURAL, SNAPSHOT_REPOSITORY_LABEL, SNAPSHOT_VERSION, snapshotObjectName, type Snapshot } from "../../api/snapshot.ts";
 import type { BackupConfiguration } from "../../api/backup.ts";
 import type { AzureClientCache } from "../../azure/clients.ts";
 import { readStorageSecret } from "../../azure/credentials.ts";
+import { type AzureAdminPolicy, operatorIdentityRefusal } from "../../azure/admin-policy.ts";
 import type { JobOptions } from "../jobs/pod.ts";
 import { jobFinished } from "../sessions/runtime.ts";
 import { ANNOTATION_CHECK_TRIGGER, LABEL_SNAPSHOT_ID, buildMaintenanceJob, repositoryOwner, type MaintenanceKind } from "../maintenance/job.ts";
@@ -51,7 +52,7 @@ export interface SnapshotSyncDeps {
   events: EventRecorder;
   azure: AzureClientCache;
   source: SnapshotSource;
-  defaultEndpointSuffix: string;
+  azurePolicy: AzureAdminPolicy;
   syncPeriodMs: number;
   image: string;
   jobOptions: JobOptions;
@@ -85,7 +86,7 @@ export class SnapshotSyncReconciler {
     if (!asked) return undefined;
     let m = this.requested.get(asked.repository);
     if (!m) this.requested.set(asked.repository, (m = new Map()));
-    m.set(asked.id, s.metadata?.name ?? "");
+    m.set(asked.id, `${s.metadata?.name ?? ""}\n${s.metadata?.uid ?? ""}`);
     return asked.repository;
   }
 
@@ -134,8 +135,11 @@ export class SnapshotSyncReconciler {
       return;
     }
     const prune = this.prunes(repo);
-    for (const [id, objectName] of [...requests]) {
-      const built = buildMaintenanceJob({ repository: repo, kind: "forget", snapshotId: id, prune, nameSeed: id.slice(0, 8), image: this.d.image, options: this.d.jobOptions });
+    for (const [id, request] of [...requests]) {
+      const [objectName, objectUid] = request.split("\n") as [string, string];
+      // One Job per deletion (a deleted object's uid is never reused): a retry after a failure gets a new Job.
+      const nameSeed = `${id.slice(0, 8)}-${shortHash(objectUid || objectName)}`;
+      const built = buildMaintenanceJob({ repository: repo, kind: "forget", snapshotId: id, prune, nameSeed, image: this.d.image, options: this.d.jobOptions });
       requests.delete(id);
       if (!built.ok) continue;
       try {
@@ -239,9 +243,11 @@ export class SnapshotSyncReconciler {
     if (findCondition(repo.status?.conditions, "Ready")?.status !== "True") return period;
     const secretName = repo.spec?.backend?.storageSecretName ?? "";
     const secret = await this.d.getSecret(namespace, secretName);
-    const parsed = readStorageSecret(secret?.data, { secretName, defaultEndpointSuffix: this.d.defaultEndpointSuffix, register: registerSecret });
+    const parsed = readStorageSecret(secret?.data, { secretName, policy: this.d.azurePolicy, register: registerSecret });
     if (!parsed.ok) return period;
     const azure = repo.spec!.backend!.azure!;
+    // The operator's own identity only where the admin lent it (as for probes and Job credentials).
+    if (operatorIdentityRefusal(this.d.azurePolicy, parsed.credentials, namespace, azure.container)) return period;
     const target = { container: azure.container, ...(azure.prefix !== undefined ? { prefix: azure.prefix } : {}) };
     const listing = await this.d.source.list(key, this.d.azure.get(parsed.credentials), target, parsed.resticPassword);
     if (!listing.ok) {
@@ -286,14 +292,9 @@ export class SnapshotSyncReconciler {
       }
     }
     if (plan.collisions.length > 0) this.d.log.warn("snapshots share the first 8 hex digits of their id; only the oldest has a Snapshot object", { repository: key, ids: plan.collisions });
-    // The failed forgets' reasons are on the objects now: their Jobs can go.
+    // The failed forgets' reasons are on the objects now.
     for (const [id, f] of [...failed]) {
       failed.delete(id);
-      try {
-        await this.d.kube.delete(JOBS, namespace, f.job, { propagationPolicy: "Background" });
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-      }
       const object = snapshotObjectName(name, id);
       if (this.listed.get(key)?.has(id)) this.event(repo, "Warning", f.reason, `Snapshot ${object}: ${f.message}`.slice(0, 1000));
     }
