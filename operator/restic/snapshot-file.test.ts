@@ -63,5 +63,7 @@ describe("readSnapshotFile", function () {
     assert.ok(r.ok);
     assert.deepEqual([r.snapshot.time, r.snapshot.paths, r.snapshot.uid, r.snapshot.gid, r.snapshot.hostname, r.snapshot.tags], ["2026-01-01T00:00:00Z", ["/x"], 0, 0, "", []]);
     assert.equal(parseSnapshotJson("a".repeat(64), { tree: "b".repeat(64) }).ok, false, "no time: not a snapshot");
+    const huge = parseSnapshotJson("a".repeat(64), { time: "2026-01-01T00:00:00Z", tree: "b".repeat(64), paths: Array.from({ length: 200 }, () => "p".repeat(4000)) });
+    assert.equal(huge.ok, false, "a snapshot whose fields are huge is not kept (the operator keeps every snapshot in memory)");
   });
 });

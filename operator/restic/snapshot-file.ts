@@ -13,8 +13,13 @@ import { openSealed } from "./password.ts";
 /** A snapshot file is a few hundred bytes to a few KiB (paths, tags); restic writes no larger ones in practice. */
 export const MAX_SNAPSHOT_FILE_BYTES = 1024 * 1024;
 const MAX_PLAINTEXT_BYTES = 4 * MAX_SNAPSHOT_FILE_BYTES;
-const MAX_LIST = 1000;
+const MAX_LIST = 256;
 const MAX_TEXT = 4096;
+/**
+ * What the operator keeps of one snapshot (and writes into its Snapshot object) is at most this
+ * much JSON: a tenant writes the bucket, and the operator keeps every snapshot of every repository.
+ */
+export const MAX_KEPT_SNAPSHOT_BYTES = 16 * 1024;
 
 export interface SnapshotInfo {
   id: string;
@@ -75,6 +80,8 @@ export function parseSnapshotJson(id: string, raw: unknown): SnapshotRead {
     tags: strings(raw.tags),
   };
   if (typeof bytes === "number" && Number.isSafeInteger(bytes) && bytes >= 0) snapshot.bytesProcessed = bytes;
+  const size = Buffer.byteLength(JSON.stringify(snapshot));
+  if (size > MAX_KEPT_SNAPSHOT_BYTES) return { ok: false, problem: `its paths, tags and names take ${size} bytes; blobstash shows snapshots of at most ${MAX_KEPT_SNAPSHOT_BYTES}` };
   return { ok: true, snapshot };
 }
 
