@@ -193,12 +193,16 @@ describe("Helm chart (helm lint, values schema, render, server-side apply to the
     for (const r of [...rulesOf(wide), ...rulesOf(narrow)]) {
       for (const field of [r.apiGroups, r.resources, r.verbs]) assert.ok(!field?.includes("*"), `wildcard in ${JSON.stringify(r)}`);
     }
-    assert.equal(ofKind(wide, "ClusterRole").length, 1);
+    // The user-facing roles (aggregated into view/edit/admin) grant the operator nothing.
+    const operatorRoles = (objs: K8sObject[]) => ofKind(objs, "ClusterRole").filter((o) => !Object.keys(o.metadata.labels ?? {}).some((k) => k.startsWith("rbac.authorization.k8s.io/aggregate-to-")));
+    assert.equal(operatorRoles(wide).length, 1);
     assert.equal(ofKind(wide, "ClusterRoleBinding").length, 1);
-    // Cluster-wide only: get the watched namespaces themselves (their Pod Security labels), by name.
-    const narrowRules = ofKind(narrow, "ClusterRole").flatMap((r) => (r as unknown as { rules: Array<Rule & { resourceNames?: string[] }> }).rules);
+    // Cluster-wide only: get the watched namespaces themselves (their Pod Security labels), by name;
+    // and the user-facing roles, which grant the operator nothing.
+    const narrowRules = operatorRoles(narrow).flatMap((r) => (r as unknown as { rules: Array<Rule & { resourceNames?: string[] }> }).rules);
     assert.deepEqual(narrowRules, [{ apiGroups: [""], resources: ["namespaces"], resourceNames: watched, verbs: ["get"] }], "nothing else cluster-wide");
     assert.equal(ofKind(narrow, "ClusterRoleBinding").length, 1);
+    assert.deepEqual(ofKind(narrow, "ClusterRole").map((o) => o.metadata.name).sort(), [`${release}-blobstash-edit`, `${release}-blobstash-namespaces`, `${release}-blobstash-view`].sort());
     const roles = ofKind(narrow, "Role").map((r) => r.metadata.namespace).sort();
     // One Role per watched namespace, plus the leader-election Role in the release namespace.
     assert.deepEqual(roles, [...watched, ns].sort());

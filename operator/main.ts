@@ -2,7 +2,7 @@
 // subcommands (`backup`, `restore`) are what Job pods run. The wrapper never loads the Kubernetes
 // client: Job pods have no API access and need none.
 
-const WRAPPER_COMMANDS = new Set(["backup", "restore"]);
+const WRAPPER_COMMANDS = new Set(["backup", "restore", "check", "forget"]);
 
 const HELP = `usage: blobstash <command> [flags]
 
@@ -10,6 +10,8 @@ commands:
   operator   run the controllers (Repository, BackupConfiguration, BackupSession, RestoreSession)
   backup     restic wrapper: back up paths into a repository (run by backup Jobs)
   restore    restic wrapper: restore a snapshot (run by restore Jobs)
+  check      restic wrapper: restic check, optionally reading a subset of the data (integrity Jobs)
+  forget     restic wrapper: forget one snapshot, pruning when asked (a deleted Snapshot's Job)
   version    print the version
 
 run "blobstash operator --help" for the operator's flags.`;

@@ -41,10 +41,40 @@ export interface UsagePolicy {
   };
 }
 
+/** blobstash's own: when `restic check` runs (controllers/maintenance). */
+export interface IntegrityCheckSpec {
+  /** Cron, UTC, as a BackupConfiguration's schedule. No schedule: checks run only when asked for. */
+  schedule?: string;
+  /** restic's --read-data-subset: "10%" (random packs each run) or "n/t" ("1/4": the operator reads part 1, 2, 3, 4, 1, … in turn). */
+  readDataSubset?: string;
+  /** The check Job's deadline, e.g. 2h. */
+  timeOut?: string;
+}
+
 export interface RepositorySpec {
   backend?: Backend;
   wipeOut?: boolean;
   usagePolicy?: UsagePolicy;
+  integrityCheck?: IntegrityCheckSpec;
+}
+
+/** Set (to any new value, e.g. a date) to run one integrity check now, as a hand-made BackupSession runs a backup. */
+export const ANNOTATION_CHECK_NOW = "blobstash.io/check-now";
+
+/** What the last `restic check` found (status.lastCheck). */
+export interface LastCheck {
+  /** Name of the check Job it came from, so a result is taken once. */
+  job: string;
+  time: string;
+  /** Passed, Damaged (restic found errors), or Failed (the check could not run: network, credentials, …). */
+  result: "Passed" | "Damaged" | "Failed";
+  reason: string;
+  message: string;
+  readDataSubset?: string;
+  /** The check-now annotation value this check answered, if it was asked for. */
+  request?: string;
+  /** Scheduled time this check ran for (RFC 3339), if scheduled. */
+  scheduledFor?: string;
 }
 
 export type RepositoryConditionType = "SecretValid" | "BackendReachable" | "RepositoryInitialized" | "PasswordValid" | "Ready";
@@ -71,6 +101,7 @@ export interface RepositoryStatus {
   conditions?: RepositoryCondition[];
   /** When the operator last validated the Secret and backend and the outcome changed (see the reconciler). */
   lastValidationTime?: string;
+  lastCheck?: LastCheck;
 }
 
 export interface Repository {

@@ -11,7 +11,7 @@ export const RESULT_VERSION = 1;
 /** Bytes Kubernetes keeps of a container's termination message. */
 export const TERMINATION_MESSAGE_LIMIT = 4096;
 
-export type ResultAction = "backup" | "restore";
+export type ResultAction = "backup" | "restore" | "check" | "forget";
 
 /**
  * Succeeded: everything asked for was done.
@@ -22,9 +22,9 @@ export type ResultAction = "backup" | "restore";
 export type ResultOutcome = "Succeeded" | "Partial" | "Failed";
 
 /** The wrapper's steps, in the order they run; `step` in a result names where it stopped or warned. */
-export type ResultStep = "prepare" | "unlock" | "init" | "backup" | "forget" | "snapshots" | "stats" | "resolve" | "restore";
+export type ResultStep = "prepare" | "unlock" | "init" | "backup" | "forget" | "snapshots" | "stats" | "resolve" | "restore" | "check";
 
-export const RESULT_STEPS: readonly ResultStep[] = ["prepare", "unlock", "init", "backup", "forget", "snapshots", "stats", "resolve", "restore"];
+export const RESULT_STEPS: readonly ResultStep[] = ["prepare", "unlock", "init", "backup", "forget", "snapshots", "stats", "resolve", "restore", "check"];
 
 /** CamelCase reasons, usable as a condition's reason as they are. */
 export const RESULT_REASONS = [
@@ -62,6 +62,8 @@ export const RESULT_REASONS = [
   "InvalidArguments",
   /** No restic binary where the wrapper looked. */
   "ResticNotFound",
+  /** `restic check` found damage; `message` has restic's words about what is damaged. */
+  "RepositoryDamaged",
   /** Any other restic failure; `message` has restic's text. */
   "ResticFailed",
 ] as const;
@@ -175,12 +177,14 @@ export interface JobResult {
   retention?: RetentionFigures;
   repository?: RepositoryFigures;
   errors?: ErrorSamples;
+  /** A check: how much data it read (`--read-data-subset`, absent for a structure-only check). */
+  check?: { readDataSubset?: string };
 }
 
 export type ParsedJobResult = { ok: true; result: JobResult } | { ok: false; error: string };
 
 const OUTCOMES: readonly ResultOutcome[] = ["Succeeded", "Partial", "Failed"];
-const ACTIONS: readonly ResultAction[] = ["backup", "restore"];
+const ACTIONS: readonly ResultAction[] = ["backup", "restore", "check", "forget"];
 
 /**
  * What the operator takes from a result: it comes from a pod, and a tenant who may create pods can
@@ -237,6 +241,10 @@ export function parseJobResult(text: unknown): ParsedJobResult {
   if (repository) result.repository = repository;
   const errors = parseErrors(raw.errors);
   if (errors) result.errors = errors;
+  if (isRecord(raw.check)) {
+    const subset = raw.check.readDataSubset;
+    result.check = typeof subset === "string" && /^[0-9./%]{1,16}$/.test(subset) ? { readDataSubset: subset } : {};
+  }
   return { ok: true, result };
 }
 

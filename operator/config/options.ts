@@ -40,11 +40,14 @@ export interface OperatorOptions {
   minScheduleIntervalMs: number;
   /** A Job whose pod has not started this long after the Job was created is deleted and its session fails. */
   podStartLimitMs: number;
+  /** How often each Repository's snapshots are listed from Azure to catch changes made outside the cluster; 0 turns Snapshot objects off. */
+  snapshotSyncPeriodMs: number;
 }
 
 const FLAGS = {
   kubeconfig: { type: "string", env: "KUBECONFIG", help: "kubeconfig file (default: in-cluster)" },
   "metrics-address": { type: "string", env: "BLOBSTASH_METRICS_ADDRESS", default: ":8080", help: "address for /metrics, /healthz, /readyz" },
+  "snapshot-sync-period": { type: "string", env: "BLOBSTASH_SNAPSHOT_SYNC_PERIOD", default: "60s", help: "how often Snapshot objects are compared with each repository (one Azure listing); 0 turns them off" },
   "revalidate-period": { type: "string", env: "BLOBSTASH_REVALIDATE_PERIOD", default: "60s", help: "how often a Ready Repository is probed again" },
   "sas-warn-before": { type: "string", env: "BLOBSTASH_SAS_WARN_BEFORE", default: "168h", help: "warn (SasExpiringSoon) this long before a SAS expires" },
   "default-endpoint-suffix": { type: "string", env: "BLOBSTASH_DEFAULT_ENDPOINT_SUFFIX", default: "core.windows.net", help: "Azure endpoint suffix when the Secret has none" },
@@ -118,6 +121,7 @@ export function parseOperatorOptions(argv: string[], env: NodeJS.ProcessEnv = pr
     kubeconfig: get("kubeconfig"),
     metricsAddress: get("metrics-address") ?? ":8080",
     revalidatePeriodMs: duration("revalidate-period"),
+    snapshotSyncPeriodMs: get("snapshot-sync-period") === "0" ? 0 : duration("snapshot-sync-period"),
     sasWarnBeforeMs: duration("sas-warn-before"),
     azurePolicy: azurePolicy(get),
     logLevel: get("log-level") ?? "info",

@@ -21,6 +21,10 @@ import { BackupConfigurationReconciler } from "./backupconfiguration/reconciler.
 import { backupSessionReconciler } from "./backupsession/reconciler.ts";
 import { restoreSessionReconciler } from "./restoresession/reconciler.ts";
 import { proxySettings, SessionRuntime } from "./sessions/runtime.ts";
+import type { Snapshot } from "../api/snapshot.ts";
+import { MaintenanceReconciler, maintenanceKindOf } from "./maintenance/reconciler.ts";
+import { SNAPSHOTS, SnapshotSyncReconciler } from "./snapshots/reconciler.ts";
+import { SnapshotSource } from "./snapshots/source.ts";
 
 export interface Controllers {
   informers: Array<InformerSet<KubeObject>>;
@@ -88,6 +92,26 @@ export function buildControllers(kube: KubeClient, opts: OperatorOptions, events
     sessions: backupSessions,
     minScheduleIntervalMs: opts.minScheduleIntervalMs,
   });
+  // Snapshot objects and maintenance Jobs (check, forget): controllers/snapshots, controllers/maintenance.
+  const snapshots = informer<Snapshot>(SNAPSHOTS);
+  const snapshotSync = new SnapshotSyncReconciler({
+    kube,
+    clock,
+    log: logger.child({ controller: "Snapshot" }),
+    events,
+    azure: azureClients,
+    source: new SnapshotSource(),
+    azurePolicy: opts.azurePolicy,
+    syncPeriodMs: opts.snapshotSyncPeriodMs,
+    image: opts.jobImage,
+    jobOptions: { extraCa: opts.extraCaFile !== undefined, defaultTimeOut: opts.defaultJobTimeOut },
+    getRepository: (namespace, name) => repositories.get(name, namespace),
+    getSecret: (namespace, name) => secretReader.get(namespace, name),
+    snapshots,
+    jobs,
+    configs,
+  });
+  const maintenance = new MaintenanceReconciler(sessionRuntime, { forgetFinished: (repo, job, outcome) => snapshotSync.forgetFinished(repo, job, outcome) });
   const backups = backupSessionReconciler(sessionRuntime);
   const restores = restoreSessionReconciler(sessionRuntime);
 
@@ -95,12 +119,26 @@ export function buildControllers(kube: KubeClient, opts: OperatorOptions, events
   const configController = controller("BackupConfiguration", (n, m) => configReconciler.reconcile(n, m));
   const backupController = controller(BACKUP_SESSION_KIND, (n, m) => backups.reconcile(n, m));
   const restoreController = controller(RESTORE_SESSION_KIND, (n, m) => restores.reconcile(n, m));
+  const snapshotController = controller("Snapshot", (n, m) => (opts.snapshotSyncPeriodMs > 0 ? snapshotSync.reconcile(n, m) : Promise.resolve({})));
+  const maintenanceController = controller("MaintenanceJob", (n, m) => maintenance.reconcile(n, m));
 
   const on = <T extends KubeObject>(informer: InformerSet<T>, handler: (obj: T) => void, events: Array<"add" | "update" | "delete"> = ["add", "update", "delete"]) => {
     for (const ev of events) informer.on(ev, (obj) => isLeader() && handler(obj));
   };
-  on(repositories, (r) => repositoryController.enqueue(keyOf(r)), ["add", "update"]);
-  repositories.on("delete", (r) => repositoryReconciler.forgetRepository(r.metadata?.namespace ?? "", r.metadata?.name ?? ""));
+  on(repositories, (r) => {
+    repositoryController.enqueue(keyOf(r));
+    // After a backup (status changed), a check-now annotation, a new schedule: look at it now.
+    snapshotController.enqueue(keyOf(r));
+  }, ["add", "update"]);
+  repositories.on("delete", (r) => {
+    repositoryReconciler.forgetRepository(r.metadata?.namespace ?? "", r.metadata?.name ?? "");
+    snapshotSync.forgetRepository(r.metadata?.namespace ?? "", r.metadata?.name ?? "");
+  });
+  on(snapshots, (s) => {
+    const key = snapshotSync.snapshotDeleted(s);
+    // A moment's delay: a namespace or Repository deletion shows on them before the decision.
+    if (key) snapshotController.queue.addAfter(key, 1000);
+  }, ["delete"]);
   // A Secret edit re-checks, at once, every Repository in its namespace that names it.
   on(secrets, (s) => {
     for (const repo of repositories.list(s.metadata?.namespace)) {
@@ -121,24 +159,39 @@ export function buildControllers(kube: KubeClient, opts: OperatorOptions, events
     if (owner?.kind === BACKUP_SESSION_KIND) backupController.enqueue(key);
     if (owner?.kind === RESTORE_SESSION_KIND) restoreController.enqueue(key);
   };
-  on(jobs, enqueueSessionOf);
+  const enqueueMaintenance = (j: V1Job | undefined) => {
+    if (!j || !maintenanceKindOf(j)) return false;
+    maintenanceController.enqueue(keyOf(j));
+    return true;
+  };
+  on(jobs, (j) => {
+    if (!enqueueMaintenance(j)) enqueueSessionOf(j);
+  });
+  // A finished forget changes what the repository holds.
+  jobs.on("delete", (j) => {
+    const owner = j.metadata?.ownerReferences?.find((o) => o.kind === "Repository");
+    if (isLeader() && maintenanceKindOf(j) === "forget" && owner) snapshotController.enqueue(`${j.metadata?.namespace}/${owner.name}`);
+  });
   jobs.on("delete", (j) => sessionRuntime.jobDeleted(j));
   on(pods, (p) => {
     // A finished pod finishes its session; a pending one may have a scheduler's or kubelet's reason to show.
     if (p.status?.phase !== "Succeeded" && p.status?.phase !== "Failed" && p.status?.phase !== "Pending") return;
     const jobName = p.metadata?.ownerReferences?.find((o) => o.controller && o.kind === "Job")?.name;
-    if (jobName) enqueueSessionOf(jobs.get(jobName, p.metadata?.namespace ?? ""));
+    const job = jobName ? jobs.get(jobName, p.metadata?.namespace ?? "") : undefined;
+    if (!enqueueMaintenance(job)) enqueueSessionOf(job);
   }, ["add", "update"]);
 
-  const informers = [repositories, secrets, configs, backupSessions, restoreSessions, jobs, pods] as unknown as Array<InformerSet<KubeObject>>;
+  const informers = [repositories, secrets, configs, backupSessions, restoreSessions, jobs, pods, snapshots] as unknown as Array<InformerSet<KubeObject>>;
   return {
     informers,
-    controllers: [repositoryController, configController, backupController, restoreController],
+    controllers: [repositoryController, configController, backupController, restoreController, snapshotController, maintenanceController],
     enqueueAll() {
       for (const r of repositories.list()) repositoryController.enqueue(keyOf(r));
       for (const c of configs.list()) configController.enqueue(keyOf(c));
       for (const s of backupSessions.list()) backupController.enqueue(keyOf(s));
       for (const s of restoreSessions.list()) restoreController.enqueue(keyOf(s));
+      for (const r of repositories.list()) snapshotController.enqueue(keyOf(r));
+      for (const j of jobs.list()) enqueueMaintenance(j);
     },
   };
 }

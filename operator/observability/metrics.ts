@@ -78,6 +78,20 @@ export const backupUnreadableFiles = new Gauge({
   registers: [registry],
 });
 
+export const repositoryIntegrity = new Gauge({
+  name: "blobstash_repository_integrity",
+  help: "Result of the last restic check of the Repository: 1 no errors, 0 damaged (absent until a check ran).",
+  labelNames: ["namespace", "repository"] as const,
+  registers: [registry],
+});
+
+export const lastIntegrityCheck = new Gauge({
+  name: "blobstash_repository_last_check_timestamp_seconds",
+  help: "Unix time the last restic check of the Repository finished, whatever it found.",
+  labelNames: ["namespace", "repository"] as const,
+  registers: [registry],
+});
+
 export const sessionsTotal = new Counter({
   name: "blobstash_sessions_total",
   help: "Backup and restore sessions that finished, by kind (BackupSession, RestoreSession) and phase (Succeeded, PartiallyFailed, Failed).",
@@ -101,7 +115,7 @@ export function observeReconcile(kind: string, outcome: "success" | "error", sec
 /** Drops every series labelled with this Repository, so deleted Repositories stop being reported. */
 export function forgetRepository(namespace: string, repository: string): void {
   readiness.delete(`${namespace}/${repository}`);
-  for (const g of [repositoryReady, repositorySnapshots, repositorySizeBytes, lastSuccessfulBackup, backupUnreadableFiles]) {
+  for (const g of [repositoryReady, repositorySnapshots, repositorySizeBytes, lastSuccessfulBackup, backupUnreadableFiles, repositoryIntegrity, lastIntegrityCheck]) {
     g.remove({ namespace, repository });
   }
 }

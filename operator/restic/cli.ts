@@ -11,6 +11,7 @@ import { redactDeep } from "../observability/redact.ts";
 import { backupFlow } from "./backup-flow.ts";
 import { parseWrapperArgs, USAGE } from "./flags.ts";
 import { restoreFlow } from "./restore-flow.ts";
+import { checkFlow, forgetFlow } from "./maintenance-flow.ts";
 import { FORCE_KILL_AFTER_MS } from "./runner.ts";
 import type { AbortCause, FlowDeps } from "./steps.ts";
 import { trustEnv } from "./trust.ts";
@@ -108,7 +109,14 @@ export async function runWrapper(argv: string[], opts: { startedAtMs?: number } 
   }
   let result: JobResult;
   try {
-    result = plan.action === "backup" ? await backupFlow(plan, deps) : await restoreFlow(plan, deps);
+    result =
+      plan.action === "backup"
+        ? await backupFlow(plan, deps)
+        : plan.action === "restore"
+          ? await restoreFlow(plan, deps)
+          : plan.action === "check"
+            ? await checkFlow(plan, deps)
+            : await forgetFlow(plan, deps);
   } catch (err) {
     // A bug in the wrapper must still leave a result, or the session would only say "no result".
     result = failure(plan.action, "ResticFailed", `internal error: ${err instanceof Error ? err.message : String(err)}`);

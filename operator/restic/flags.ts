@@ -5,6 +5,7 @@ import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { DEFAULT_SNAPSHOT_HOST, hasKeepRule, KEEP_COUNTS } from "../api/backup.ts";
 import { parseDuration } from "../config/duration.ts";
 import type { RetentionRules } from "./forget.ts";
+import { validReadDataSubset } from "./maintenance.ts";
 
 export const DEFAULT_RESULT_FILE = "/dev/termination-log";
 export const DEFAULT_PROGRESS_INTERVAL_MS = 10_000;
@@ -16,6 +17,8 @@ export const USAGE = `usage:
   blobstash restore --repo REPO --target DIR [--snapshot ID|latest] [--snapshot-host NAME]
                     [--include PATTERN]... [--exclude PATTERN]... [--overwrite always|if-changed|if-newer|never]
                     [--delete] [common flags]
+  blobstash check   --repo REPO [--read-data-subset P%|N/T] [common flags]
+  blobstash forget  --repo REPO --snapshot ID [--prune] [common flags]
 common flags:
   --option KEY=VALUE      restic -o (e.g. azure.connections=5), repeatable
   --cache-dir DIR | --no-cache
@@ -69,11 +72,25 @@ export interface RestorePlan extends CommonPlan {
 export const OVERWRITE_MODES = ["always", "if-changed", "if-newer", "never"] as const;
 export type OverwriteMode = (typeof OVERWRITE_MODES)[number];
 
-export type WrapperPlan = BackupPlan | RestorePlan;
+/** `restic check --no-lock`, reading `readDataSubset` of the packs when set. */
+export interface CheckPlan extends CommonPlan {
+  action: "check";
+  readDataSubset?: string;
+}
+
+/** `restic forget <id>` of one snapshot (a Snapshot object deleted with kubectl). */
+export interface ForgetPlan extends CommonPlan {
+  action: "forget";
+  snapshot: string;
+  prune: boolean;
+}
+
+export type WrapperAction = "backup" | "restore" | "check" | "forget";
+export type WrapperPlan = BackupPlan | RestorePlan | CheckPlan | ForgetPlan;
 
 export type ParsedWrapperArgs =
   | { ok: true; plan: WrapperPlan }
-  | { ok: false; error: string; action?: "backup" | "restore"; resultFile: string };
+  | { ok: false; error: string; action?: WrapperAction; resultFile: string };
 
 const COMMON = {
   repo: { type: "string" },
@@ -115,15 +132,21 @@ const RESTORE = {
   delete: { type: "boolean" },
 } as const;
 
+const CHECK = { ...COMMON, "read-data-subset": { type: "string" } } as const;
+const FORGET = { ...COMMON, snapshot: { type: "string" }, prune: { type: "boolean" } } as const;
+
 class FlagError extends Error {}
 
 /** Parses `backup …` / `restore …` (argv[0] is the action). Pure: env is passed in. */
 export function parseWrapperArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ParsedWrapperArgs {
   const [action, ...rest] = argv;
   const resultFile = findFlag(rest, "--result-file") ?? env.BLOBSTASH_RESULT_FILE ?? DEFAULT_RESULT_FILE;
-  if (action !== "backup" && action !== "restore") return { ok: false, error: `unknown action "${action ?? ""}"; expected backup or restore`, resultFile };
+  if (action !== "backup" && action !== "restore" && action !== "check" && action !== "forget") {
+    return { ok: false, error: `unknown action "${action ?? ""}"; expected backup, restore, check or forget`, resultFile };
+  }
+  const planners = { backup: backupPlan, restore: restorePlan, check: checkPlan, forget: forgetPlan } as const;
   try {
-    return { ok: true, plan: action === "backup" ? backupPlan(rest, env, resultFile) : restorePlan(rest, env, resultFile) };
+    return { ok: true, plan: planners[action](rest, env, resultFile) };
   } catch (err) {
     const message = err instanceof FlagError ? err.message : err instanceof Error ? err.message : String(err);
     return { ok: false, error: message, action, resultFile };
@@ -207,6 +230,24 @@ function restorePlan(args: string[], env: Readonly<Record<string, string | undef
   }
   if (values.delete) plan.deleteExtra = true;
   return plan;
+}
+
+function checkPlan(args: string[], env: Readonly<Record<string, string | undefined>>, resultFile: string): CheckPlan {
+  const { values } = parse(args, CHECK);
+  const plan: CheckPlan = { action: "check", ...common(values, env, resultFile) };
+  const subset = str(values["read-data-subset"]);
+  if (subset !== undefined) {
+    if (!validReadDataSubset(subset)) throw new FlagError(`--read-data-subset "${subset}" is neither a percentage (10%) nor n/t (1/5)`);
+    plan.readDataSubset = subset;
+  }
+  return plan;
+}
+
+function forgetPlan(args: string[], env: Readonly<Record<string, string | undefined>>, resultFile: string): ForgetPlan {
+  const { values } = parse(args, FORGET);
+  const snapshot = str(values.snapshot);
+  if (!snapshot || !/^[0-9a-f]{64}$/.test(snapshot)) throw new FlagError(`--snapshot must be a full snapshot id (64 hex digits)`);
+  return { action: "forget", ...common(values, env, resultFile), snapshot, prune: values.prune === true };
 }
 
 function parse<T extends ParseArgsOptionsConfig>(args: string[], options: T) {

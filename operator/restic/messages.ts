@@ -120,7 +120,8 @@ export function parseResticLine(line: string, command?: "backup" | "restore"): R
       return isRestore(m, command) ? restoreSummary(m) : backupSummary(m);
     case "error": {
       const err = m.error;
-      const message = typeof err === "object" && err !== null ? str((err as Raw).message) : str(err);
+      // backup/restore: {error: {message}}; check: {message} on its own.
+      const message = typeof err === "object" && err !== null ? str((err as Raw).message) : (str(err) ?? str(m.message));
       const out: ItemError = { type: "error", message: message ?? "unknown error" };
       const during = str(m.during);
       const item = str(m.item);

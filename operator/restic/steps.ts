@@ -6,7 +6,7 @@ import { truncateText } from "../api/result.ts";
 import { redact } from "../observability/redact.ts";
 import { logger } from "../observability/logger.ts";
 import { reasonFor, sasOutsideValidity } from "./reasons.ts";
-import type { BackupPlan, RestorePlan } from "./flags.ts";
+import type { BackupPlan, CheckPlan, ForgetPlan, RestorePlan } from "./flags.ts";
 import type { ItemError } from "./messages.ts";
 import { failureText, type ResticContext, type ResticRun } from "./runner.ts";
 import { MEMORY_LIMIT_ENV, oomKills, resticMemoryLimit } from "./memory.ts";
@@ -117,7 +117,7 @@ export function errorSample(e: ItemError, root: string): string {
   return volumeRelative(text, root);
 }
 
-export function resticContext(plan: BackupPlan | RestorePlan, deps: Pick<FlowDeps, "signal" | "forceKillAfterMs">): ResticContext {
+export function resticContext(plan: BackupPlan | RestorePlan | CheckPlan | ForgetPlan, deps: Pick<FlowDeps, "signal" | "forceKillAfterMs">): ResticContext {
   const ctx: ResticContext = {
     binary: plan.restic,
     repository: plan.repository,

@@ -56,9 +56,15 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
   verbs: [get, list, watch, create, delete]
 # Jobs are created; a Job whose pod never started is deleted with its session's failure (nothing
 # is left behind); a finished session's Job otherwise goes with the session (garbage collection).
+# A check or forget Job (controllers/maintenance) is created suspended and unsuspended (patch) when
+# the Repository's slot is free; it goes with its ttlSecondsAfterFinished.
 - apiGroups: ["batch"]
   resources: [jobs]
-  verbs: [get, list, watch, create, delete]
+  verbs: [get, list, watch, create, delete, patch]
+# Snapshot objects mirror what each restic repository holds.
+- apiGroups: ["repositories.stash.appscode.com"]
+  resources: [snapshots]
+  verbs: [get, list, watch, create, patch, delete]
 # The Job result is read from the terminated Pod's termination message.
 - apiGroups: [""]
   resources: [pods]

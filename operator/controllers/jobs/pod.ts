@@ -264,9 +264,10 @@ export function jobSkeleton(parts: {
               // When the wrapper died before writing its result, the log tail tells why.
               terminationMessagePolicy: "FallbackToLogsOnError",
               volumeMounts: [
-                parts.volumeReadOnly
-                  ? { name: VOLUME_NAME, mountPath: VOLUME_MOUNT_PATH, readOnly: true }
-                  : { name: VOLUME_NAME, mountPath: VOLUME_MOUNT_PATH },
+                // Maintenance Jobs (check, forget) have no target volume.
+                ...(!parts.volumes.some((v) => v.name === VOLUME_NAME)
+                  ? []
+                  : [parts.volumeReadOnly ? { name: VOLUME_NAME, mountPath: VOLUME_MOUNT_PATH, readOnly: true } : { name: VOLUME_NAME, mountPath: VOLUME_MOUNT_PATH }]),
                 { name: SCRATCH_NAME, mountPath: SCRATCH_MOUNT_PATH },
                 ...(options.extraCa ? [{ name: CA_VOLUME_NAME, mountPath: CA_MOUNT_PATH, readOnly: true }] : []),
               ],

@@ -233,6 +233,8 @@ export class SessionRuntime {
       if (l[LABEL_REPOSITORY] !== repoName || l[LABEL_REPOSITORY_NAMESPACE] !== repoNs) continue;
       const key = `${job.metadata?.namespace}/${job.metadata?.name}`;
       if (key === jobKey || jobFinished(job) || job.metadata?.deletionTimestamp) continue;
+      // A suspended Job (a check or forget waiting for its turn, controllers/maintenance) runs nothing yet.
+      if (job.spec?.suspend) continue;
       // Labels are anyone's to write: a Job from a namespace the Repository does not admit holds no
       // slot of it, or a tenant could stall another's backups with one forged Job.
       const jobNs = job.metadata?.namespace ?? "";

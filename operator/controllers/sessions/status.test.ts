@@ -91,8 +91,11 @@ describe("repositoryFiguresFrom", () => {
       snapshotCount: 3,
       totalSize: "5 MiB",
       snapshotsRemovedOnLastCleanup: 2,
-      integrity: true,
     });
+  });
+
+  it("never claims integrity: that is restic check's alone", () => {
+    assert.equal("integrity" in repositoryFiguresFrom(backup, { integrity: false }), false, "a backup must not touch status.integrity");
   });
 
   it("changes nothing for restores or backups that made no snapshot", () => {

@@ -147,9 +147,7 @@ export function repositoryFiguresFrom(result: JobResult, current: RepositoryStat
     if (result.repository.totalSize !== undefined) out.totalSize = formatBytes(result.repository.totalSize);
   }
   if (result.retention) out.snapshotsRemovedOnLastCleanup = result.retention.dryRun ? 0 : result.retention.removed;
-  // A snapshot written and listed back means restic could read its own index: what Stash calls integrity.
-  out.integrity = result.outcome === "Succeeded" ? true : current?.integrity;
-  if (out.integrity === undefined) delete out.integrity;
+  // status.integrity is restic check's alone (controllers/maintenance): a backup proves nothing about old packs.
   return out;
 }
 

@@ -1,0 +1,162 @@
+// Snapshot objects at scale: BENCH_REPOS Repositories (1000) with BENCH_SNAPSHOTS snapshots each
+// (100) in BENCH_NAMESPACES namespaces (100). The restic repositories are written straight into
+// Azurite (a key file with a small scrypt N so a thousand key derivations do not dominate, a config,
+// and sealed snapshot files, all in restic's format, read by the operator's own code).
+// Baseline, same cluster and objects: the operator with --snapshot-sync-period=0 (no Snapshot
+// objects): what the Repositories alone cost in etcd objects and bytes and in operator memory, and
+// how long until all are Ready. Then the operator with Snapshot objects on: time from its start
+// until every Snapshot object exists, objects and bytes they add (bytes: the objects' JSON, the
+// form the API server stores custom resources in), operator RSS, and Azure requests per minute
+// once settled. Printed as ratios against the baseline; no targets (this measures a cost).
+
+import { createCipheriv, createHash, randomBytes, scryptSync } from "node:crypto";
+import type { Repository } from "../operator/api/repository.ts";
+import type { Snapshot } from "../operator/api/snapshot.ts";
+import { resticMac } from "../operator/restic/password.ts";
+import { waitFor } from "../e2e/cluster/wait.ts";
+import { createNamespace, inParallel, main, REPOSITORY, repositoryBody } from "./harness.ts";
+import { readMemory } from "./proc.ts";
+import { Report } from "./report.ts";
+import { envInt, ms, ratio } from "./stats.ts";
+import { EventClock, readyOf } from "./watch.ts";
+
+const SNAPSHOT = { group: "repositories.stash.appscode.com", version: "v1alpha1", plural: "snapshots" };
+const PASSWORD = "bench-password";
+
+interface Keys {
+  encryption: Buffer;
+  macK: Buffer;
+  macR: Buffer;
+}
+
+/** restic's sealing: IV | AES-256-CTR | Poly1305-AES MAC. */
+function seal(k: Keys, plain: Buffer): Buffer {
+  const iv = randomBytes(16);
+  const c = createCipheriv("aes-256-ctr", k.encryption, iv);
+  const ct = Buffer.concat([c.update(plain), c.final()]);
+  return Buffer.concat([iv, ct, resticMac(k.macK, k.macR, iv, ct)]);
+}
+
+/** A key file (scrypt N=1024) holding `master`, and the repository's config sealed with it. */
+function repositoryFiles(master: Keys): { key: Buffer; config: Buffer } {
+  const salt = randomBytes(64);
+  const N = 1024;
+  const derived = scryptSync(PASSWORD, salt, 64, { N, r: 8, p: 1 });
+  const user = { encryption: derived.subarray(0, 32), macK: derived.subarray(32, 48), macR: derived.subarray(48, 64) };
+  const masterJson = JSON.stringify({ mac: { k: master.macK.toString("base64"), r: master.macR.toString("base64") }, encrypt: master.encryption.toString("base64") });
+  const key = Buffer.from(JSON.stringify({ created: new Date().toISOString(), username: "bench", hostname: "bench", kdf: "scrypt", N, r: 8, p: 1, salt: salt.toString("base64"), data: seal(user, Buffer.from(masterJson)).toString("base64") }));
+  const config = seal(master, Buffer.from(JSON.stringify({ version: 2, id: randomBytes(32).toString("hex"), chunker_polynomial: "3dea92648f6e83" })));
+  return { key, config };
+}
+
+function snapshotFile(master: Keys, i: number, j: number): Buffer {
+  const t = new Date(Date.UTC(2026, 0, 1) + j * 3600_000).toISOString();
+  const json = {
+    time: t,
+    tree: createHash("sha256").update(`${i}/${j}`).digest("hex"),
+    paths: ["/blobstash/volume"],
+    hostname: "host-0",
+    username: "root",
+    tags: [`bench/config-${i}`],
+    program_version: "restic 0.19.1",
+    summary: { backup_start: t, backup_end: t, total_files_processed: 100, total_bytes_processed: 1_048_576 * (j + 1) },
+  };
+  return seal(master, Buffer.from(JSON.stringify(json)));
+}
+
+main("snapshot-sync", async (b) => {
+  const repos = envInt("BENCH_REPOS", 1000);
+  const perRepo = envInt("BENCH_SNAPSHOTS", 100);
+  const namespaces = Math.min(repos, envInt("BENCH_NAMESPACES", 100));
+  const concurrency = envInt("BENCH_CLIENT_CONCURRENCY", 16);
+  const container = "bench-snapshots";
+  const nsNames = Array.from({ length: namespaces }, (_, i) => `bench-snap-${String(i).padStart(3, "0")}`);
+  const items = Array.from({ length: repos }, (_, i) => ({ namespace: nsNames[i % namespaces]!, name: `repo-${i}`, i }));
+
+  // The restic repositories, written as restic would have (one master key per repository).
+  const c = b.blob.getContainerClient(container);
+  await c.createIfNotExists();
+  const w0 = performance.now();
+  await inParallel(items, 32, async ({ i }) => {
+    const master = { encryption: randomBytes(32), macK: randomBytes(16), macR: randomBytes(16) };
+    const { key, config } = repositoryFiles(master);
+    const prefix = `snap/${i}`;
+    const put = (name: string, data: Buffer) => c.getBlockBlobClient(`${prefix}/${name}`).uploadData(data);
+    await put("config", config);
+    await put(`keys/${createHash("sha256").update(key).digest("hex")}`, key);
+    await inParallel(Array.from({ length: perRepo }, (_, j) => j), 4, async (j) => {
+      const f = snapshotFile(master, i, j);
+      await put(`snapshots/${createHash("sha256").update(f).digest("hex")}`, f);
+    });
+  });
+  console.log(`${repos} restic repositories with ${perRepo} snapshots each written in ${ms(performance.now() - w0)}`);
+
+  await inParallel(nsNames, concurrency, async (ns) => {
+    await createNamespace(b.core, ns);
+    await b.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: "azure-secret" }, stringData: b.accountKeySecret(PASSWORD) } });
+  });
+  const repoClock = new EventClock<Repository>(b.kc, `/apis/${REPOSITORY.group}/${REPOSITORY.version}/${REPOSITORY.plural}`, async () => (await b.custom.listClusterCustomObject(REPOSITORY)) as never);
+  const snapClock = new EventClock<Snapshot>(b.kc, `/apis/${SNAPSHOT.group}/${SNAPSHOT.version}/${SNAPSHOT.plural}`, async () => (await b.custom.listClusterCustomObject(SNAPSHOT)) as never);
+  await Promise.all([repoClock.start(), snapClock.start()]);
+
+  // Baseline: Repositories only (Snapshot objects off).
+  const base = await b.startOperator(["--snapshot-sync-period=0"]);
+  await waitFor("the operator to lead", () => base.log().includes("controllers started"), { timeoutMs: 60_000 });
+  const ready = new Set<string>();
+  const allReady = new Promise<number>((resolve) =>
+    repoClock.onEvent((o, at) => {
+      if (readyOf(o)?.status === "True") ready.add(`${o.metadata?.namespace}/${o.metadata?.name}`);
+      if (ready.size === repos) resolve(at);
+    }),
+  );
+  const t0 = performance.now();
+  await inParallel(items, concurrency, async ({ namespace, name, i }) => {
+    await b.custom.createNamespacedCustomObject({ ...REPOSITORY, namespace, body: repositoryBody(name, "azure-secret", container, `/snap/${i}`) });
+  });
+  const readyMs = (await Promise.race([allReady, new Promise<number>((r) => setTimeout(() => r(Number.NaN), 1_800_000).unref())])) - t0;
+  await waitFor("the baseline operator to settle (10 s)", () => performance.now() - t0 > readyMs + 10_000, { timeoutMs: 60_000, intervalMs: 500 });
+  const baseRss = readMemory(base.pid)?.rssMb ?? Number.NaN;
+  const repoList = (await b.custom.listClusterCustomObject(REPOSITORY)) as { items: Repository[] };
+  const repoBytes = repoList.items.reduce((n, r) => n + Buffer.byteLength(JSON.stringify(r)), 0);
+  await base.stop();
+
+  // With Snapshot objects: the same Repositories, a new operator.
+  const total = repos * perRepo;
+  let seen = 0;
+  const allSnapshots = new Promise<number>((resolve) =>
+    snapClock.onEvent((_o, at, kind) => {
+      if (kind === "add" && ++seen === total) resolve(at);
+    }),
+  );
+  let peak = 0;
+  const op = await b.startOperator([]);
+  // From the moment it leads (the baseline's clock also starts with a running operator).
+  await waitFor("the operator to lead", () => op.log().includes("controllers started"), { timeoutMs: 60_000, intervalMs: 50 });
+  const s0 = performance.now();
+  const sampler = setInterval(() => {
+    const m = readMemory(op.pid);
+    if (m) peak = Math.max(peak, m.rssMb);
+  }, 250);
+  const syncMs = (await Promise.race([allSnapshots, new Promise<number>((r) => setTimeout(() => r(Number.NaN), 3_600_000).unref())])) - s0;
+  const settledAt = performance.now();
+  const azure0 = Number(/^blobstash_azure_requests_total (\S+)/m.exec(await op.metrics())?.[1] ?? Number.NaN);
+  const modified0 = snapClock.modified;
+  await waitFor("a 120 s settled window", () => performance.now() - settledAt > 120_000, { timeoutMs: 130_000, intervalMs: 1000 });
+  const azure1 = Number(/^blobstash_azure_requests_total (\S+)/m.exec(await op.metrics())?.[1] ?? Number.NaN);
+  clearInterval(sampler);
+  const rss = readMemory(op.pid);
+  const snapList = (await b.custom.listClusterCustomObject(SNAPSHOT)) as { items: Snapshot[] };
+  const snapBytes = snapList.items.reduce((n, s) => n + Buffer.byteLength(JSON.stringify(s)), 0);
+  await Promise.all([repoClock.stop(), snapClock.stop()]);
+  await op.stop();
+
+  const report = new Report(`${repos} Repositories × ${perRepo} snapshots in ${namespaces} namespaces`);
+  report.note(`operator runs as ${b.operatorBuild}`);
+  report.duration("all Snapshot objects, from leading", syncMs, { name: `all ${repos} Repositories Ready (baseline, from first create)`, value: readyMs });
+  report.figure("objects: Snapshots / Repositories", `${snapList.items.length} / ${repoList.items.length}`, `${ratio(snapList.items.length, repoList.items.length)} the baseline's objects`);
+  report.figure("bytes (JSON): Snapshots", `${(snapBytes / 2 ** 20).toFixed(1)} MB`, `${(snapBytes / Math.max(1, snapList.items.length)).toFixed(0)} B each; ${ratio(snapBytes, repoBytes)} the Repositories' ${(repoBytes / 2 ** 20).toFixed(1)} MB`);
+  report.figure("operator RSS: with Snapshots / baseline", `${rss?.rssMb.toFixed(0)} / ${baseRss.toFixed(0)} MB`, `${ratio(rss?.rssMb ?? Number.NaN, baseRss)}; peak ${peak.toFixed(0)} MB (VmHWM ${rss?.peakMb.toFixed(0)} MB)`);
+  report.figure("Azure requests/min once settled", `${((azure1 - azure0) / 2).toFixed(0)}`, `${((azure1 - azure0) / 2 / repos).toFixed(2)} per Repository (sync period 60 s, revalidation 60 s)`);
+  report.figure("Snapshot writes once settled (MODIFIED)", `${snapClock.modified - modified0}`, "in 120 s");
+  return report.finish();
+});

@@ -1,0 +1,116 @@
+// What the Snapshot objects of one Repository should be, from what the restic repository holds.
+// Pure: the reconciler lists, this decides, the reconciler writes only the differences.
+
+import { isDeepStrictEqual } from "node:util";
+import type { V1OwnerReference } from "@kubernetes/client-node";
+import { formatBytes } from "../../api/bytes.ts";
+import { setCondition, type Condition } from "../../api/conditions.ts";
+import { LABEL_MANAGED_BY, MANAGED_BY } from "../../api/labels.ts";
+import { SNAPSHOT_API_VERSION, SNAPSHOT_KIND, SNAPSHOT_REPOSITORY_LABEL, snapshotObjectName, type Snapshot, type SnapshotStatus } from "../../api/snapshot.ts";
+import type { SnapshotInfo } from "../../restic/snapshot-file.ts";
+
+/** The condition a Snapshot carries when `kubectl delete` could not forget it. */
+export const DELETED_CONDITION = "Deleted";
+
+export interface SnapshotPlanInput {
+  namespace: string;
+  repository: string;
+  owner: V1OwnerReference;
+  snapshots: readonly SnapshotInfo[];
+  /** Snapshot objects labelled repository=<name> in the namespace. */
+  existing: readonly Snapshot[];
+  /** Ids being forgotten (a forget Job exists or is about to): no object for them. */
+  forgetting: ReadonlySet<string>;
+  /** Ids whose forget failed, with why: their object comes back with a Deleted=False condition. */
+  forgetFailed: ReadonlyMap<string, { reason: string; message: string }>;
+  now: Date;
+}
+
+export interface SnapshotPlan {
+  create: Snapshot[];
+  /** Objects whose status or labels differ: the full desired object (merge patch). */
+  update: Snapshot[];
+  /** Names of objects nothing in the repository stands for (forgotten outside, hand-made). */
+  remove: string[];
+  /** Ids two snapshots share the first 8 hex digits of: only the older gets the name. */
+  collisions: string[];
+}
+
+export function statusOf(s: SnapshotInfo, repository: string): SnapshotStatus {
+  const status: SnapshotStatus = {
+    id: s.id,
+    repository,
+    time: s.time,
+    tree: s.tree,
+    paths: s.paths,
+    hostname: s.hostname,
+    username: s.username,
+    uid: s.uid,
+    gid: s.gid,
+    tags: s.tags,
+  };
+  if (s.bytesProcessed !== undefined) status.size = formatBytes(s.bytesProcessed);
+  return status;
+}
+
+export function planSnapshots(input: SnapshotPlanInput): SnapshotPlan {
+  const { namespace, repository, now } = input;
+  const byName = new Map<string, SnapshotInfo>();
+  const collisions: string[] = [];
+  const ordered = [...input.snapshots].sort((a, b) => a.time.localeCompare(b.time) || a.id.localeCompare(b.id));
+  for (const s of ordered) {
+    if (input.forgetting.has(s.id)) continue;
+    const name = snapshotObjectName(repository, s.id);
+    if (byName.has(name)) collisions.push(s.id);
+    else byName.set(name, s);
+  }
+  const existing = new Map(input.existing.map((o) => [o.metadata?.name ?? "", o]));
+  const plan: SnapshotPlan = { create: [], update: [], remove: [], collisions };
+  for (const [name, s] of byName) {
+    const current = existing.get(name);
+    let conditions = current?.status?.id === s.id ? current.status.conditions : undefined;
+    const failed = input.forgetFailed.get(s.id);
+    if (failed) conditions = setCondition(conditions as Condition[] | undefined, { type: DELETED_CONDITION, status: "False", reason: failed.reason, message: failed.message }, now);
+    const status: SnapshotStatus = { ...statusOf(s, repository), ...(conditions?.length ? { conditions } : {}) };
+    const labels = { [SNAPSHOT_REPOSITORY_LABEL]: repository, [LABEL_MANAGED_BY]: MANAGED_BY };
+    const desired: Snapshot = {
+      apiVersion: SNAPSHOT_API_VERSION,
+      kind: SNAPSHOT_KIND,
+      metadata: { name, namespace, labels, ownerReferences: [input.owner] },
+      status,
+    };
+    if (!current) plan.create.push(desired);
+    else if (!isDeepStrictEqual(json(current.status), json(status)) || !sameLabels(current.metadata?.labels, labels) || !ownedBy(current, input.owner)) plan.update.push(desired);
+  }
+  for (const name of existing.keys()) if (!byName.has(name)) plan.remove.push(name);
+  return plan;
+}
+
+function json(v: unknown): unknown {
+  return v === undefined ? null : JSON.parse(JSON.stringify(v));
+}
+
+function sameLabels(have: Record<string, string> | undefined, want: Record<string, string>): boolean {
+  return Object.entries(want).every(([k, v]) => have?.[k] === v);
+}
+
+function ownedBy(o: Snapshot, owner: V1OwnerReference): boolean {
+  return !!o.metadata?.ownerReferences?.some((r) => r.uid === owner.uid);
+}
+
+/**
+ * Whether a Snapshot's delete event asks to forget its snapshot (before the checks that need the
+ * API: Repository and namespace still there). Only the object the operator made for an id it saw
+ * in the repository at the last look, and not one the sync removed itself (`removing`, consumed
+ * here); a copy under another name, or a hand-made object, forgets nothing.
+ */
+export function forgetAskedBy(s: Snapshot, listed: (repositoryKey: string) => ReadonlySet<string> | undefined, removing: Set<string>): { repository: string; id: string } | undefined {
+  const namespace = s.metadata?.namespace ?? "";
+  if (removing.delete(`${namespace}/${s.metadata?.name}`)) return undefined;
+  const repo = s.metadata?.labels?.[SNAPSHOT_REPOSITORY_LABEL];
+  const id = s.status?.id;
+  if (!repo || !id || s.metadata?.labels?.[LABEL_MANAGED_BY] !== MANAGED_BY) return undefined;
+  if (s.metadata?.name !== snapshotObjectName(repo, id)) return undefined;
+  const repository = `${namespace}/${repo}`;
+  return listed(repository)?.has(id) ? { repository, id } : undefined;
+}
