@@ -159,6 +159,12 @@ describe("metrics, probes and secret hygiene after a backup and a restore", func
     const restore: Tracked = { kind: "RestoreSession", name: names.restoreSession };
     await follow(custom, ns, [restore], { timeoutMs: 180_000, until: sessionSucceeded(restore) });
     assert.deepEqual(diffTrees(source, await readTree(core, ns, names.restorePvc)), []);
+    // And an integrity check, asked for as an admin would, so its series exist too.
+    await kubectl(["annotate", "-n", ns, "repository", names.repository, "blobstash.io/check-now=metrics", "--overwrite"]);
+    await waitFor("the check's result", async () => {
+      const r = (await custom.getNamespacedCustomObject({ group: "stash.appscode.com", version: "v1alpha1", plural: "repositories", namespace: ns, name: names.repository })) as { status?: { lastCheck?: { request?: string } } };
+      return r.status?.lastCheck?.request === "metrics";
+    }, { timeoutMs: 90_000, intervalMs: 250 });
     metrics = parseMetrics(await op.serviceMetrics());
   });
 
@@ -214,6 +220,7 @@ describe("metrics, probes and secret hygiene after a backup and a restore", func
     assert.equal(sample(metrics, "blobstash_repository_snapshots", labels), 1);
     // The sample holds 192 KiB of random bytes: the repository cannot be smaller.
     assert.ok(sample(metrics, "blobstash_repository_size_bytes", labels) > 192 * 1024);
+    assert.equal(sample(metrics, "blobstash_repository_integrity", labels), 1, "the check found the repository whole");
   });
 
   it("exports every series the README documents, and documents every blobstash_ series it exports", function () {
