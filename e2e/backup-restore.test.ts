@@ -34,6 +34,8 @@ describe("backup and restore of a PVC (real API server, job controller, Azurite,
     this.timeout(120_000);
     env = new BackupEnv(cluster(), `e2e-backup-${id}`, `operator-backup-${id}`);
     await env.setUp();
+    // As a cluster that runs Pod Security admission would have it: the Job pods must be admitted under baseline.
+    await env.kubectl(["label", "namespace", env.ns, "pod-security.kubernetes.io/enforce=baseline"]);
     jobs = await env.recordJobs();
     pods = await record<V1Pod>(env.kc, `/api/v1/namespaces/${env.ns}/pods`, { labelSelector: "app.kubernetes.io/managed-by=blobstash" });
     secrets = await record<V1Secret>(env.kc, `/api/v1/namespaces/${env.ns}/secrets`, { labelSelector: "app.kubernetes.io/managed-by=blobstash" });
@@ -52,9 +54,12 @@ describe("backup and restore of a PVC (real API server, job controller, Azurite,
     await env?.tearDown();
   });
 
-  it("backs up a mixed tree and restores it into another PVC byte for byte, with owners, modes, times, symlinks and hard links", async function () {
+  it("backs up a mixed tree and restores it into another PVC byte for byte, with owners, modes, times, symlinks and hard links, in a namespace that enforces Pod Security baseline", async function () {
+    assert.equal((await env.core.readNamespace({ name: env.ns })).metadata?.labels?.["pod-security.kubernetes.io/enforce"], "baseline");
     const counts = summarize(source);
     assert.ok(counts.files > 300 && counts.symlinks === 4 && counts.bytes > 24 << 20, `the tree is what it claims: ${JSON.stringify(counts)}`);
+    for (const uid of [0, 999, 1000, 65534]) assert.ok(source.some((e) => e.uid === uid), `the tree holds files of uid ${uid}`);
+    for (const mode of ["400", "600", "640", "700", "2775"]) assert.ok(source.some((e) => e.mode === mode), `the tree holds mode ${mode}`);
     // A hard link is one file with two names: restic counts it once.
     const distinctFiles = counts.files - source.filter((e) => e.type === "file" && (e.links ?? 1) > 1).length / 2;
     const startedAt = Date.now();

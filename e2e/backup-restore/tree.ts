@@ -29,6 +29,13 @@ export function mixedTree(o: { bigMiB: number; smallFiles: number }): SpecEntry[
     { path: "nested/unicode-link", type: "symlink", target: "../ünïcødé/файл.txt" },
     { path: "dangling-absolute", type: "symlink", target: "/nonexistent/target" },
     { path: "nested/hard-link-to-exec", type: "hardlink", target: "modes/exec.sh" },
+    // Other owners, as application volumes hold them (a database's 0700 directory of uid 999, a
+    // 0400 file inside it, an app's 0640 log, nobody's file, a setgid group directory).
+    { path: "owners/postgres-data", type: "dir", mode: 0o700, uid: 999, gid: 999 },
+    { path: "owners/postgres-data/PG_VERSION", type: "file", content: "16\n", mode: 0o400, uid: 999, gid: 999 },
+    { path: "owners/app.log", type: "file", content: "started\n", mode: 0o640, uid: 1000, gid: 1000, mtime: "2010-06-07T08:09:10Z" },
+    { path: "owners/nobody.txt", type: "file", content: "nobody's\n", mode: 0o600, uid: 65534, gid: 65534 },
+    { path: "owners/team", type: "dir", mode: 0o2775, uid: 0, gid: 1000 },
   ];
   for (let i = 0; i < o.smallFiles; i++) spec.push({ path: `many/d${i % 12}/f${i}.txt`, type: "file", randomBytes: (i * 997) % 4096 });
   return spec;
