@@ -41,6 +41,21 @@ export function holdKernelSettings(holder: string, dir = RECORD_DIR): void {
 }
 
 /**
+ * The holders whose process still runs; a holder left by a run that was killed (before its own
+ * teardown could drop it) is removed, or the machine would never get its values back.
+ */
+export function liveHolders(dir = RECORD_DIR): string[] {
+  const holders = path.join(dir, HOLDERS);
+  if (!existsSync(holders)) return [];
+  return readdirSync(holders).filter((h) => {
+    const pid = Number(readFileSync(path.join(holders, h), "utf8").trim());
+    if (Number.isInteger(pid) && pid > 0 && existsSync(`/proc/${pid}`)) return true;
+    rmSync(path.join(holders, h), { force: true });
+    return false;
+  });
+}
+
+/**
  * Drops `holder`; when no holder is left, writes every recorded value back and removes the record.
  * Returns the settings it restored (empty while other clusters still hold them).
  */
@@ -48,7 +63,7 @@ export function releaseKernelSettings(holder: string, dir = RECORD_DIR): Record<
   const holderFile = path.join(dir, HOLDERS, holder);
   if (!existsSync(holderFile)) return {};
   rmSync(holderFile, { force: true });
-  if (readdirSync(path.join(dir, HOLDERS)).length > 0) return {};
+  if (liveHolders(dir).length > 0) return {};
   const original = JSON.parse(readFileSync(path.join(dir, ORIGINAL), "utf8")) as Record<string, string>;
   const restored: Record<string, string> = {};
   for (const [name, value] of Object.entries(original)) {
