@@ -69,6 +69,8 @@ export function buildControllers(kube: KubeClient, opts: OperatorOptions, events
     listRepositories: () => repositories.list(),
     getSecret: (namespace, name) => secretReader.get(namespace, name),
   });
+  // Session Jobs and maintenance Jobs are built alike: the same CA mount, the same default timeOut.
+  const jobOptions = { extraCa: opts.extraCaFile !== undefined, defaultTimeOut: opts.defaultJobTimeOut };
   const sessionRuntime = new SessionRuntime({
     kube,
     clock,
@@ -77,7 +79,7 @@ export function buildControllers(kube: KubeClient, opts: OperatorOptions, events
     azure: azureClients,
     azurePolicy: opts.azurePolicy,
     jobImage: opts.jobImage,
-    jobOptions: { extraCa: opts.extraCaFile !== undefined, defaultTimeOut: opts.defaultJobTimeOut },
+    jobOptions,
     jobTrust: { proxy: proxySettings(process.env), extraCaFile: opts.extraCaFile },
     credentialSlackMs: opts.jobCredentialSlackMs,
     repositoryWaitLimitMs: opts.repositoryWaitLimitMs,
@@ -104,7 +106,7 @@ export function buildControllers(kube: KubeClient, opts: OperatorOptions, events
     azurePolicy: opts.azurePolicy,
     syncPeriodMs: opts.snapshotSyncPeriodMs,
     image: opts.jobImage,
-    jobOptions: { extraCa: opts.extraCaFile !== undefined, defaultTimeOut: opts.defaultJobTimeOut },
+    jobOptions,
     getRepository: (namespace, name) => repositories.get(name, namespace),
     getSecret: (namespace, name) => secretReader.get(namespace, name),
     snapshots,
