@@ -1,7 +1,6 @@
 // Snapshot objects at scale: BENCH_REPOS Repositories (1000) with BENCH_SNAPSHOTS snapshots each
 // (100) in BENCH_NAMESPACES namespaces (100). The restic repositories are written straight into
-// Azurite (a key file with a small scrypt N so a thousand key derivations do not dominate, a config,
-// and sealed snapshot files, all in restic's format, read by the operator's own code).
+// Azurite by bench/restic-repo.ts (restic's format, which restic itself lists: restic-repo.test.ts).
 // Baseline, same cluster and objects: the operator with --snapshot-sync-period=0 (no Snapshot
 // objects): what the Repositories alone cost in etcd objects and bytes and in operator memory, and
 // how long until all are Ready. Then the operator with Snapshot objects on: time from its start
@@ -9,60 +8,18 @@
 // form the API server stores custom resources in), operator RSS, and Azure requests per minute
 // once settled. Printed as ratios against the baseline; no targets (this measures a cost).
 
-import { createCipheriv, createHash, randomBytes, scryptSync } from "node:crypto";
 import type { Repository } from "../operator/api/repository.ts";
 import type { Snapshot } from "../operator/api/snapshot.ts";
-import { resticMac } from "../operator/restic/password.ts";
 import { waitFor } from "../e2e/cluster/wait.ts";
 import { createNamespace, inParallel, main, REPOSITORY, repositoryBody } from "./harness.ts";
 import { readMemory } from "./proc.ts";
 import { Report } from "./report.ts";
+import { newMasterKeys, repositoryFiles, snapshotFile, type RepositoryFile } from "./restic-repo.ts";
 import { envInt, ms, ratio } from "./stats.ts";
 import { EventClock, readyOf } from "./watch.ts";
 
 const SNAPSHOT = { group: "repositories.stash.appscode.com", version: "v1alpha1", plural: "snapshots" };
 const PASSWORD = "bench-password";
-
-interface Keys {
-  encryption: Buffer;
-  macK: Buffer;
-  macR: Buffer;
-}
-
-/** restic's sealing: IV | AES-256-CTR | Poly1305-AES MAC. */
-function seal(k: Keys, plain: Buffer): Buffer {
-  const iv = randomBytes(16);
-  const c = createCipheriv("aes-256-ctr", k.encryption, iv);
-  const ct = Buffer.concat([c.update(plain), c.final()]);
-  return Buffer.concat([iv, ct, resticMac(k.macK, k.macR, iv, ct)]);
-}
-
-/** A key file (scrypt N=1024) holding `master`, and the repository's config sealed with it. */
-function repositoryFiles(master: Keys): { key: Buffer; config: Buffer } {
-  const salt = randomBytes(64);
-  const N = 1024;
-  const derived = scryptSync(PASSWORD, salt, 64, { N, r: 8, p: 1 });
-  const user = { encryption: derived.subarray(0, 32), macK: derived.subarray(32, 48), macR: derived.subarray(48, 64) };
-  const masterJson = JSON.stringify({ mac: { k: master.macK.toString("base64"), r: master.macR.toString("base64") }, encrypt: master.encryption.toString("base64") });
-  const key = Buffer.from(JSON.stringify({ created: new Date().toISOString(), username: "bench", hostname: "bench", kdf: "scrypt", N, r: 8, p: 1, salt: salt.toString("base64"), data: seal(user, Buffer.from(masterJson)).toString("base64") }));
-  const config = seal(master, Buffer.from(JSON.stringify({ version: 2, id: randomBytes(32).toString("hex"), chunker_polynomial: "3dea92648f6e83" })));
-  return { key, config };
-}
-
-function snapshotFile(master: Keys, i: number, j: number): Buffer {
-  const t = new Date(Date.UTC(2026, 0, 1) + j * 3600_000).toISOString();
-  const json = {
-    time: t,
-    tree: createHash("sha256").update(`${i}/${j}`).digest("hex"),
-    paths: ["/blobstash/volume"],
-    hostname: "host-0",
-    username: "root",
-    tags: [`bench/config-${i}`],
-    program_version: "restic 0.19.1",
-    summary: { backup_start: t, backup_end: t, total_files_processed: 100, total_bytes_processed: 1_048_576 * (j + 1) },
-  };
-  return seal(master, Buffer.from(JSON.stringify(json)));
-}
 
 main("snapshot-sync", async (b) => {
   const repos = envInt("BENCH_REPOS", 1000);
@@ -77,18 +34,27 @@ main("snapshot-sync", async (b) => {
   const c = b.blob.getContainerClient(container);
   await c.createIfNotExists();
   const w0 = performance.now();
-  await inParallel(items, 32, async ({ i }) => {
-    const master = { encryption: randomBytes(32), macK: randomBytes(16), macR: randomBytes(16) };
-    const { key, config } = repositoryFiles(master);
-    const prefix = `snap/${i}`;
-    const put = (name: string, data: Buffer) => c.getBlockBlobClient(`${prefix}/${name}`).uploadData(data);
-    await put("config", config);
-    await put(`keys/${createHash("sha256").update(key).digest("hex")}`, key);
-    await inParallel(Array.from({ length: perRepo }, (_, j) => j), 4, async (j) => {
-      const f = snapshotFile(master, i, j);
-      await put(`snapshots/${createHash("sha256").update(f).digest("hex")}`, f);
-    });
-  });
+  // Files are sealed as they are uploaded (a million small blobs would not fit in memory at once),
+  // many uploads in flight: Azurite, not this process, is what limits the rate.
+  const uploads = envInt("BENCH_UPLOAD_CONCURRENCY", 96);
+  const files = function* (): Generator<RepositoryFile & { i: number }> {
+    for (const { i } of items) {
+      const master = newMasterKeys();
+      for (const f of repositoryFiles(master, PASSWORD)) yield { ...f, i };
+      for (let j = 0; j < perRepo; j++) yield { ...snapshotFile(master, i, j), i };
+    }
+  };
+  const source = files();
+  let written = 0;
+  await Promise.all(
+    Array.from({ length: uploads }, async () => {
+      for (let f = source.next(); !f.done; f = source.next()) {
+        const { path, data, i } = f.value;
+        await c.getBlockBlobClient(`snap/${i}/${path}`).uploadData(data);
+        if (++written % 10_000 === 0) console.log(`${written} files written in ${ms(performance.now() - w0)}`);
+      }
+    }),
+  );
   console.log(`${repos} restic repositories with ${perRepo} snapshots each written in ${ms(performance.now() - w0)}`);
 
   await inParallel(nsNames, concurrency, async (ns) => {
