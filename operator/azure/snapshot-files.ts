@@ -11,6 +11,8 @@ export interface SnapshotFileEntry {
   id: string;
   blob: string;
   size: number;
+  /** Upload time (ms since the epoch): which snapshots are the newest before reading them. */
+  lastModified: number;
 }
 
 /** More snapshot files than this in one repository are not listed (the sync says so). */
@@ -24,7 +26,7 @@ export async function listSnapshotFiles(client: AzureClient, target: ProbeTarget
   for await (const item of container.listBlobsFlat({ prefix })) {
     const id = item.name.slice(prefix.length);
     if (!/^[0-9a-f]{64}$/.test(id)) continue;
-    out.push({ id, blob: item.name, size: item.properties.contentLength ?? 0 });
+    out.push({ id, blob: item.name, size: item.properties.contentLength ?? 0, lastModified: item.properties.lastModified?.getTime() ?? 0 });
     if (out.length > max) break;
   }
   return out;

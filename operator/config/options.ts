@@ -42,12 +42,15 @@ export interface OperatorOptions {
   podStartLimitMs: number;
   /** How often each Repository's snapshots are listed from Azure to catch changes made outside the cluster; 0 turns Snapshot objects off. */
   snapshotSyncPeriodMs: number;
+  /** Snapshot objects per namespace, shared among its Repositories (the newest snapshots get them). */
+  snapshotMaxPerNamespace: number;
 }
 
 const FLAGS = {
   kubeconfig: { type: "string", env: "KUBECONFIG", help: "kubeconfig file (default: in-cluster)" },
   "metrics-address": { type: "string", env: "BLOBSTASH_METRICS_ADDRESS", default: ":8080", help: "address for /metrics, /healthz, /readyz" },
   "snapshot-sync-period": { type: "string", env: "BLOBSTASH_SNAPSHOT_SYNC_PERIOD", default: "60s", help: "how often Snapshot objects are compared with each repository (one Azure listing); 0 turns them off" },
+  "snapshot-max-per-namespace": { type: "string", env: "BLOBSTASH_SNAPSHOT_MAX_PER_NAMESPACE", default: "10000", help: "Snapshot objects per namespace, shared fairly among its Repositories (the newest snapshots of each)" },
   "revalidate-period": { type: "string", env: "BLOBSTASH_REVALIDATE_PERIOD", default: "60s", help: "how often a Ready Repository is probed again" },
   "sas-warn-before": { type: "string", env: "BLOBSTASH_SAS_WARN_BEFORE", default: "168h", help: "warn (SasExpiringSoon) this long before a SAS expires" },
   "default-endpoint-suffix": { type: "string", env: "BLOBSTASH_DEFAULT_ENDPOINT_SUFFIX", default: "core.windows.net", help: "Azure endpoint suffix when the Secret has none" },
@@ -115,6 +118,8 @@ export function parseOperatorOptions(argv: string[], env: NodeJS.ProcessEnv = pr
   if (!(leaseDurationMs > renewDeadlineMs && renewDeadlineMs > retryPeriodMs && retryPeriodMs > 0)) {
     throw new OptionsError("--leader-elect-lease-duration must be longer than --leader-elect-renew-deadline, which must be longer than --leader-elect-retry-period (as in client-go)");
   }
+  const snapshotMaxPerNamespace = Number(get("snapshot-max-per-namespace"));
+  if (!Number.isInteger(snapshotMaxPerNamespace) || snapshotMaxPerNamespace < 1) throw new OptionsError(`--snapshot-max-per-namespace: "${get("snapshot-max-per-namespace")}" must be a whole number ≥ 1`);
   const concurrency = Number(get("concurrency"));
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new OptionsError(`--concurrency: "${get("concurrency")}" must be a whole number ≥ 1`);
   return {
@@ -122,6 +127,7 @@ export function parseOperatorOptions(argv: string[], env: NodeJS.ProcessEnv = pr
     metricsAddress: get("metrics-address") ?? ":8080",
     revalidatePeriodMs: duration("revalidate-period"),
     snapshotSyncPeriodMs: get("snapshot-sync-period") === "0" ? 0 : duration("snapshot-sync-period"),
+    snapshotMaxPerNamespace,
     sasWarnBeforeMs: duration("sas-warn-before"),
     azurePolicy: azurePolicy(get),
     logLevel: get("log-level") ?? "info",

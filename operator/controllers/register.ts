@@ -51,8 +51,10 @@ export function buildControllers(kube: KubeClient, opts: OperatorOptions, events
   // Job pods: a session is finished when its pod exits, a second before the Job controller says so.
   const pods = informer<V1Pod>(PODS, managedBy);
 
+  // Keys are `namespace/name`; waiting keys are taken in turn across namespaces, so a tenant with a
+  // thousand objects queued delays another tenant's by one key each, not by a thousand.
   const controller = (kind: string, reconcile: (namespace: string, name: string) => Promise<{ requeueAfterMs?: number }>) =>
-    new Controller({ kind, workers: opts.concurrency, reconcile: (k) => reconcile(k.namespace, k.name), log, observe: observeReconcile });
+    new Controller({ kind, workers: opts.concurrency, reconcile: (k) => reconcile(k.namespace, k.name), log, observe: observeReconcile, fairBy: (key) => key.slice(0, key.indexOf("/")) });
 
   // One client per credential for both: the operator's identity, if the admin lent it, is built once.
   const azureClients = new AzureClientCache(opts.azurePolicy.operatorIdentity ? { operatorIdentity: opts.azurePolicy.operatorIdentity } : {});
@@ -95,7 +97,9 @@ export function buildControllers(kube: KubeClient, opts: OperatorOptions, events
     minScheduleIntervalMs: opts.minScheduleIntervalMs,
   });
   // Snapshot objects and maintenance Jobs (check, forget): controllers/snapshots, controllers/maintenance.
-  const snapshots = informer<Snapshot>(SNAPSHOTS);
+  // Metadata only: at 100,000 Snapshots the statuses would be most of the operator's memory; the
+  // sync compares the content-hash annotation instead (controllers/snapshots/plan.ts).
+  const snapshots = informer<Snapshot>(SNAPSHOTS, { metadataOnly: true });
   const snapshotSync = new SnapshotSyncReconciler({
     kube,
     clock,
@@ -105,6 +109,7 @@ export function buildControllers(kube: KubeClient, opts: OperatorOptions, events
     source: new SnapshotSource(),
     azurePolicy: opts.azurePolicy,
     syncPeriodMs: opts.snapshotSyncPeriodMs,
+    perNamespace: opts.snapshotMaxPerNamespace,
     image: opts.jobImage,
     jobOptions,
     getRepository: (namespace, name) => repositories.get(name, namespace),

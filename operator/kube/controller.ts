@@ -17,6 +17,8 @@ export interface ControllerOptions {
   reconcile: (key: ObjectKey) => Promise<ReconcileResult>;
   log: Logger;
   observe?: ReconcileObserver;
+  /** Waiting keys taken in turn across these groups (e.g. namespaces), see WorkQueue. */
+  fairBy?: (key: string) => string;
 }
 
 /**
@@ -24,13 +26,14 @@ export interface ControllerOptions {
  * parallel, exponential backoff per key on errors, requeue when the reconcile asks for it.
  */
 export class Controller {
-  readonly queue = new WorkQueue();
+  readonly queue: WorkQueue;
   private readonly running: Promise<void>[] = [];
 
   private readonly opts: ControllerOptions;
 
   constructor(opts: ControllerOptions) {
     this.opts = opts;
+    this.queue = new WorkQueue(opts.fairBy ? { groupOf: opts.fairBy } : {});
   }
 
   enqueue(key: string): void {

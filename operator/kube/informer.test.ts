@@ -12,12 +12,14 @@ describe("ResilientInformer recovery", function () {
   let api: Awaited<ReturnType<typeof scriptedApi>>;
   let kube: KubeClient;
   const requests: string[] = [];
+  const accepts: string[] = [];
   let script: (url: URL, res: http.ServerResponse) => void;
 
   before(async function () {
     api = await scriptedApi((req, res) => {
       const url = new URL(req.url ?? "/", "http://x");
       requests.push(`${url.searchParams.get("watch") ? "watch" : "list"} ${url.searchParams.get("resourceVersion") ?? ""}`.trim());
+      accepts.push(`${url.searchParams.get("watch") ? "watch" : "list"} ${req.headers.accept ?? ""}`);
       script(url, res);
     });
     kube = api.kube;
@@ -105,5 +107,34 @@ describe("ResilientInformer recovery", function () {
     assert.deepEqual(pages, ["limit=2 continue=", "limit=2 continue=2", "limit=2 continue=4", "limit=2 continue=", "limit=2 continue=2", "limit=2 continue=4"]);
     assert.deepEqual(added, ["a", "b", "c", "d", "e"], "nothing is told before a whole list arrived");
     assert.equal(informer.list().length, 5);
+  });
+
+  it("metadata only: asks for PartialObjectMetadataList / PartialObjectMetadata, and lists one namespace without the others", async function () {
+    accepts.length = 0;
+    const obj = (namespace: string, name: string, rv: string) => ({ apiVersion: "meta.k8s.io/v1", kind: "PartialObjectMetadata", metadata: { name, namespace, resourceVersion: rv, annotations: { "blobstash.io/content-hash": rv } } });
+    let watched = false;
+    script = (url, res) => {
+      if (!url.searchParams.get("watch")) return list(res, "10", [obj("a", "s1", "3"), obj("a", "s2", "4"), obj("b", "s1", "5")]);
+      if (watched) return watchEvents(res, [], false);
+      watched = true;
+      watchEvents(res, [{ type: "DELETED", object: obj("a", "s1", "11") }, { type: "ADDED", object: obj("b", "s3", "12") }, { type: "MODIFIED", object: obj("b", "s1", "13") }], false);
+    };
+    const informer = new ResilientInformer<ReturnType<typeof obj>>({ client: kube, path: "/apis/repositories.stash.appscode.com/v1alpha1/snapshots", log: logger, maxBackoffMs: 50, metadataOnly: true });
+    const deleted: string[] = [];
+    informer.on("delete", (o) => deleted.push(`${o.metadata.namespace}/${o.metadata.name}`));
+    await informer.start();
+    const deadline = Date.now() + 5_000;
+    while (deleted.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (informer.list("b").length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await informer.stop();
+    assert.deepEqual(accepts.slice(0, 2), [
+      "list application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json",
+      "watch application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json",
+    ]);
+    assert.deepEqual(deleted, ["a/s1"]);
+    assert.deepEqual(informer.list("a").map((o) => o.metadata.name), ["s2"]);
+    assert.deepEqual(informer.list("b").map((o) => `${o.metadata.name}@${o.metadata.annotations["blobstash.io/content-hash"]}`).sort(), ["s1@13", "s3@12"]);
+    assert.deepEqual(informer.list("c"), []);
+    assert.equal(informer.list().length, 3);
   });
 });

@@ -40,7 +40,7 @@ const METADATA_ITEM = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v
  * objects they are a large share of the cache.
  */
 export class ResilientInformer<T extends KubeObject> {
-  private store = new Map<string, T>();
+  private store = new NamespacedStore<T>();
   private readonly handlers: Record<EventName, Handler<T>[]> = { add: [], update: [], delete: [] };
   private failures = 0;
   private stopped = true;
@@ -67,9 +67,9 @@ export class ResilientInformer<T extends KubeObject> {
     return this.store.get(`${namespace ?? ""}/${name}`);
   }
 
+  /** One namespace's objects cost what that namespace holds, not what the cluster holds (100,000 Snapshots). */
   list(namespace?: string): T[] {
-    const all = [...this.store.values()];
-    return namespace === undefined ? all : all.filter((o) => o.metadata?.namespace === namespace);
+    return namespace === undefined ? [...this.store.values()] : this.store.inNamespace(namespace);
   }
 
   async start(): Promise<void> {
@@ -93,7 +93,7 @@ export class ResilientInformer<T extends KubeObject> {
     this.watchAbort?.abort();
     clearTimeout(this.retryTimer);
     const { path, log } = this.opts;
-    const fresh = new Map<string, T>();
+    const fresh = new NamespacedStore<T>();
     let resourceVersion: string;
     try {
       resourceVersion = await this.listPages(generation, (obj) => fresh.set(keyOf(obj), trim(obj)));
@@ -104,7 +104,7 @@ export class ResilientInformer<T extends KubeObject> {
     if (generation !== this.generation || this.stopped) return;
     const previous = this.store;
     this.store = fresh;
-    for (const [key, obj] of fresh) {
+    for (const [key, obj] of fresh.entries()) {
       const old = previous.get(key);
       previous.delete(key);
       if (!old) this.emit("add", obj);
@@ -213,6 +213,55 @@ export class ResilientInformer<T extends KubeObject> {
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => void this.relist(), delay);
     this.retryTimer.unref();
+  }
+}
+
+/** The informer's cache: by `namespace/name`, and by namespace for `list(namespace)`. */
+export class NamespacedStore<T extends KubeObject> {
+  private readonly all = new Map<string, T>();
+  private readonly byNamespace = new Map<string, Map<string, T>>();
+
+  get size(): number {
+    return this.all.size;
+  }
+
+  get(key: string): T | undefined {
+    return this.all.get(key);
+  }
+
+  has(key: string): boolean {
+    return this.all.has(key);
+  }
+
+  set(key: string, obj: T): void {
+    this.delete(key);
+    this.all.set(key, obj);
+    const ns = obj.metadata?.namespace ?? "";
+    let m = this.byNamespace.get(ns);
+    if (!m) this.byNamespace.set(ns, (m = new Map()));
+    m.set(key, obj);
+  }
+
+  delete(key: string): void {
+    const old = this.all.get(key);
+    if (!old) return;
+    this.all.delete(key);
+    const ns = old.metadata?.namespace ?? "";
+    const m = this.byNamespace.get(ns);
+    m?.delete(key);
+    if (m?.size === 0) this.byNamespace.delete(ns);
+  }
+
+  values(): IterableIterator<T> {
+    return this.all.values();
+  }
+
+  entries(): IterableIterator<[string, T]> {
+    return this.all.entries();
+  }
+
+  inNamespace(namespace: string): T[] {
+    return [...(this.byNamespace.get(namespace)?.values() ?? [])];
   }
 }
 

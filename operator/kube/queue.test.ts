@@ -52,4 +52,17 @@ describe("WorkQueue", () => {
     q.shutdown();
     assert.equal(await pending, undefined);
   });
+
+  it("with groupOf, takes waiting keys round-robin across groups (one namespace cannot starve another)", async () => {
+    const q = new WorkQueue({ groupOf: (k) => k.split("/")[0]! });
+    for (let i = 0; i < 4; i++) q.add(`big/r${i}`);
+    q.add("small/r0");
+    q.add("other/r0");
+    q.add("other/r1");
+    assert.equal(q.length, 7);
+    const order: string[] = [];
+    for (let i = 0; i < 7; i++) order.push((await q.get())!);
+    assert.deepEqual(order, ["big/r0", "small/r0", "other/r0", "big/r1", "other/r1", "big/r2", "big/r3"]);
+    assert.equal(q.length, 0);
+  });
 });

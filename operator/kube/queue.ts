@@ -1,14 +1,58 @@
 // A work queue in the shape of client-go's: keys are de-duplicated, a key is never processed by two
 // workers at once (a key added while in flight is processed again afterwards), failures back off
 // exponentially per key, and `addAfter` schedules a revalidation without holding a worker.
+// With `groupOf` (e.g. the key's namespace), waiting keys are taken round-robin across groups: a
+// tenant with a thousand Repositories queued delays another tenant's one by at most one key per
+// group, not by a thousand.
 
 export interface QueueOptions {
   baseDelayMs?: number;
   maxDelayMs?: number;
+  /** Fair share between groups of keys; without it, one group and first in, first out. */
+  groupOf?: (key: string) => string;
+}
+
+/** Waiting keys, first in first out within a group, groups taken in turn. */
+class FairQueue {
+  private readonly groups = new Map<string, string[]>();
+  /** Groups with waiting keys, in the order they get their next turn. */
+  private readonly turns: string[] = [];
+  private count = 0;
+  private readonly groupOf: (key: string) => string;
+
+  constructor(groupOf: (key: string) => string) {
+    this.groupOf = groupOf;
+  }
+
+  push(key: string): void {
+    const g = this.groupOf(key);
+    let keys = this.groups.get(g);
+    if (!keys) {
+      this.groups.set(g, (keys = []));
+      this.turns.push(g);
+    }
+    keys.push(key);
+    this.count++;
+  }
+
+  shift(): string | undefined {
+    const g = this.turns.shift();
+    if (g === undefined) return undefined;
+    const keys = this.groups.get(g)!;
+    const key = keys.shift()!;
+    if (keys.length > 0) this.turns.push(g);
+    else this.groups.delete(g);
+    this.count--;
+    return key;
+  }
+
+  get length(): number {
+    return this.count;
+  }
 }
 
 export class WorkQueue {
-  private readonly queue: string[] = [];
+  private readonly queue: FairQueue;
   private readonly queued = new Set<string>();
   private readonly inFlight = new Set<string>();
   private readonly dirty = new Set<string>();
@@ -22,6 +66,7 @@ export class WorkQueue {
   constructor(opts: QueueOptions = {}) {
     this.baseDelayMs = opts.baseDelayMs ?? 200;
     this.maxDelayMs = opts.maxDelayMs ?? 5 * 60_000;
+    this.queue = new FairQueue(opts.groupOf ?? (() => ""));
   }
 
   add(key: string): void {

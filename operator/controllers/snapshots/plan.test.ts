@@ -16,6 +16,8 @@ describe("planSnapshots", () => {
     const o = p.create[0]!;
     assert.equal(o.metadata?.name, "azure-repo-01234567");
     assert.deepEqual(o.metadata?.labels, { repository: "azure-repo", "app.kubernetes.io/managed-by": "blobstash" });
+    assert.equal(o.metadata?.annotations?.["blobstash.io/snapshot-id"], id);
+    assert.match(o.metadata?.annotations?.["blobstash.io/content-hash"] ?? "", /^[\w-]{22}$/);
     assert.deepEqual(o.status, { id, repository: "azure-repo", time: "2026-01-01T00:00:00Z", tree: "t".repeat(64), paths: ["/"], hostname: "host-0", username: "root", uid: 0, gid: 0, tags: ["demo/c"], size: "2 KiB" });
   });
 
@@ -32,13 +34,28 @@ describe("planSnapshots", () => {
     assert.deepEqual([inFlight.create.length, inFlight.remove.length], [0, 0], "a snapshot being forgotten is not put back");
   });
 
+  it("compares metadata only (the informer caches PartialObjectMetadata): the content hash says whether an object is current", () => {
+    const a = "a".repeat(64);
+    const made = planSnapshots({ ...base, snapshots: [snap(a)], existing: [] }).create[0]!;
+    const metadataOnly = (o: Snapshot): Snapshot => ({ apiVersion: "meta.k8s.io/v1", kind: "PartialObjectMetadata", metadata: o.metadata! });
+    const settled = planSnapshots({ ...base, snapshots: [snap(a)], existing: [metadataOnly(made)] });
+    assert.deepEqual([settled.create.length, settled.update.length, settled.remove.length], [0, 0, 0]);
+    const changed = planSnapshots({ ...base, snapshots: [{ ...snap(a), tags: ["other"] }], existing: [metadataOnly(made)] });
+    assert.equal(changed.update.length, 1, "restic's fields changed: the hash differs");
+    assert.deepEqual(changed.update[0]!.status?.tags, ["other"]);
+    const old = { ...made, metadata: { ...made.metadata, annotations: undefined } };
+    assert.equal(planSnapshots({ ...base, snapshots: [snap(a)], existing: [old] }).update.length, 1, "objects written before the annotations get them");
+  });
+
   it("puts a failed forget's reason on the object and keeps it there", () => {
     const a = "a".repeat(64);
     const p = planSnapshots({ ...base, snapshots: [snap(a)], existing: [], forgetFailed: new Map([[a, { reason: "RepositoryLocked", message: "restic forget failed: locked" }]]) });
     const c = p.create[0]!.status?.conditions?.[0];
     assert.deepEqual([c?.type, c?.status, c?.reason], ["Deleted", "False", "RepositoryLocked"]);
     const later = planSnapshots({ ...base, snapshots: [snap(a)], existing: p.create });
-    assert.deepEqual([later.update.length, later.create.length], [0, 0]);
+    assert.deepEqual([later.update.length, later.create.length], [0, 0], "later patches leave the condition alone");
+    const existing = planSnapshots({ ...base, snapshots: [snap(a)], existing: p.create, forgetFailed: new Map([[a, { reason: "ForgetFailed", message: "again" }]]) });
+    assert.equal(existing.update[0]?.status?.conditions?.[0]?.reason, "ForgetFailed", "an object that is still there gets the reason by a patch");
   });
 
   it("two ids with the same first 8 digits: the older gets the name", () => {
@@ -56,6 +73,8 @@ describe("forgetAskedBy", () => {
 
   it("the operator's own object of a listed snapshot asks to forget it", () => {
     assert.deepEqual(forgetAskedBy(made, listed([a]), new Set()), { repository: "demo/azure-repo", id: a });
+    const metadataOnly = { metadata: made.metadata! };
+    assert.deepEqual(forgetAskedBy(metadataOnly, listed([a]), new Set()), { repository: "demo/azure-repo", id: a }, "the id comes from the annotation");
   });
 
   it("the sync's own removals, copies under another name, hand-made objects and unlisted ids forget nothing", () => {

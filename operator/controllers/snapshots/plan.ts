@@ -1,16 +1,25 @@
 // What the Snapshot objects of one Repository should be, from what the restic repository holds.
 // Pure: the reconciler lists, this decides, the reconciler writes only the differences.
 
-import { isDeepStrictEqual } from "node:util";
+import { createHash } from "node:crypto";
 import type { V1OwnerReference } from "@kubernetes/client-node";
 import { formatBytes } from "../../api/bytes.ts";
 import { setCondition, type Condition } from "../../api/conditions.ts";
-import { LABEL_MANAGED_BY, MANAGED_BY } from "../../api/labels.ts";
+import { BLOBSTASH_DOMAIN, LABEL_MANAGED_BY, MANAGED_BY } from "../../api/labels.ts";
 import { SNAPSHOT_API_VERSION, SNAPSHOT_KIND, SNAPSHOT_REPOSITORY_LABEL, snapshotObjectName, type Snapshot, type SnapshotStatus } from "../../api/snapshot.ts";
 import type { SnapshotInfo } from "../../restic/snapshot-file.ts";
 
 /** The condition a Snapshot carries when `kubectl delete` could not forget it. */
 export const DELETED_CONDITION = "Deleted";
+
+/**
+ * The operator caches Snapshot objects as metadata only (PartialObjectMetadata: at 100,000 objects
+ * the statuses would be most of its memory), so what it needs to know of an object is in its
+ * metadata: the full snapshot id (a delete event must say which snapshot to forget; a label value
+ * cannot hold 64 characters) and a hash of the status it wrote, compared with the desired one.
+ */
+export const ANNOTATION_SNAPSHOT_ID = `${BLOBSTASH_DOMAIN}/snapshot-id`;
+export const ANNOTATION_CONTENT_HASH = `${BLOBSTASH_DOMAIN}/content-hash`;
 
 export interface SnapshotPlanInput {
   namespace: string;
@@ -53,6 +62,12 @@ export function statusOf(s: SnapshotInfo, repository: string): SnapshotStatus {
   return status;
 }
 
+/** Hash of what the operator writes from restic (conditions are the operator's own and excluded). */
+export function contentHash(status: SnapshotStatus): string {
+  const { conditions: _conditions, ...fields } = status;
+  return createHash("sha256").update(JSON.stringify(fields)).digest("base64url").slice(0, 22);
+}
+
 export function planSnapshots(input: SnapshotPlanInput): SnapshotPlan {
   const { namespace, repository, now } = input;
   const byName = new Map<string, SnapshotInfo>();
@@ -68,26 +83,24 @@ export function planSnapshots(input: SnapshotPlanInput): SnapshotPlan {
   const plan: SnapshotPlan = { create: [], update: [], remove: [], collisions };
   for (const [name, s] of byName) {
     const current = existing.get(name);
-    let conditions = current?.status?.id === s.id ? current.status.conditions : undefined;
+    const status: SnapshotStatus = statusOf(s, repository);
+    const hash = contentHash(status);
     const failed = input.forgetFailed.get(s.id);
-    if (failed) conditions = setCondition(conditions as Condition[] | undefined, { type: DELETED_CONDITION, status: "False", reason: failed.reason, message: failed.message }, now);
-    const status: SnapshotStatus = { ...statusOf(s, repository), ...(conditions?.length ? { conditions } : {}) };
+    // Conditions are written only when a forget failed; a merge patch without them leaves them on the object.
+    if (failed) status.conditions = setCondition(undefined, { type: DELETED_CONDITION, status: "False", reason: failed.reason, message: failed.message }, now) as Condition[];
     const labels = { [SNAPSHOT_REPOSITORY_LABEL]: repository, [LABEL_MANAGED_BY]: MANAGED_BY };
+    const annotations = { [ANNOTATION_SNAPSHOT_ID]: s.id, [ANNOTATION_CONTENT_HASH]: hash };
     const desired: Snapshot = {
       apiVersion: SNAPSHOT_API_VERSION,
       kind: SNAPSHOT_KIND,
-      metadata: { name, namespace, labels, ownerReferences: [input.owner] },
+      metadata: { name, namespace, labels, annotations, ownerReferences: [input.owner] },
       status,
     };
     if (!current) plan.create.push(desired);
-    else if (!isDeepStrictEqual(json(current.status), json(status)) || !sameLabels(current.metadata?.labels, labels) || !ownedBy(current, input.owner)) plan.update.push(desired);
+    else if (failed || !sameLabels(current.metadata?.annotations, annotations) || !sameLabels(current.metadata?.labels, labels) || !ownedBy(current, input.owner)) plan.update.push(desired);
   }
   for (const name of existing.keys()) if (!byName.has(name)) plan.remove.push(name);
   return plan;
-}
-
-function json(v: unknown): unknown {
-  return v === undefined ? null : JSON.parse(JSON.stringify(v));
 }
 
 function sameLabels(have: Record<string, string> | undefined, want: Record<string, string>): boolean {
@@ -108,7 +121,8 @@ export function forgetAskedBy(s: Snapshot, listed: (repositoryKey: string) => Re
   const namespace = s.metadata?.namespace ?? "";
   if (removing.delete(`${namespace}/${s.metadata?.name}`)) return undefined;
   const repo = s.metadata?.labels?.[SNAPSHOT_REPOSITORY_LABEL];
-  const id = s.status?.id;
+  // Metadata-only delete events carry the id in the annotation; objects written before it in status.
+  const id = s.metadata?.annotations?.[ANNOTATION_SNAPSHOT_ID] ?? s.status?.id;
   if (!repo || !id || s.metadata?.labels?.[LABEL_MANAGED_BY] !== MANAGED_BY) return undefined;
   if (s.metadata?.name !== snapshotObjectName(repo, id)) return undefined;
   const repository = `${namespace}/${repo}`;

@@ -34,6 +34,7 @@ import { jobFinished } from "../sessions/runtime.ts";
 import { ANNOTATION_CHECK_TRIGGER, LABEL_SNAPSHOT_ID, buildMaintenanceJob, repositoryOwner, type MaintenanceKind } from "../maintenance/job.ts";
 import type { Finished } from "../maintenance/reconciler.ts";
 import { checkDue, integrityCondition, integrityConditionCurrent } from "../maintenance/integrity.ts";
+import { shareBudget } from "./budget.ts";
 import { forgetAskedBy, planSnapshots } from "./plan.ts";
 import type { SnapshotSource } from "./source.ts";
 
@@ -41,6 +42,12 @@ export const SNAPSHOTS: ResourceType = { group: SNAPSHOT_GROUP, version: SNAPSHO
 
 /** Snapshot objects created at once per Repository. */
 const CREATES_IN_FLIGHT = 8;
+
+/**
+ * Snapshot files downloaded per look at one Repository: a first sync of thousands is many short
+ * reconciles, taken in turn with other namespaces' (the controller's queue is fair by namespace).
+ */
+const READS_PER_LOOK = 500;
 
 /** Default of --snapshot-sync-period. */
 export const DEFAULT_SNAPSHOT_SYNC_MS = 60_000;
@@ -54,6 +61,8 @@ export interface SnapshotSyncDeps {
   source: SnapshotSource;
   azurePolicy: AzureAdminPolicy;
   syncPeriodMs: number;
+  /** Snapshot objects (and snapshots read and kept) per namespace, shared among its Repositories. */
+  perNamespace: number;
   image: string;
   jobOptions: JobOptions;
   getRepository: (namespace: string, name: string) => Repository | undefined;
@@ -75,6 +84,10 @@ export class SnapshotSyncReconciler {
   private readonly removing = new Set<string>();
   /** Forgets that failed, waiting for the sync to put the reason on the (re-created) object. */
   private readonly failed = new Map<RepoKey, Map<string, { reason: string; message: string; job: string }>>();
+  /** Snapshot files each Repository held at its last look: what it asks of its namespace's budget. */
+  private readonly files = new Map<RepoKey, number>();
+  /** Snapshots left without objects at the last look, per Repository (an event when it changes). */
+  private readonly capped = new Map<RepoKey, number>();
 
   constructor(deps: SnapshotSyncDeps) {
     this.d = deps;
@@ -106,6 +119,8 @@ export class SnapshotSyncReconciler {
     this.listed.delete(key);
     this.requested.delete(key);
     this.failed.delete(key);
+    this.files.delete(key);
+    this.capped.delete(key);
     this.d.source.forget(key);
   }
 
@@ -249,7 +264,17 @@ export class SnapshotSyncReconciler {
     // The operator's own identity only where the admin lent it (as for probes and Job credentials).
     if (operatorIdentityRefusal(this.d.azurePolicy, parsed.credentials, namespace, azure.container)) return period;
     const target = { container: azure.container, ...(azure.prefix !== undefined ? { prefix: azure.prefix } : {}) };
-    const listing = await this.d.source.list(key, this.d.azure.get(parsed.credentials), target, parsed.resticPassword);
+    let limit = Infinity;
+    let sharers = 0;
+    const listing = await this.d.source.list(key, this.d.azure.get(parsed.credentials), target, parsed.resticPassword, {
+      maxReads: READS_PER_LOOK,
+      files: (total) => {
+        this.files.set(key, total);
+        const need = new Map([...this.files].filter(([k]) => k.startsWith(`${namespace}/`)));
+        sharers = need.size;
+        return (limit = shareBudget(this.d.perNamespace, need).get(key) ?? 0);
+      },
+    });
     if (!listing.ok) {
       this.d.log.warn("cannot list the repository's snapshots", { repository: key, reason: listing.reason, message: listing.message });
       return listing.transient ? Math.min(period, 10_000) : period;
@@ -268,6 +293,8 @@ export class SnapshotSyncReconciler {
     if (!owner) return period;
     const existing = this.d.snapshots.list(namespace).filter((s) => s.metadata?.labels?.[SNAPSHOT_REPOSITORY_LABEL] === name);
     const plan = planSnapshots({ namespace, repository: name, owner, snapshots: listing.snapshots, existing, forgetting, forgetFailed: failed, now: this.d.clock() });
+    // Files not read yet (the per-look budget) have objects that must stay until they are.
+    if (listing.pending > 0) plan.remove.length = 0;
     // A few creates in flight: a Repository's first sync makes one object per snapshot.
     for (let i = 0; i < plan.create.length; i += CREATES_IN_FLIGHT) {
       await Promise.all(
@@ -281,7 +308,8 @@ export class SnapshotSyncReconciler {
         }),
       );
     }
-    for (const s of plan.update) await this.d.kube.mergePatch(SNAPSHOTS, namespace, s.metadata?.name ?? "", { metadata: { labels: s.metadata?.labels, ownerReferences: s.metadata?.ownerReferences }, status: s.status });
+    // No conditions in the patch unless a forget failed: a merge patch then leaves them as they are.
+    for (const s of plan.update) await this.d.kube.mergePatch(SNAPSHOTS, namespace, s.metadata?.name ?? "", { metadata: { labels: s.metadata?.labels, annotations: s.metadata?.annotations, ownerReferences: s.metadata?.ownerReferences }, status: s.status });
     for (const n of plan.remove) {
       this.removing.add(`${namespace}/${n}`);
       try {
@@ -298,10 +326,31 @@ export class SnapshotSyncReconciler {
       const object = snapshotObjectName(name, id);
       if (this.listed.get(key)?.has(id)) this.event(repo, "Warning", f.reason, `Snapshot ${object}: ${f.message}`.slice(0, 1000));
     }
-    const count = listing.snapshots.length;
+    this.reportCap(repo, key, Math.max(0, listing.files - limit), limit, sharers);
+    if (listing.pending > 0) return 0;
+    // What restic would count: every snapshot file, whether or not it has an object, but for the unreadable.
+    const count = listing.files - listing.skipped.length;
     repositorySnapshots.set({ namespace, repository: name }, count);
     if (repo.status?.snapshotCount !== count) await patchStatusIfChanged(this.d.kube, { ...REPOSITORIES, namespace, name }, repo.status, { snapshotCount: count });
     return period;
+  }
+
+  /** A Warning event when the namespace's budget starts (or stops, or changes how much it) leaves snapshots without objects. */
+  private reportCap(repo: Repository, key: RepoKey, capped: number, limit: number, sharers: number): void {
+    const before = this.capped.get(key) ?? 0;
+    this.capped.set(key, capped);
+    if (capped === before) return;
+    const namespace = repo.metadata?.namespace ?? "";
+    if (capped === 0) {
+      this.d.log.info("every snapshot has a Snapshot object again", { repository: key });
+      return;
+    }
+    const message =
+      `${capped} of the oldest snapshots have no Snapshot object: namespace ${namespace} may have at most ${this.d.perNamespace} ` +
+      `(--snapshot-max-per-namespace), shared among its ${sharers} Repositories, so this one lists its newest ${limit}. ` +
+      "restic still has them all; forget old snapshots with a retention policy, or ask the admin for a larger budget";
+    this.d.log.warn("snapshots capped", { repository: key, capped, limit });
+    this.event(repo, "Warning", "SnapshotsCapped", message);
   }
 
   private event(repo: Repository, type: "Normal" | "Warning", reason: string, message: string): void {

@@ -14,12 +14,23 @@ import { DerivationSlots, TimeLimitReached } from "../../restic/derivation-slots
 import { openMasterKey, type MasterKey } from "../../restic/master-key.ts";
 import { readSnapshotFile, type SnapshotInfo } from "../../restic/snapshot-file.ts";
 import { judgeKeyFile } from "../repository/password-check.ts";
+import { planReads } from "./budget.ts";
 
 /** Snapshot files read at once per Repository (each a few hundred bytes). */
 const DOWNLOADS_IN_FLIGHT = 8;
 
 export type SnapshotListing =
-  | { ok: true; snapshots: SnapshotInfo[]; /** Files skipped, with why (not restic's, or unreadable with this key). */ skipped: string[] }
+  | {
+      ok: true;
+      /** The snapshots read, of the newest `limit` files. */
+      snapshots: SnapshotInfo[];
+      /** Files skipped, with why (not restic's, or unreadable with this key). */
+      skipped: string[];
+      /** Snapshot files the repository holds (the listing, before any limit). */
+      files: number;
+      /** Files within the limit not read yet (the per-look read budget): `snapshots` is not the whole picture. */
+      pending: number;
+    }
   | { ok: false; reason: string; message: string; transient: boolean };
 
 interface Memo {
@@ -41,8 +52,12 @@ export class SnapshotSource {
     this.timeLimitMs = options.timeLimitMs ?? 20_000;
   }
 
-  /** `scope`: namespace/name of the Repository; nothing learned for one is used for another. */
-  async list(scope: string, client: AzureClient, target: ProbeTarget, password: string): Promise<SnapshotListing> {
+  /**
+   * `scope`: namespace/name of the Repository; nothing learned for one is used for another.
+   * `limits.files(total)`: how many of the newest files to keep, given how many the repository
+   * holds (the Repository's share of its namespace's budget); `limits.maxReads`: downloads this look.
+   */
+  async list(scope: string, client: AzureClient, target: ProbeTarget, password: string, limits: { files?: (total: number) => number; maxReads?: number } = {}): Promise<SnapshotListing> {
     let memo = this.memos.get(scope);
     if (!memo) this.memos.set(scope, (memo = { files: new Map() }));
     let entries;
@@ -55,15 +70,16 @@ export class SnapshotSource {
     if (entries.length > MAX_SNAPSHOT_FILES) {
       return { ok: false, reason: "TooManySnapshots", message: `the repository holds more than ${MAX_SNAPSHOT_FILES} snapshots; blobstash lists at most that many (forget old ones with a retention policy)`, transient: false };
     }
-    const listed = new Set(entries.map((e) => e.id));
-    for (const id of memo.files.keys()) if (!listed.has(id)) memo.files.delete(id);
-    const unseen = entries.filter((e) => !memo.files.has(e.id));
-    if (unseen.length > 0) {
+    const plan = planReads(entries, (id) => memo.files.has(id), limits.files?.(entries.length) ?? entries.length, limits.maxReads ?? Infinity);
+    // What the operator keeps is bounded by the limit, not by what the tenant's bucket holds.
+    const kept = new Set(plan.keep.map((e) => e.id));
+    for (const id of memo.files.keys()) if (!kept.has(id)) memo.files.delete(id);
+    if (plan.read.length > 0) {
       const master = await this.masterKey(scope, memo, client, target, password);
       if ("reason" in master) return master;
       // A few downloads in flight: a new Repository's first look reads every snapshot file.
-      for (let i = 0; i < unseen.length; i += DOWNLOADS_IN_FLIGHT) {
-        const batch = unseen.slice(i, i + DOWNLOADS_IN_FLIGHT);
+      for (let i = 0; i < plan.read.length; i += DOWNLOADS_IN_FLIGHT) {
+        const batch = plan.read.slice(i, i + DOWNLOADS_IN_FLIGHT);
         const failures = await Promise.all(batch.map((e) => this.readOne(memo, client, target, e, master.key)));
         const failed = failures.find((f) => f !== undefined);
         if (failed) return failed;
@@ -71,12 +87,12 @@ export class SnapshotSource {
     }
     const snapshots: SnapshotInfo[] = [];
     const skipped: string[] = [];
-    for (const e of entries) {
+    for (const e of plan.keep) {
       const v = memo.files.get(e.id);
       if (typeof v === "string") skipped.push(v);
       else if (v) snapshots.push(v);
     }
-    return { ok: true, snapshots, skipped };
+    return { ok: true, snapshots, skipped, files: entries.length, pending: plan.deferred };
   }
 
   /** Reads one snapshot file into the memo; a failure that stops this look is returned. */
