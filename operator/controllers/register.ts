@@ -24,6 +24,7 @@ import { proxySettings, SessionRuntime } from "./sessions/runtime.ts";
 import type { Snapshot } from "../api/snapshot.ts";
 import { MaintenanceReconciler, maintenanceKindOf } from "./maintenance/reconciler.ts";
 import { SNAPSHOTS, SnapshotSyncReconciler } from "./snapshots/reconciler.ts";
+import { snapshotMetadata } from "./snapshots/plan.ts";
 import { SnapshotSource } from "./snapshots/source.ts";
 
 export interface Controllers {
@@ -38,7 +39,7 @@ export function buildControllers(kube: KubeClient, opts: OperatorOptions, events
   const ns = opts.watchNamespaces;
   const base = { client: kube, log };
 
-  const informer = <T extends KubeObject>(type: ResourceType, extra: { labelSelector?: string; metadataOnly?: boolean } = {}) =>
+  const informer = <T extends KubeObject>(type: ResourceType, extra: { labelSelector?: string; metadataOnly?: boolean; transform?: (obj: T) => T } = {}) =>
     new InformerSet<T>({ ...base, ...extra }, ns, (n) => resourcePath(type, n));
   const repositories = informer<Repository>(REPOSITORIES);
   const configs = informer<BackupConfiguration>(BACKUP_CONFIGURATIONS);
@@ -99,7 +100,7 @@ export function buildControllers(kube: KubeClient, opts: OperatorOptions, events
   // Snapshot objects and maintenance Jobs (check, forget): controllers/snapshots, controllers/maintenance.
   // Metadata only: at 100,000 Snapshots the statuses would be most of the operator's memory; the
   // sync compares the content-hash annotation instead (controllers/snapshots/plan.ts).
-  const snapshots = informer<Snapshot>(SNAPSHOTS, { metadataOnly: true });
+  const snapshots = informer<Snapshot>(SNAPSHOTS, { metadataOnly: true, transform: snapshotMetadata });
   const snapshotSync = new SnapshotSyncReconciler({
     kube,
     clock,

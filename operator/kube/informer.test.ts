@@ -119,7 +119,7 @@ describe("ResilientInformer recovery", function () {
       watched = true;
       watchEvents(res, [{ type: "DELETED", object: obj("a", "s1", "11") }, { type: "ADDED", object: obj("b", "s3", "12") }, { type: "MODIFIED", object: obj("b", "s1", "13") }], false);
     };
-    const informer = new ResilientInformer<ReturnType<typeof obj>>({ client: kube, path: "/apis/repositories.stash.appscode.com/v1alpha1/snapshots", log: logger, maxBackoffMs: 50, metadataOnly: true });
+    const informer = new ResilientInformer<ReturnType<typeof obj>>({ client: kube, path: "/apis/repositories.stash.appscode.com/v1alpha1/snapshots", log: logger, maxBackoffMs: 50, metadataOnly: true, transform: (o) => ({ ...o, kind: "kept" }) });
     const deleted: string[] = [];
     informer.on("delete", (o) => deleted.push(`${o.metadata.namespace}/${o.metadata.name}`));
     await informer.start();
@@ -132,7 +132,7 @@ describe("ResilientInformer recovery", function () {
       "watch application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json",
     ]);
     assert.deepEqual(deleted, ["a/s1"]);
-    assert.deepEqual(informer.list("a").map((o) => o.metadata.name), ["s2"]);
+    assert.deepEqual(informer.list("a").map((o) => `${o.metadata.name} ${o.kind}`), ["s2 kept"], "the cache keeps what transform returns");
     assert.deepEqual(informer.list("b").map((o) => `${o.metadata.name}@${o.metadata.annotations["blobstash.io/content-hash"]}`).sort(), ["s1@13", "s3@12"]);
     assert.deepEqual(informer.list("c"), []);
     assert.equal(informer.list().length, 3);

@@ -5,7 +5,7 @@ import { keyOf } from "./client.ts";
 type Handler<T> = (obj: T) => void;
 type EventName = "add" | "update" | "delete";
 
-export interface ResilientInformerOptions {
+export interface ResilientInformerOptions<T extends KubeObject = KubeObject> {
   client: KubeClient;
   /** Collection path, e.g. /api/v1/secrets or /apis/stash.appscode.com/v1alpha1/namespaces/demo/repositories */
   path: string;
@@ -23,6 +23,12 @@ export interface ResilientInformerOptions {
   metadataOnly?: boolean;
   /** Objects per list page (default 500). */
   pageSize?: number;
+  /**
+   * What is kept of each object (client-go's SetTransform), after managedFields are dropped: a
+   * cache of 100,000 objects pays for every field it keeps. Handlers get either form (a relist tells
+   * them what it kept), so it must keep what they read.
+   */
+  transform?: (obj: T) => T;
 }
 
 /** client-go's reflector pages its lists by 500. */
@@ -52,9 +58,9 @@ export class ResilientInformer<T extends KubeObject> {
   private readyResolve: (() => void) | undefined;
   readonly synced: Promise<void>;
 
-  private readonly opts: ResilientInformerOptions;
+  private readonly opts: ResilientInformerOptions<T>;
 
-  constructor(opts: ResilientInformerOptions) {
+  constructor(opts: ResilientInformerOptions<T>) {
     this.opts = opts;
     this.synced = new Promise((resolve) => (this.readyResolve = resolve));
   }
@@ -96,7 +102,7 @@ export class ResilientInformer<T extends KubeObject> {
     const fresh = new NamespacedStore<T>();
     let resourceVersion: string;
     try {
-      resourceVersion = await this.listPages(generation, (obj) => fresh.set(keyOf(obj), trim(obj)));
+      resourceVersion = await this.listPages(generation, (obj) => fresh.set(keyOf(obj), this.keep(obj)));
     } catch (err) {
       if (generation === this.generation) this.retryLater(`list ${path} failed`, err);
       return;
@@ -182,7 +188,7 @@ export class ResilientInformer<T extends KubeObject> {
       case "ADDED":
       case "MODIFIED": {
         const known = this.store.has(key);
-        this.store.set(key, trim(obj));
+        this.store.set(key, this.keep(obj));
         this.emit(known ? "update" : "add", obj);
         break;
       }
@@ -193,6 +199,11 @@ export class ResilientInformer<T extends KubeObject> {
       default:
         break; // BOOKMARK: only its resourceVersion matters
     }
+  }
+
+  private keep(obj: T): T {
+    const trimmed = trim(obj);
+    return this.opts.transform ? this.opts.transform(trimmed) : trimmed;
   }
 
   private emit(event: EventName, obj: T): void {
@@ -277,7 +288,7 @@ function trim<T extends KubeObject>(obj: T): T {
 export class InformerSet<T extends KubeObject> {
   private readonly members: ResilientInformer<T>[];
 
-  constructor(base: Omit<ResilientInformerOptions, "path">, namespaces: string[], pathFor: (namespace?: string) => string) {
+  constructor(base: Omit<ResilientInformerOptions<T>, "path">, namespaces: string[], pathFor: (namespace?: string) => string) {
     const scopes = namespaces.length ? namespaces : [undefined];
     this.members = scopes.map((ns) => new ResilientInformer<T>({ ...base, path: pathFor(ns) }));
   }

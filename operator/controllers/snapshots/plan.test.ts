@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { Snapshot } from "../../api/snapshot.ts";
 import { snapshotObjectName } from "../../api/snapshot.ts";
 import type { SnapshotInfo } from "../../restic/snapshot-file.ts";
-import { forgetAskedBy, planSnapshots } from "./plan.ts";
+import { forgetAskedBy, planSnapshots, snapshotMetadata } from "./plan.ts";
 
 const owner = { apiVersion: "stash.appscode.com/v1alpha1", kind: "Repository", name: "azure-repo", uid: "u1", controller: true };
 const snap = (id: string, time = "2026-01-01T00:00:00Z"): SnapshotInfo => ({ id, time, tree: "t".repeat(64), paths: ["/"], hostname: "host-0", username: "root", uid: 0, gid: 0, tags: ["demo/c"], bytesProcessed: 2048 });
@@ -37,7 +37,8 @@ describe("planSnapshots", () => {
   it("compares metadata only (the informer caches PartialObjectMetadata): the content hash says whether an object is current", () => {
     const a = "a".repeat(64);
     const made = planSnapshots({ ...base, snapshots: [snap(a)], existing: [] }).create[0]!;
-    const metadataOnly = (o: Snapshot): Snapshot => ({ apiVersion: "meta.k8s.io/v1", kind: "PartialObjectMetadata", metadata: o.metadata! });
+    const metadataOnly = (o: Snapshot): Snapshot => snapshotMetadata({ apiVersion: "meta.k8s.io/v1", kind: "PartialObjectMetadata", metadata: { ...o.metadata!, uid: "x", resourceVersion: "1", creationTimestamp: new Date() } });
+    assert.deepEqual(Object.keys(metadataOnly(made).metadata!).sort(), ["annotations", "labels", "name", "namespace", "ownerReferences", "resourceVersion", "uid"]);
     const settled = planSnapshots({ ...base, snapshots: [snap(a)], existing: [metadataOnly(made)] });
     assert.deepEqual([settled.create.length, settled.update.length, settled.remove.length], [0, 0, 0]);
     const changed = planSnapshots({ ...base, snapshots: [{ ...snap(a), tags: ["other"] }], existing: [metadataOnly(made)] });
@@ -73,7 +74,7 @@ describe("forgetAskedBy", () => {
 
   it("the operator's own object of a listed snapshot asks to forget it", () => {
     assert.deepEqual(forgetAskedBy(made, listed([a]), new Set()), { repository: "demo/azure-repo", id: a });
-    const metadataOnly = { metadata: made.metadata! };
+    const metadataOnly = snapshotMetadata({ metadata: made.metadata! });
     assert.deepEqual(forgetAskedBy(metadataOnly, listed([a]), new Set()), { repository: "demo/azure-repo", id: a }, "the id comes from the annotation");
   });
 
