@@ -12,7 +12,7 @@ import type { Repository } from "../operator/api/repository.ts";
 import type { Snapshot } from "../operator/api/snapshot.ts";
 import { waitFor } from "../e2e/cluster/wait.ts";
 import { createNamespace, inParallel, main, REPOSITORY, repositoryBody } from "./harness.ts";
-import { readMemory } from "./proc.ts";
+import { readCpuSeconds, readMemory } from "./proc.ts";
 import { Report } from "./report.ts";
 import { newMasterKeys, repositoryFiles, snapshotFile, type RepositoryFile } from "./restic-repo.ts";
 import { envInt, ms, ratio } from "./stats.ts";
@@ -99,13 +99,22 @@ main("snapshot-sync", async (b) => {
   // From the moment it leads (the baseline's clock also starts with a running operator).
   await waitFor("the operator to lead", () => op.log().includes("controllers started"), { timeoutMs: 60_000, intervalMs: 50 });
   const s0 = performance.now();
+  const cpu0 = readCpuSeconds(op.pid) ?? Number.NaN;
+  const azureAtLead = Number(/^blobstash_azure_requests_total (\S+)/m.exec(await op.metrics())?.[1] ?? Number.NaN);
   const sampler = setInterval(() => {
     const m = readMemory(op.pid);
     if (m) peak = Math.max(peak, m.rssMb);
   }, 250);
   const syncMs = (await Promise.race([allSnapshots, new Promise<number>((r) => setTimeout(() => r(Number.NaN), 3_600_000).unref())])) - s0;
   const settledAt = performance.now();
-  const azure0 = Number(/^blobstash_azure_requests_total (\S+)/m.exec(await op.metrics())?.[1] ?? Number.NaN);
+  const cpuSync = (readCpuSeconds(op.pid) ?? Number.NaN) - cpu0;
+  const atSync = await op.metrics();
+  const azure0 = Number(/^blobstash_azure_requests_total (\S+)/m.exec(atSync)?.[1] ?? Number.NaN);
+  // Where the first sync's time went: the Snapshot reconciles (list, reads, creates) and their count.
+  const reconcileSeconds = Number(/^blobstash_reconcile_duration_seconds_sum\{kind="Snapshot"\} (\S+)/m.exec(atSync)?.[1] ?? Number.NaN);
+  const reconciles = Number(/^blobstash_reconcile_duration_seconds_count\{kind="Snapshot"\} (\S+)/m.exec(atSync)?.[1] ?? Number.NaN);
+  const rssAtSync = readMemory(op.pid)?.rssMb ?? Number.NaN;
+  console.log(`all Snapshot objects after ${ms(syncMs)}; operator RSS ${rssAtSync.toFixed(0)} MB, CPU ${cpuSync.toFixed(0)} s`);
   const modified0 = snapClock.modified;
   await waitFor("a 120 s settled window", () => performance.now() - settledAt > 120_000, { timeoutMs: 130_000, intervalMs: 1000 });
   const azure1 = Number(/^blobstash_azure_requests_total (\S+)/m.exec(await op.metrics())?.[1] ?? Number.NaN);
@@ -122,6 +131,8 @@ main("snapshot-sync", async (b) => {
   report.figure("objects: Snapshots / Repositories", `${snapList.items.length} / ${repoList.items.length}`, `${ratio(snapList.items.length, repoList.items.length)} the baseline's objects`);
   report.figure("bytes (JSON): Snapshots", `${(snapBytes / 2 ** 20).toFixed(1)} MB`, `${(snapBytes / Math.max(1, snapList.items.length)).toFixed(0)} B each; ${ratio(snapBytes, repoBytes)} the Repositories' ${(repoBytes / 2 ** 20).toFixed(1)} MB`);
   report.figure("operator RSS: with Snapshots / baseline", `${rss?.rssMb.toFixed(0)} / ${baseRss.toFixed(0)} MB`, `${ratio(rss?.rssMb ?? Number.NaN, baseRss)}; peak ${peak.toFixed(0)} MB (VmHWM ${rss?.peakMb.toFixed(0)} MB)`);
+  report.figure("first sync: Azure requests, operator CPU", `${(azure0 - azureAtLead).toFixed(0)}, ${cpuSync.toFixed(0)} s`, `${((azure0 - azureAtLead) / total).toFixed(2)} requests per snapshot; CPU ${ratio(cpuSync * 1000, syncMs)} of the wall time`);
+  report.figure("first sync: Snapshot reconciles", `${reconciles}`, `${(reconcileSeconds / Math.max(1, reconciles)).toFixed(2)} s each on average (8 workers, --concurrency; at most 500 reads a look)`);
   report.figure("Azure requests/min once settled", `${((azure1 - azure0) / 2).toFixed(0)}`, `${((azure1 - azure0) / 2 / repos).toFixed(2)} per Repository (sync period 60 s, revalidation 60 s)`);
   report.figure("Snapshot writes once settled (MODIFIED)", `${snapClock.modified - modified0}`, "in 120 s");
   return report.finish();
