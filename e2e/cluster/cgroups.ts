@@ -65,9 +65,12 @@ export function ensureCgroup(rel: string): string[] {
 }
 
 /** Creates `<own memory cgroup>/blobstash-<id>` in every hierarchy: the parent of the cluster's nodes. */
+/** The directory name of cluster `id`'s cgroup in every hierarchy. */
+export const clusterCgroupName = (id: string) => `blobstash-${id}`;
+
 export function createClusterCgroup(id: string): ClusterCgroup {
   const base = ownMemoryCgroup(readFileSync("/proc/self/cgroup", "utf8"));
-  const root = path.posix.join(base, `blobstash-${id}`);
+  const root = path.posix.join(base, clusterCgroupName(id));
   return { root, created: ensureCgroup(root) };
 }
 

@@ -4,6 +4,7 @@ import { accessSync, constants, mkdirSync, readFileSync, rmdirSync, rmSync, writ
 import path from "node:path";
 import { execa } from "execa";
 import { startApiserver, waitForApiserver } from "./apiserver.ts";
+import { etcdShmName, SHM, sweepDeadClusters } from "./sweep.ts";
 import { startAzurite, stopAzurite } from "./azurite.ts";
 import { createClusterCgroup, pidsIn, removeSubtree } from "./cgroups.ts";
 import { createPki, pkiPaths, type Pki } from "./certs.ts";
@@ -70,10 +71,10 @@ const paths = (dir: string) => ({
 });
 
 /** etcd's data goes to tmpfs when the machine has a writable one (it is thrown away with the cluster anyway). */
-function etcdDataDir(dir: string): string {
+function etcdDataDir(dir: string, id: string): string {
   try {
-    accessSync("/dev/shm", constants.W_OK);
-    return path.join("/dev/shm", `blobstash-etcd-${randomBytes(6).toString("hex")}`);
+    accessSync(SHM, constants.W_OK);
+    return path.join(SHM, etcdShmName(id));
   } catch {
     return path.join(dir, "etcd");
   }
@@ -192,6 +193,8 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   await stopAll(dir); // clears stale records of dead processes
   for (const stale of [stateFile(dir), pkiPaths(dir).dir, paths(dir).nodesDir]) rmSync(stale, { recursive: true, force: true });
 
+  const swept = await sweepDeadClusters();
+  if (swept.length > 0) log(`removed what killed runs left behind: clusters ${swept.join(", ")}`);
   const [etcdClient, etcdPeer, apiserver, controllerManager, scheduler, azurite, proxy] = await Promise.all(Array.from({ length: 7 }, freePort));
   const id = randomBytes(3).toString("hex");
   const octet = await freeOctet();
@@ -206,7 +209,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       etcdClient: etcdClient!, etcdPeer: etcdPeer!, apiserver: apiserver!, controllerManager: controllerManager!, scheduler: scheduler!,
       azurite: azurite!, proxy: proxy!,
     },
-    etcdDataDir: etcdDataDir(dir),
+    etcdDataDir: etcdDataDir(dir, id),
     azurite: { account, key: randomBytes(64).toString("base64") },
     nodes: NODE_NAMES.map((name, i) => nodeAddressing(network, id, i, name)),
     cgroup: { root: "", created: [] },
@@ -217,9 +220,10 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   const p = paths(dir);
   try {
     let t = Date.now();
+    // The holder first: it marks the cluster alive (sweep.ts) before anything of it exists.
+    holdKernelSettings(id);
     await createBridge(network);
     state.cgroup = createClusterCgroup(id);
-    holdKernelSettings(id);
     writeState(dir, state);
     const pki = await createPki(dir, [network.hostIp, network.kubernetesServiceIp]);
     log(`network ${network.clusterCidr} on ${network.bridge}, certificates ready (${since(t)})`);

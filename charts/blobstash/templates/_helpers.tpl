@@ -28,7 +28,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 
 {{/* The rules the operator needs in a namespace it watches: shared by the ClusterRole and the Roles. */}}
 {{- define "blobstash.workloadRules" -}}
-# Exactly the verbs the code uses (e2e/rbac-audit.test.ts derives them from a run's audit log).
+# Exactly the verbs the code uses (e2e/audit/rbac.test.ts derives them from a run's audit log).
 - apiGroups: ["stash.appscode.com"]
   resources: [backupconfigurations, restoresessions]
   verbs: [get, list, watch]
@@ -46,9 +46,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
   verbs: [patch]
 # Where owner references are enforced (OwnerReferencesPermissionEnforcement, as on OpenShift), owning
 # an object with blockOwnerDeletion needs update on its owner's finalizers: sessions own Jobs and
-# Secrets, BackupConfigurations own their sessions, Repositories their Snapshots.
+# Secrets, BackupConfigurations own their sessions. (Snapshots and check Jobs do not block their
+# Repository's deletion, so no Repository finalizers.)
 - apiGroups: ["stash.appscode.com"]
-  resources: [repositories/finalizers, backupconfigurations/finalizers, backupsessions/finalizers, restoresessions/finalizers]
+  resources: [backupconfigurations/finalizers, backupsessions/finalizers, restoresessions/finalizers]
   verbs: [update]
 # Storage Secrets are read; per-Job credential Secrets (a minted SAS) are created and deleted.
 - apiGroups: [""]
@@ -61,10 +62,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - apiGroups: ["batch"]
   resources: [jobs]
   verbs: [get, list, watch, create, delete, patch]
-# Snapshot objects mirror what each restic repository holds.
+# Snapshot objects mirror what each restic repository holds (read from the informer only).
 - apiGroups: ["repositories.stash.appscode.com"]
   resources: [snapshots]
-  verbs: [get, list, watch, create, patch, delete]
+  verbs: [list, watch, create, patch, delete]
 # The Job result is read from the terminated Pod's termination message.
 - apiGroups: [""]
   resources: [pods]
