@@ -12,6 +12,7 @@ import { RECORD_DIR } from "./kernel-settings.ts";
 import { deleteBridge, planNetwork, SYSTEM_PATH } from "./network.ts";
 
 export const SHM = "/dev/shm";
+const list = (dir: string) => (existsSync(dir) ? readdirSync(dir) : []);
 const ID = "[0-9a-f]{6}";
 /** etcd's data directory on tmpfs for cluster `id`. */
 export const etcdShmName = (id: string) => `blobstash-etcd-${id}`;
@@ -32,6 +33,26 @@ export function idsIn(bridges: readonly string[], cgroups: readonly string[], sh
   return ids;
 }
 
+/**
+ * Ids of clusters some process on the machine still belongs to: by its cgroups (node daemons and
+ * containers, wherever the starter's cgroup was) or its command line (etcd's data directory).
+ */
+export function idsInUse(procDir = "/proc"): Set<string> {
+  const ids = new Set<string>();
+  const re = new RegExp(`blobstash-(?:etcd-)?(${ID})(?![0-9a-f])`, "g");
+  for (const pid of list(procDir)) {
+    if (!/^\d+$/.test(pid)) continue;
+    for (const f of ["cgroup", "cmdline"]) {
+      try {
+        for (const m of readFileSync(path.join(procDir, pid, f), "utf8").matchAll(re)) ids.add(m[1]!);
+      } catch {
+        // the process ended meanwhile
+      }
+    }
+  }
+  return ids;
+}
+
 /** Whether the process that holds the cluster's kernel settings still runs (it is read, never removed here). */
 function holderAlive(id: string, recordDir: string): boolean {
   try {
@@ -42,10 +63,11 @@ function holderAlive(id: string, recordDir: string): boolean {
   }
 }
 
-const list = (dir: string) => (existsSync(dir) ? readdirSync(dir) : []);
-
-/** Removes the leftovers of every dead cluster on this machine; returns their ids. */
-export async function sweepDeadClusters(o: { recordDir?: string; shm?: string } = {}): Promise<string[]> {
+/**
+ * Removes the leftovers of every dead cluster on this machine (or of the `only` ids); returns their
+ * ids. A cluster is alive while its kernel-settings holder runs or any process belongs to it.
+ */
+export async function sweepDeadClusters(o: { recordDir?: string; shm?: string; only?: readonly string[] } = {}): Promise<string[]> {
   const recordDir = o.recordDir ?? RECORD_DIR;
   const shm = o.shm ?? SHM;
   const base = ownMemoryCgroup(readFileSync("/proc/self/cgroup", "utf8"));
@@ -53,10 +75,12 @@ export async function sweepDeadClusters(o: { recordDir?: string; shm?: string } 
     .split("\n")
     .map((l) => l.split(":")[1]?.trim() ?? "");
   const cgroups = hierarchies().flatMap((h) => list(path.join(h, base)));
+  const inUse = idsInUse();
   const dead: string[] = [];
   for (const id of idsIn(bridges, cgroups, list(shm))) {
+    if (o.only && !o.only.includes(id)) continue;
     const cgroup = path.posix.join(base, clusterCgroupName(id));
-    if (holderAlive(id, recordDir) || pidsIn(cgroup).length > 0) continue;
+    if (holderAlive(id, recordDir) || inUse.has(id) || pidsIn(cgroup).length > 0) continue;
     dead.push(id);
     const bridge = planNetwork(id, 0).bridge;
     if (bridges.includes(bridge)) await deleteBridge({ bridge });
