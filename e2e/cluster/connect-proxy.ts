@@ -1,5 +1,6 @@
 import http from "node:http";
 import net from "node:net";
+import { parseFault, type AzureFaultResponder } from "./azure-faults.ts";
 
 /**
  * Where a CONNECT request for `authority` (host:port) is tunnelled: any `<name>.localhost:<port>` (and
@@ -18,11 +19,36 @@ export function tunnelTarget(authority: string): { host: string; port: number } 
   return { host: "127.0.0.1", port };
 }
 
-/** An HTTP proxy that only speaks CONNECT (plus GET /healthz for readiness checks). */
-export function createConnectProxy(log: (line: string) => void): http.Server {
+/** Faults injected into tunnels to one port (the emulator's), switched by `PUT /fault` on a loopback listener. */
+export interface FaultMode {
+  port: number;
+  responder: AzureFaultResponder;
+}
+
+/** An HTTP proxy that only speaks CONNECT (plus GET /healthz for readiness checks, and PUT /fault from loopback when `faults` is given). */
+export function createConnectProxy(log: (line: string) => void, faults?: FaultMode): http.Server {
+  // Open tunnels to the fault port: a fault that starts ends them, so clients reconnect into it.
+  const tunnels = new Set<net.Socket>();
   const server = http.createServer((req, res) => {
     if (req.method === "GET" && req.url === "/healthz") {
       res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+      return;
+    }
+    // Only the host's loopback may switch faults (pods reach this proxy on the bridge address).
+    if (faults && req.method === "PUT" && req.url === "/fault" && req.socket.localAddress === "127.0.0.1") {
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString()));
+      req.on("end", () => {
+        try {
+          faults.responder.fault = parseFault(body);
+        } catch (err) {
+          res.writeHead(400, { "content-type": "text/plain" }).end(`${(err as Error).message}\n`);
+          return;
+        }
+        if (faults.responder.fault) for (const t of tunnels) t.destroy();
+        log(`fault on port ${faults.port}: ${JSON.stringify(faults.responder.fault ?? "none")} (${faults.responder.answered} answered so far)`);
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ fault: faults.responder.fault ?? null, answered: faults.responder.answered }));
+      });
       return;
     }
     log(`refused ${req.method} ${req.url}: only CONNECT is supported`);
@@ -36,7 +62,18 @@ export function createConnectProxy(log: (line: string) => void): http.Server {
       client.end("HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\n\r\nonly *.localhost is tunnelled\n");
       return;
     }
+    if (faults?.responder.fault && target.port === faults.port) {
+      log(`tunnel ${authority} -> fault ${faults.responder.fault.status}`);
+      client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+      if (head.length > 0) client.unshift(head);
+      faults.responder.serve(client);
+      return;
+    }
     const upstream = net.connect(target.port, target.host);
+    if (faults && target.port === faults.port) {
+      tunnels.add(client);
+      client.once("close", () => tunnels.delete(client));
+    }
     upstream.once("connect", () => {
       log(`tunnel ${authority} -> ${target.host}:${target.port}`);
       client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
