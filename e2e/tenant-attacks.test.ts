@@ -253,6 +253,37 @@ describe("tenant attacks: every attempt to borrow the operator's identity, reach
       },
     },
     {
+      attack: "restore the victim's snapshot from the victim's shared Repository, which admits the tenant's namespace",
+      expected: "SnapshotNotInNamespace; the tenant's latest is its own snapshot",
+      run: async () => {
+        // The tenant backs up into the shared Repository first, the victim after: the victim's is the newest.
+        await tenant.writeTree("source", [{ path: "mine.txt", type: "file", content: "the tenant's data\n" }]);
+        await tenantCreate(configOf("shared-own", { name: "shared", namespace: victim.ns }));
+        await tenantCreate(sessionOf("shared-own", "shared-own"));
+        const own = (await tenant.waitForPhase("backupsessions", "shared-own", ["Succeeded"], 90_000)).status as { snapshot?: string };
+        await victim.backupConfiguration("shared", { repository: { name: "shared" } });
+        await victim.backupSession("v-shared", "shared");
+        const theirs = (await victim.waitForPhase("backupsessions", "v-shared", ["Succeeded"], 90_000)).status as { snapshot?: string };
+        assert.ok(own.snapshot && theirs.snapshot && own.snapshot !== theirs.snapshot);
+        const restoreOf = (name: string, snapshot: string) => ({
+          apiVersion: "stash.appscode.com/v1beta1",
+          kind: "RestoreSession",
+          metadata: { name },
+          spec: { repository: { name: "shared", namespace: victim.ns }, target: { ref: { apiVersion: "v1", kind: "PersistentVolumeClaim", name: "source" }, rules: [{ snapshots: [snapshot] }] } },
+        });
+        await tenantCreate(restoreOf("shared-latest", "latest"));
+        const latest = (await tenant.waitForPhase("restoresessions", "shared-latest", ["Succeeded"], 90_000)).status as { snapshot?: string };
+        assert.equal(latest.snapshot, own.snapshot, "latest is the tenant's own snapshot, not the victim's newer one");
+        await tenantCreate(restoreOf("steal", theirs.snapshot));
+        const s = await tenant.waitForPhase("restoresessions", "steal", ["Failed"], 90_000);
+        const c = s.status?.conditions?.find((x) => x.type === "Completed");
+        assert.match(c?.message ?? "", new RegExp(`not taken by a backup of namespace ${tenant.ns}`), c?.message);
+        const tree = await tenant.readTree("source");
+        assert.ok(!tree.some((e) => e.path.includes("ledger")), `nothing of the victim's reached the tenant's volume: ${tree.map((e) => e.path).join(", ")}`);
+        return c?.reason ?? "";
+      },
+    },
+    {
       attack: "use the victim's shared Repository (Selector: quarantined DoesNotExist) from a namespace the admin quarantined, namespace-scoped install",
       expected: "RepositoryNotAllowed: the selector is matched against the real labels",
       run: async () => {
@@ -300,7 +331,7 @@ describe("tenant attacks: every attempt to borrow the operator's identity, reach
     console.log(`\n      ${"attack".padEnd(w[0]!)} | ${"expected refusal".padEnd(w[1]!)} | observed`);
     for (const o of observed) console.log(`      ${o.row.attack.padEnd(w[0]!)} | ${o.row.expected.padEnd(w[1]!)} | ${o.observed}`);
     console.log(`      ${observed.filter((o) => o.ok).length} of ${observed.length} refused as expected; listener connections: ${connections}\n`);
-    const expectedReasons: Record<number, string> = { 0: "OperatorIdentityNotAllowed", 1: "WipeOutBlocked", 2: "EndpointNotAllowed", 3: "JobNameTaken", 4: "Succeeded", 6: "RepositoryNotAllowed", 7: "KeyFileInvalid" };
+    const expectedReasons: Record<number, string> = { 0: "OperatorIdentityNotAllowed", 1: "WipeOutBlocked", 2: "EndpointNotAllowed", 3: "JobNameTaken", 4: "Succeeded", 6: "SnapshotNotInNamespace", 7: "RepositoryNotAllowed", 8: "KeyFileInvalid" };
     for (const [i, o] of observed.entries()) {
       assert.ok(o.ok, `${o.row.attack}: ${o.observed}`);
       if (expectedReasons[i]) assert.equal(o.observed, expectedReasons[i], o.row.attack);

@@ -1,4 +1,5 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import type { Pki } from "./certs.ts";
 import { probeGet } from "./https-probe.ts";
 import { exitedWithLog, startProcess, type ProcessRecord } from "./supervisor.ts";
@@ -18,7 +19,32 @@ export interface ApiserverConfig {
 
 export const serviceAccountIssuer = "https://kubernetes.default.svc.cluster.local";
 
-export function apiserverArgs(cfg: Pick<ApiserverConfig, "pki" | "etcdUrl" | "port" | "address" | "serviceCidr">): string[] {
+/** Where the API server writes the audit events of ServiceAccounts (e2e/audit/rbac.test.ts reads them). */
+export const auditLogPath = (dir: string) => path.join(dir, "logs", "kube-apiserver-audit.log");
+
+/**
+ * The requests of ServiceAccounts outside kube-system, as JSON lines: the operators' requests tell
+ * which permissions a run needed. Creates of what the operator owns by reference carry their
+ * bodies (no Secret's: those stay at Metadata), for the owner's finalizers they need.
+ */
+export const AUDIT_POLICY = JSON.stringify({
+  apiVersion: "audit.k8s.io/v1",
+  kind: "Policy",
+  omitStages: ["RequestReceived"],
+  rules: [
+    { level: "None", userGroups: ["system:serviceaccounts:kube-system"] },
+    {
+      level: "Request",
+      userGroups: ["system:serviceaccounts"],
+      verbs: ["create"],
+      resources: [{ group: "batch", resources: ["jobs"] }, { group: "stash.appscode.com", resources: ["backupsessions"] }, { group: "repositories.stash.appscode.com", resources: ["snapshots"] }],
+    },
+    { level: "Metadata", userGroups: ["system:serviceaccounts"] },
+    { level: "None" },
+  ],
+});
+
+export function apiserverArgs(cfg: Pick<ApiserverConfig, "dir" | "pki" | "etcdUrl" | "port" | "address" | "serviceCidr">): string[] {
   const { pki } = cfg;
   return [
     "--etcd-servers", cfg.etcdUrl,
@@ -31,7 +57,9 @@ export function apiserverArgs(cfg: Pick<ApiserverConfig, "pki" | "etcdUrl" | "po
     "--client-ca-file", pki.caCert,
     // Node: kubelets read only what their own pods need (and NodeRestriction keeps them to their own Node).
     "--authorization-mode", "Node,RBAC",
-    "--enable-admission-plugins", "NodeRestriction",
+    // OwnerReferencesPermissionEnforcement as on OpenShift: owning an object with blockOwnerDeletion
+    // needs update on the owner's finalizers, so the chart's grants for it are exercised.
+    "--enable-admission-plugins", "NodeRestriction,OwnerReferencesPermissionEnforcement",
     "--kubelet-client-certificate", pki.kubeletClientCert,
     "--kubelet-client-key", pki.kubeletClientKey,
     "--kubelet-certificate-authority", pki.caCert,
@@ -48,12 +76,17 @@ export function apiserverArgs(cfg: Pick<ApiserverConfig, "pki" | "etcdUrl" | "po
     "--enable-priority-and-fairness=false",
     "--profiling=false",
     "--event-ttl", "1h",
+    "--audit-policy-file", path.join(cfg.dir, "audit-policy.json"),
+    "--audit-log-path", auditLogPath(cfg.dir),
+    "--audit-log-format", "json",
+    "--audit-log-maxbackup", "0",
     "-v", "1",
   ];
 }
 
 /** Starts kube-apiserver and waits until /readyz passes (its post-start hooks, RBAC bootstrap included). */
 export async function startApiserver(cfg: ApiserverConfig): Promise<{ url: string; record: ProcessRecord }> {
+  writeFileSync(path.join(cfg.dir, "audit-policy.json"), AUDIT_POLICY);
   const record = startProcess(cfg.dir, "kube-apiserver", tool("kube-apiserver"), apiserverArgs(cfg), {
     env: { PATH: process.env.PATH, HOME: process.env.HOME },
     dieWithParent: cfg.dieWithParent,

@@ -27,6 +27,20 @@ export const PVC_RESTORE_TASK = "pvc-restore";
 /** restic host name a snapshot gets when the target has no alias: Stash's default for a standalone PVC. */
 export const DEFAULT_SNAPSHOT_HOST = "host-0";
 
+/**
+ * The restic tag every snapshot of a BackupConfiguration gets. Retention and parent selection
+ * group by host and tags, so configurations sharing a repository never prune each other's
+ * snapshots; restores from a shared Repository find their own namespace's snapshots by it.
+ */
+export function backupTag(configNamespace: string, configName: string): string {
+  return `${configNamespace}/${configName}`;
+}
+
+/** Whether a backup of the namespace took a snapshot with these tags. */
+export function takenInNamespace(tags: readonly string[], namespace: string): boolean {
+  return tags.some((t) => t.startsWith(`${namespace}/`));
+}
+
 export interface ObjectRef {
   name: string;
   namespace?: string;

@@ -39,6 +39,11 @@ export interface UsagePolicy {
       matchExpressions?: Array<{ key: string; operator: string; values?: string[] }>;
     };
   };
+  /**
+   * blobstash's own: which snapshots a RestoreSession of another allowed namespace may restore.
+   * Same (the default): only those its own namespace's BackupConfigurations took. All: any.
+   */
+  snapshots?: { from?: "Same" | "All" };
 }
 
 /** blobstash's own: when `restic check` runs (controllers/maintenance). */

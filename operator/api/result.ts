@@ -39,8 +39,12 @@ export const RESULT_REASONS = [
   "NotInitialized",
   /** The snapshot id (or `latest` with its host filter) matched nothing. */
   "SnapshotNotFound",
+  /** The snapshot exists but no backup of the restoring session's namespace took it (shared Repository). */
+  "SnapshotNotInNamespace",
   /** A path to back up does not exist in the volume. */
   "PathNotFound",
+  /** The volume (or the paths and excludes chosen) holds nothing: restic makes no empty snapshot. */
+  "NothingToBackUp",
   /** Connection refused, timeouts, DNS failures, TLS failures, resets. */
   "NetworkError",
   /** The storage service refused the credentials (bad or malformed SAS). */

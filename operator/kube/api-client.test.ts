@@ -15,14 +15,14 @@ describe("KubeClient (HTTP behaviour)", function () {
   let caPem: string;
   let url: string;
   let handler: Handler;
-  const seen: Array<{ method?: string; url?: string; auth?: string; type?: string; body: string }> = [];
+  const seen: Array<{ method?: string; url?: string; auth?: string; type?: string; agent?: string; body: string }> = [];
 
   before(async function () {
     srv = await startTlsServer("127.0.0.1", (req, res) => {
       let body = "";
       req.on("data", (c: Buffer) => (body += c.toString()));
       req.on("end", () => {
-        seen.push({ method: req.method, url: req.url, auth: req.headers.authorization, type: req.headers["content-type"], body });
+        seen.push({ method: req.method, url: req.url, auth: req.headers.authorization, type: req.headers["content-type"], agent: req.headers["user-agent"], body });
         handler(req, res, body);
       });
     });
@@ -53,6 +53,7 @@ describe("KubeClient (HTTP behaviour)", function () {
     }
     assert.equal(srv.connections, 1);
     assert.deepEqual([...new Set(seen.map((s) => s.auth))], ["Bearer t1", "Bearer t2"]);
+    assert.deepEqual([...new Set(seen.map((s) => s.agent))], [`blobstash-operator (${process.platform}/${process.arch})`], "the audit log tells the operator's requests by their agent");
     kube.close();
   });
 

@@ -249,6 +249,30 @@ describe("restic wrapper (real restic, local repository)", function () {
     assert.equal((await manifest(target)).length, 4);
   });
 
+  it("restores from a shared repository only the snapshots of the namespace it is told, newest of those for latest", async () => {
+    const rf = join(dir, "other-backup.json");
+    assert.equal(await runWrapper(["backup", ...common(rf), "--source", src, "--host", "host-0", "--tag", "other/nightly"]), 0);
+    const other = (await readResult(rf)).snapshot!.id;
+    const scoped = (file: string, target: string, snapshot: string, namespace: string) =>
+      runWrapper(["restore", ...common(join(dir, file)), "--target", join(dir, target), "--snapshot", snapshot, "--snapshot-namespace", namespace, "--include", "/nested"]);
+
+    assert.equal(await scoped("ns-latest.json", "ns-latest", "latest", "demo"), 0);
+    assert.equal((await readResult(join(dir, "ns-latest.json"))).snapshot?.id, lastSnapshot, "demo's newest, not the newer snapshot of namespace other");
+    assert.equal(await scoped("ns-own.json", "ns-own", other.slice(0, 12), "other"), 0);
+    assert.equal((await readResult(join(dir, "ns-own.json"))).snapshot?.id, other);
+
+    assert.equal(await scoped("ns-foreign.json", "ns-foreign", other, "demo"), 1);
+    const foreign = await readResult(join(dir, "ns-foreign.json"));
+    assert.equal(foreign.reason, "SnapshotNotInNamespace");
+    assert.match(foreign.message ?? "", /not taken by a backup of namespace demo.*snapshots\.from: All/);
+    assert.deepEqual(await readdir(join(dir, "ns-foreign")), [], "nothing restored");
+
+    assert.equal(await scoped("ns-none.json", "ns-none", "latest", "nobody"), 1);
+    const none = await readResult(join(dir, "ns-none.json"));
+    assert.equal(none.reason, "SnapshotNotFound");
+    assert.match(none.message ?? "", /no snapshot of namespace nobody/);
+  });
+
   it("reports a wrong password as WrongPassword, with no snapshot made", async () => {
     process.env.RESTIC_PASSWORD = "not-the-password";
     try {

@@ -107,6 +107,10 @@ describe("wrapper flags", () => {
     assert.ok(latest.ok && latest.plan.action === "restore" && latest.plan.overwrite === undefined && latest.plan.deleteExtra === undefined);
     const existing = parseWrapperArgs(["restore", "--repo", "r", "--target", "/t", "--overwrite", "if-newer", "--delete"], env);
     assert.ok(existing.ok && existing.plan.action === "restore" && existing.plan.overwrite === "if-newer" && existing.plan.deleteExtra === true);
+    const scoped = parseWrapperArgs(["restore", "--repo", "r", "--target", "/t", "--snapshot-namespace", "team-a"], env);
+    assert.ok(scoped.ok && scoped.plan.action === "restore" && scoped.plan.snapshotNamespace === "team-a");
+    const notNamespace = parseWrapperArgs(["restore", "--repo", "r", "--target", "/t", "--snapshot-namespace", "Team/A"], env);
+    assert.ok(!notNamespace.ok && /--snapshot-namespace "Team\/A" is not a namespace name/.test(notNamespace.error));
     const wrong = parseWrapperArgs(["restore", "--repo", "r", "--target", "/t", "--overwrite", "sometimes"], env);
     assert.ok(!wrong.ok && /--overwrite "sometimes" is not one of always, if-changed, if-newer, never/.test(wrong.error));
   });

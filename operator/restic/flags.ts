@@ -14,7 +14,7 @@ export const USAGE = `usage:
   blobstash backup  --repo REPO --source DIR [--path REL]... [--exclude PATTERN]... [--host NAME] [--tag TAG]...
                     [--keep-last N] [--keep-hourly N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N]
                     [--keep-yearly N] [--keep-tag TAG]... [--prune] [--dry-run] [common flags]
-  blobstash restore --repo REPO --target DIR [--snapshot ID|latest] [--snapshot-host NAME]
+  blobstash restore --repo REPO --target DIR [--snapshot ID|latest] [--snapshot-host NAME] [--snapshot-namespace NS]
                     [--include PATTERN]... [--exclude PATTERN]... [--overwrite always|if-changed|if-newer|never]
                     [--delete] [common flags]
   blobstash check   --repo REPO [--read-data-subset P%|N/T] [common flags]
@@ -60,6 +60,8 @@ export interface RestorePlan extends CommonPlan {
   action: "restore";
   snapshot: string;
   snapshotHost?: string;
+  /** Only snapshots tagged "<namespace>/<configuration>" by a backup of this namespace may be restored. */
+  snapshotNamespace?: string;
   target: string;
   includes: string[];
   excludes: string[];
@@ -126,6 +128,7 @@ const RESTORE = {
   ...COMMON,
   snapshot: { type: "string" },
   "snapshot-host": { type: "string" },
+  "snapshot-namespace": { type: "string" },
   target: { type: "string" },
   include: { type: "string", multiple: true },
   overwrite: { type: "string" },
@@ -223,6 +226,11 @@ function restorePlan(args: string[], env: Readonly<Record<string, string | undef
   const plan: RestorePlan = { action: "restore", ...common(values, env, resultFile), snapshot, target: absolute(target, "--target"), includes, excludes };
   const host = str(values["snapshot-host"]);
   if (host) plan.snapshotHost = host;
+  const namespace = str(values["snapshot-namespace"]);
+  if (namespace !== undefined) {
+    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)) throw new FlagError(`--snapshot-namespace "${namespace}" is not a namespace name`);
+    plan.snapshotNamespace = namespace;
+  }
   const overwrite = str(values.overwrite);
   if (overwrite !== undefined) {
     if (!(OVERWRITE_MODES as readonly string[]).includes(overwrite)) throw new FlagError(`--overwrite "${overwrite}" is not one of ${OVERWRITE_MODES.join(", ")}`);

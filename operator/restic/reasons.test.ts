@@ -20,6 +20,7 @@ describe("reasons", () => {
       ["network-refused.stderr", "Interrupted"],
       ["restore-missing.stderr", "SnapshotNotFound"],
       ["backup-all-missing.stderr", "PathNotFound"],
+      ["backup-empty.stderr", "NothingToBackUp"],
       ["init-exists.stderr", "ResticFailed"],
     ];
     for (const [name, reason] of cases) {

@@ -24,6 +24,8 @@ export interface ReasonContext {
 const PATTERNS: Array<[RegExp, ResultReason]> = [
   [/no matching ID found|no snapshot matched|no snapshot found|snapshot .* not found/i, "SnapshotNotFound"],
   [/all source directories\/files do not exist/i, "PathNotFound"],
+  // restic (0.17+) makes no snapshot of a tree without a single file or directory in it.
+  [/snapshot is empty/i, "NothingToBackUp"],
   [/ContainerNotFound|The specified container does not exist/i, "ContainerNotFound"],
   [/Signature not valid in the specified time frame|Signed expiry time|SAS .*expired/i, "SasExpired"],
   [/AuthorizationPermissionMismatch|AuthorizationResourceTypeMismatch|AuthorizationServiceMismatch|not authorized to perform this operation using this permission/i, "PermissionDenied"],

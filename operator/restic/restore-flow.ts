@@ -1,9 +1,11 @@
-// The restore Job's work: resolve the snapshot (`latest` or an id prefix, with the host filter) to
+// The restore Job's work: resolve the snapshot (`latest` or an id prefix, with the host filter and,
+// for a session restoring from another namespace's Repository, only that namespace's snapshots) to
 // one id with `snapshots`, so the result names exactly what was restored and a missing snapshot is
 // reported as such, and `restore` it into the target (at the same time when the spec already names
-// one snapshot). Every restic command runs with --no-lock.
+// one snapshot and nothing else filters). Every restic command runs with --no-lock.
 
 import { mkdir } from "node:fs/promises";
+import { takenInNamespace } from "../api/backup.ts";
 import type { JobResult } from "../api/result.ts";
 import { logger } from "../observability/logger.ts";
 import { makeScratchDirs } from "./backup-flow.ts";
@@ -50,7 +52,7 @@ export async function restoreFlow(plan: RestorePlan, deps: FlowDeps): Promise<Jo
   // only read (--no-lock), and the resolution (which names the snapshot in the result and explains
   // a missing one) costs restic's key derivation once more, which need not come first. A prefix is
   // resolved first: restic refuses an ambiguous one, the wrapper takes the newest match.
-  const direct = plan.snapshot === "latest" || (/^[0-9a-f]{64}$/.test(plan.snapshot) && !plan.snapshotHost);
+  const direct = !plan.snapshotNamespace && (plan.snapshot === "latest" || (/^[0-9a-f]{64}$/.test(plan.snapshot) && !plan.snapshotHost));
   const early = new AbortController();
   const early$ = direct ? restoreOf({ ...ctx, signal: AbortSignal.any([deps.signal, early.signal]) }, plan.snapshot, plan.snapshotHost) : undefined;
   const unresolved = async (p: Problem) => {
@@ -61,15 +63,24 @@ export async function restoreFlow(plan: RestorePlan, deps: FlowDeps): Promise<Jo
     return done("Failed");
   };
 
-  const filter = plan.snapshotHost ? { ids: [plan.snapshot], host: plan.snapshotHost } : { ids: [plan.snapshot] };
-  logger.info(direct ? "resolving and restoring snapshot" : "resolving snapshot", { snapshot: plan.snapshot, host: plan.snapshotHost, target: plan.target });
+  // restic's `latest` is the newest of all; within one namespace it is the newest of that
+  // namespace's, so all are listed and filtered here.
+  const ids = plan.snapshotNamespace && plan.snapshot === "latest" ? [] : [plan.snapshot];
+  const filter = plan.snapshotHost ? { ids, host: plan.snapshotHost } : { ids };
+  logger.info(direct ? "resolving and restoring snapshot" : "resolving snapshot", { snapshot: plan.snapshot, host: plan.snapshotHost, namespace: plan.snapshotNamespace, target: plan.target });
   const resolved = await runSnapshots(ctx, filter);
   if (resolved.run.exitCode !== EXIT_OK) return unresolved(problemOf("resolve", resolved.run, deps));
   if (!resolved.snapshots) return unresolved(problem("resolve", "ResticFailed", resolved.parseError ?? "snapshots: no output"));
-  const newest = [...resolved.snapshots].sort((a, b) => Date.parse(b.time) - Date.parse(a.time))[0];
+  const candidates = plan.snapshotNamespace ? resolved.snapshots.filter((s) => takenInNamespace(s.tags, plan.snapshotNamespace!)) : resolved.snapshots;
+  const newest = [...candidates].sort((a, b) => Date.parse(b.time) - Date.parse(a.time))[0];
   if (!newest) {
+    if (plan.snapshotNamespace && plan.snapshot !== "latest" && resolved.snapshots.length > 0) {
+      return unresolved(problem("resolve", "SnapshotNotInNamespace",
+        `snapshot "${plan.snapshot}" was not taken by a backup of namespace ${plan.snapshotNamespace}, and this Repository lets other namespaces restore only their own snapshots (its owner can allow all with spec.usagePolicy.snapshots.from: All)`));
+    }
     const why = resolved.run.textTail.join("\n");
-    const what = plan.snapshot === "latest" ? `no snapshot${plan.snapshotHost ? ` of host "${plan.snapshotHost}"` : ""} in the repository` : `no snapshot "${plan.snapshot}" in the repository`;
+    const of = [plan.snapshotHost ? `of host "${plan.snapshotHost}"` : "", plan.snapshotNamespace ? `of namespace ${plan.snapshotNamespace}` : ""].filter(Boolean).join(" ");
+    const what = plan.snapshot === "latest" ? `no snapshot${of ? ` ${of}` : ""} in the repository` : `no snapshot "${plan.snapshot}"${of ? ` ${of}` : ""} in the repository`;
     return unresolved(problem("resolve", "SnapshotNotFound", why ? `${what} (${why})` : what));
   }
   const snapshot = { id: newest.id, time: newest.time, host: newest.hostname };

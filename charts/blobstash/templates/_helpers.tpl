@@ -28,7 +28,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 
 {{/* The rules the operator needs in a namespace it watches: shared by the ClusterRole and the Roles. */}}
 {{- define "blobstash.workloadRules" -}}
-# Exactly the verbs the code uses (e2e/rbac-audit.test.ts derives them from a run's audit log).
+# Exactly the verbs the code uses (e2e/audit/rbac.test.ts derives them from a run's audit log).
 - apiGroups: ["stash.appscode.com"]
   resources: [backupconfigurations, restoresessions]
   verbs: [get, list, watch]

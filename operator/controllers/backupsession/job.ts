@@ -4,6 +4,7 @@
 import type { V1Job } from "@kubernetes/client-node";
 import {
   BACKUP_SESSION_KIND,
+  backupTag,
   DEFAULT_SNAPSHOT_HOST,
   hasKeepRule,
   keepFlags,
@@ -41,14 +42,6 @@ export type JobBuild = { ok: true; job: V1Job } | { ok: false; refusals: Refusal
 
 export function backupJobName(sessionName: string): string {
   return jobName(sessionName, "backup");
-}
-
-/**
- * The restic tag every snapshot of a BackupConfiguration gets. Retention and parent selection
- * group by host and tags, so configurations sharing a repository never prune each other's snapshots.
- */
-export function backupTag(configNamespace: string, configName: string): string {
-  return `${configNamespace}/${configName}`;
 }
 
 export function buildBackupJob(input: BackupJobInput): JobBuild {

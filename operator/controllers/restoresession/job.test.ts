@@ -94,6 +94,23 @@ describe("restore Job builder", () => {
     assert.equal(own.job.spec?.activeDeadlineSeconds, 1800, "the session's own timeOut wins");
   });
 
+  it("lets a session restoring from another namespace's Repository see only its own namespace's snapshots, unless the Repository allows all", () => {
+    const shared = (snapshots?: { from?: "Same" | "All" }): RestoreJobInput => {
+      const i = input();
+      return { ...i, repository: { ...i.repository, metadata: { name: "azure-repo", namespace: "storage" }, spec: { ...i.repository.spec, ...(snapshots ? { usagePolicy: { snapshots } } : {}) } } };
+    };
+    const argsOf = (i: RestoreJobInput) => {
+      const built = buildRestoreJob(i);
+      assert.ok(built.ok);
+      return built.job.spec!.template.spec!.containers[0]!.args!;
+    };
+    const args = argsOf(shared());
+    assert.deepEqual(args.slice(args.indexOf("--snapshot-namespace"), args.indexOf("--snapshot-namespace") + 2), ["--snapshot-namespace", "demo"]);
+    assert.ok(argsOf(shared({ from: "Same" })).includes("--snapshot-namespace"));
+    assert.ok(!argsOf(shared({ from: "All" })).includes("--snapshot-namespace"), "the owner allows every snapshot");
+    assert.ok(!argsOf(input()).includes("--snapshot-namespace"), "the Repository's own namespace sees every snapshot");
+  });
+
   it("turns rule paths into anchored includes through volumeMounts", () => {
     const mounts = [{ name: "d", mountPath: "/source/data" }];
     assert.deepEqual(ruleArgs({ snapshots: ["4bc21d6f"], paths: ["/source/data/db", "/source/data"], include: ["*.conf"] }, mounts), [

@@ -60,6 +60,7 @@ export function buildRestoreJob(input: RestoreJobInput): JobBuild {
     "restore",
     ...repoArgs,
     ...ruleArgs(rule, target.volumeMounts),
+    ...snapshotNamespaceArgs(namespace, repository),
     "--target",
     VOLUME_MOUNT_PATH,
     ...existingDataArgs(spec),
@@ -81,6 +82,16 @@ export function buildRestoreJob(input: RestoreJobInput): JobBuild {
     createdAt: input.createdAt,
   });
   return { ok: true, job };
+}
+
+/**
+ * A session restoring from another namespace's Repository sees only its own namespace's snapshots
+ * (those its BackupConfigurations tagged "<namespace>/<name>"), unless the Repository's owner lets
+ * it see all. The wrapper applies the filter while it resolves the snapshot.
+ */
+export function snapshotNamespaceArgs(sessionNamespace: string, repository: Repository): string[] {
+  const own = repository.metadata?.namespace === sessionNamespace;
+  return own || repository.spec?.usagePolicy?.snapshots?.from === "All" ? [] : ["--snapshot-namespace", sessionNamespace];
 }
 
 /** Snapshot selection and filters of one rule, as wrapper flags. `paths` become anchored includes. */

@@ -35,6 +35,7 @@ RESTIC_PASSWORD=wrong "$R" -r ./repo snapshots --json 2> "$here/wrong-password.s
 echo more >> src/a/x.txt
 (cd src && "$R" -r ../repo backup --json --host host-0 --tag demo/nightly --group-by host,tags -- . missing > "$here/backup-missing-path.jsonl" 2> "$here/backup-missing-path.stderr") || true
 (cd src && "$R" -r ../repo backup --json --host host-0 --tag demo/nightly --group-by host,tags -- missing > /dev/null 2> "$here/backup-all-missing.stderr") || true
+mkdir empty && (cd empty && "$R" -r ../repo backup --json --host host-0 --tag demo/nightly --group-by host,tags -- . > /dev/null 2> "$here/backup-empty.stderr") || true
 
 if [ "$(id -u)" = 0 ]; then
   echo secret > src/a/unreadable.txt && chmod 000 src/a/unreadable.txt
