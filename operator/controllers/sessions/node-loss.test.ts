@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { V1Node, V1Pod } from "@kubernetes/client-node";
-import { nodeHealth, nodeLostProblem, podReady, runningPod } from "./node-loss.ts";
+import { LEFTOVER_JOB_POLL_MS, leftoverJob, nodeHealth, nodeLostProblem, podReady, runningPod } from "./node-loss.ts";
 
 const pod = (phase: string, ready: "True" | "False", nodeName = "node-1"): V1Pod => ({
   metadata: { name: "s-backup-abcde" },
@@ -53,5 +53,27 @@ describe("a Job's pod on a lost node", () => {
   it("fails with NodeLost, the bound and what was cleaned up", () => {
     const p = nodeLostProblem("20s", { reason: "NodeUnreachable", message: "node node-1 is not Ready" });
     assert.deepEqual(p, { reason: "NodeLost", message: "node node-1 is not Ready; after 20s (the operator's --node-lost-limit) the Job and its credentials were deleted" });
+  });
+});
+
+describe("the Job of a finished session whose pod's node is lost", () => {
+  const limit = 15_000;
+  it("keeps a Job with no pod left on a node, or when Nodes cannot be read", () => {
+    assert.deepEqual(leftoverJob(undefined, node("Unknown"), now, limit, "15s"), { action: "keep" });
+    assert.deepEqual(leftoverJob(pod("Running", "False"), "forbidden", now, limit, "15s"), { action: "keep" });
+  });
+
+  it("looks again while the node is Ready: it may still post the pod's phase, or die first", () => {
+    assert.deepEqual(leftoverJob(pod("Running", "False"), node("True"), now, limit, "15s"), { action: "recheck", afterMs: LEFTOVER_JOB_POLL_MS });
+  });
+
+  it("waits out the bound from when the node was lost, then deletes the Job and says why", () => {
+    // Lost at :20, now :30: 5 s of the 15 s bound left.
+    assert.deepEqual(leftoverJob(pod("Running", "False"), node("Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status.", "2026-01-01T00:00:20Z"), now, limit, "15s"), { action: "recheck", afterMs: 5_000 });
+    const d = leftoverJob(pod("Running", "False"), node("Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status."), now, limit, "15s");
+    assert.equal(d.action, "delete");
+    assert.match(d.action === "delete" ? d.message : "", /^the session already has its result, but node node-1, where pod s-backup-abcde runs, is not Ready since .*after 15s \(the operator's --node-lost-limit\) the Job was deleted/);
+    // A deleted Node never posts anything again.
+    assert.equal(leftoverJob(pod("Running", "False"), undefined, now, limit, "15s").action, "delete");
   });
 });

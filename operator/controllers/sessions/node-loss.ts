@@ -50,3 +50,33 @@ export function nodeLostProblem(waited: string, problem: Problem): Problem {
     message: `${problem.message}; after ${waited} (the operator's --node-lost-limit) the Job and its credentials were deleted`,
   };
 }
+
+/** How often the Job of a session that has its verdict is looked at again while the Job is not finished. */
+export const LEFTOVER_JOB_POLL_MS = 5_000;
+
+export type LeftoverJob =
+  /** Nothing to do: no pod of it still runs on a node (the Job controller finishes it), or Nodes cannot be read. */
+  | { action: "keep" }
+  /** Look again: the pod's node may still post its phase, or may die before it does (nothing else would say so). */
+  | { action: "recheck"; afterMs: number }
+  /** Delete it: its pod's node has been lost for the bound, so the pod's phase will never be posted. */
+  | { action: "delete"; message: string };
+
+/**
+ * The Job of a session that already has its verdict (read from its pod's exit) while the Job is not
+ * finished: the kubelet posts the pod's terminal phase only after tearing the pod down, and a node
+ * that dies in between never posts it. Such a Job stays active until the pod's eviction minutes later
+ * (and may then start a second pod), holding its Repository's one-Job slot, so the next session
+ * queues behind a backup that is over. Once the node has been lost for `limitMs` (the same bound as
+ * a running pod's, --node-lost-limit), the Job is deleted; a node that only blinked keeps it, and a deleted Node's goes at once.
+ */
+export function leftoverJob(pod: V1Pod | undefined, node: V1Node | undefined | "forbidden", now: number, limitMs: number, waited: string): LeftoverJob {
+  if (!pod || node === "forbidden") return { action: "keep" };
+  const health = nodeHealth(pod, node, now);
+  if (health.state === "ready") return { action: "recheck", afterMs: LEFTOVER_JOB_POLL_MS };
+  // A deleted Node never comes back to post anything: no bound to wait out.
+  const left = node ? health.since + limitMs - now : 0;
+  if (left > 0) return { action: "recheck", afterMs: Math.max(50, Math.min(LEFTOVER_JOB_POLL_MS, left)) };
+  const after = node ? `after ${waited} (the operator's --node-lost-limit) ` : "";
+  return { action: "delete", message: `the session already has its result, but ${health.problem.message}, so its pod's end is never posted; ${after}the Job was deleted, freeing its Repository` };
+}

@@ -19,11 +19,11 @@ import type { Refusal } from "../jobs/unsupported.ts";
 import { jobOutcome, type JobOutcome } from "./outcome.ts";
 import { phaseOf, sessionState } from "./status.ts";
 import { notStartedProblem, podStart, POD_STARTED_CONDITION } from "./pod-start.ts";
-import { NODE_READY_CONDITION, nodeHealth, nodeLostProblem, podReady, runningPod } from "./node-loss.ts";
+import { NODE_READY_CONDITION, leftoverJob, nodeHealth, nodeLostProblem, podReady, runningPod } from "./node-loss.ts";
 import { checkRepository } from "./preflight.ts";
 import { nameTaken, ownedBy } from "./ownership.ts";
 import { usageRefusal } from "./usage-policy.ts";
-import { DEFAULT_JOB_LIFETIME_MS, refusedByApiServer, type Problem, type SessionRuntime } from "./runtime.ts";
+import { DEFAULT_JOB_LIFETIME_MS, jobFinished, refusedByApiServer, type Problem, type SessionRuntime } from "./runtime.ts";
 
 /** How often a session waiting for its Repository or a queue slot looks again. */
 export const WAIT_POLL_MS = 2_000;
@@ -107,7 +107,7 @@ export class SessionReconciler<S extends SessionObject> {
       const abandoned = [POD_STARTED_CONDITION, NODE_READY_CONDITION].some((t) => findCondition(session.status?.conditions, t)?.status === "False");
       if (phase === "Failed" && abandoned) await this.rt.deleteJob(namespace, jobName, session.metadata?.uid);
       await this.rt.deleteJobCredentials(namespace, jobName, uid);
-      return {};
+      return this.settleLeftoverJob(session, jobName);
     }
     // A Job already made (by us, maybe before a restart) is observed whatever else changed since;
     // one of that name that is not this session's is never adopted (ownership.ts).
@@ -312,6 +312,27 @@ export class SessionReconciler<S extends SessionObject> {
     const limit = this.rt.deps.nodeLostLimitMs ?? DEFAULT_NODE_LOST_LIMIT_MS;
     if (now - health.since < limit) return { requeueAfterMs: Math.max(50, Math.min(POD_START_POLL_MS, health.since + limit - now)) };
     return this.abandon(session, job.metadata?.name ?? "", nodeLostProblem(formatDuration(limit), health.problem), repo);
+  }
+
+  /**
+   * A session with its verdict whose Job is not finished (its pod exited, and its node died before
+   * posting the pod's phase): the Job holds its Repository's slot until deleted (node-loss.ts).
+   */
+  private async settleLeftoverJob(session: S, jobName: string): Promise<ReconcileResult> {
+    const namespace = session.metadata?.namespace ?? "";
+    const uid = session.metadata?.uid;
+    const job = await this.rt.readJob(namespace, jobName);
+    if (!job || !ownedBy(job, uid) || jobFinished(job) || job.metadata?.deletionTimestamp) return {};
+    const pod = runningPod(await this.rt.podsOf(job));
+    const node = pod ? await this.rt.getNode(pod.spec?.nodeName ?? "") : undefined;
+    const limit = this.rt.deps.nodeLostLimitMs ?? DEFAULT_NODE_LOST_LIMIT_MS;
+    const next = leftoverJob(pod, node, this.rt.deps.clock().getTime(), limit, formatDuration(limit));
+    if (next.action === "recheck") return { requeueAfterMs: next.afterMs };
+    if (next.action === "delete") {
+      await this.rt.deleteJob(namespace, jobName, uid);
+      this.rt.deps.events.record(this.involved(session), "Warning", "JobDeleted", next.message);
+    }
+    return {};
   }
 
   /** Fails a session whose Job cannot finish, and deletes the Job and its credentials, freeing the Repository's slot. */
