@@ -5,7 +5,9 @@
 //  - Pending: queued behind the "running" session of the same Repository (one Job per Repository);
 //  - Job created: its pod cannot be scheduled yet (a nodeSelector no node matches until the test
 //    labels a node after the fault);
-//  - pod running: restic is uploading a large file;
+//  - pod running: restic is uploading a large file, over a link the CONNECT proxy slows for that pod
+//    alone (e2e/cluster/throttle.ts) until the fault is over, so it is still uploading whatever the
+//    machine's speed; seen uploading (bytes through the proxy) before the fault;
 //  - pod exited, status not written: both operator processes are frozen (SIGSTOP, as a long GC or
 //    VM pause would), the pod's exit is seen in the API, then the fault starts and the operators
 //    are thawed (SIGCONT).
@@ -32,6 +34,10 @@ type Stage = (typeof STAGES)[number];
 /** Session name suffix per stage. */
 const SUFFIX: Record<Stage, string> = { Pending: "p", "Job created": "j", "pod running": "r", "pod exited, status not written": "x" };
 const RELEASE_LABEL = "e2e.blobstash.io/fault-release";
+/** The running stage's upload rate while its round lasts: 64 MB at this rate outlasts any fault here. */
+const SLOW_LINK_BPS = 256 * 1024;
+/** Bytes through the proxy that say restic is uploading pack data (its reads of the repository send only headers). */
+const UPLOADING_BYTES = 512 * 1024;
 
 interface Expectation {
   phase: "Succeeded" | "Failed";
@@ -115,15 +121,15 @@ describe("Fault matrix: every fault at every stage of a BackupSession", function
 
   before(async function () {
     env = new BackupEnv(c(), `e2e-faults-${id}`, `operator-faults-${id}`);
-    // Two replicas (a leader to kill), and a short node-lost bound so the node fault ends in seconds.
-    await env.setUp([`--node-lost-limit=${NODE_LOST_LIMIT_S}s`, "--pod-start-limit=10m"], 2);
+    // Two replicas (a leader to kill), and a short node-lost bound (the chart's value) so the node fault ends in seconds.
+    await env.setUp([], 2, { nodeLostLimit: `${NODE_LOST_LIMIT_S}s`, podStartLimit: "10m" });
     jobs = await env.recordJobs();
     sessions = await record<BackupSession>(env.kc, `/apis/stash.appscode.com/v1beta1/namespaces/${env.ns}/backupsessions`);
     await env.storageSecret("azure-secret", PASSWORD);
     for (const pvc of ["big", "small-p", "small-j", "small-x"]) await env.pvc(pvc);
     await Promise.all([
-      // Random, so nothing deduplicates: restic uploads all of it and runs for seconds.
-      mustRunToolbox(env.core, { namespace: env.ns, pvc: "big", name: "write-big", script: "head -c 160000000 /dev/urandom > /data/big && echo small > /data/small", timeoutMs: 120_000 }),
+      // Random, so nothing deduplicates: restic uploads all of it, over the slowed link while the round lasts.
+      mustRunToolbox(env.core, { namespace: env.ns, pvc: "big", name: "write-big", script: "head -c 64000000 /dev/urandom > /data/big && echo small > /data/small", timeoutMs: 120_000 }),
       // A few seconds of restic for the last stage, so it is still unfinished when the operators freeze.
       mustRunToolbox(env.core, { namespace: env.ns, pvc: "small-x", name: "write-small-x", script: "head -c 30000000 /dev/urandom > /data/file" }),
       ...["small-p", "small-j"].map((pvc) => mustRunToolbox(env.core, { namespace: env.ns, pvc, name: `write-${pvc}`, script: `echo ${pvc} > /data/file` })),
@@ -184,6 +190,10 @@ describe("Fault matrix: every fault at every stage of a BackupSession", function
     // The running stage first, then the one queued behind it on the same Repository.
     await env.backupSession(name("pod running"), `${f.key}-r`);
     await waitFor(`${name("pod running")}'s Job`, () => env.jobExists(`${name("pod running")}-backup`), { timeoutMs: 60_000, intervalMs: 200 });
+    // Its pod's uploads slowed as soon as it has an address, and seen uploading: it is running when the fault hits.
+    const slowPod = await waitFor(`${name("pod running")}'s pod running`, async () => (await podsOf(name("pod running"))).find((p) => running(p) && p.status?.podIP), { timeoutMs: 90_000, intervalMs: 100 });
+    const slowIp = slowPod.status!.podIP!;
+    await c().azurite.throttle(slowIp, SLOW_LINK_BPS);
     await env.backupSession(name("Pending"), `${f.key}-p`);
     await env.backupSession(name("Job created"), `${f.key}-j`);
     await env.backupSession(name("pod exited, status not written"), `${f.key}-x`);
@@ -192,7 +202,11 @@ describe("Fault matrix: every fault at every stage of a BackupSession", function
       // The last stage's pod may still be starting: it is frozen out of sight next, whatever it does.
       return p!.startsWith("Pending (Queued") && j === "Job created" && r === "pod running" && (x === "pod running" || x === "Job created");
     }, { timeoutMs: 90_000, intervalMs: 200 });
-    const node = (await podsOf(name("pod running")))[0]!.spec!.nodeName!;
+    const sent = await waitFor(`${name("pod running")}'s restic uploading`, async () => {
+      const n = await c().azurite.throttle(slowIp, SLOW_LINK_BPS);
+      return n >= UPLOADING_BYTES ? n : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 250 });
+    const node = slowPod.spec!.nodeName!;
 
     // Freeze the operators, let the last stage's pod exit unobserved, then fault and thaw.
     const leader = await env.op.leader();
@@ -209,6 +223,7 @@ describe("Fault matrix: every fault at every stage of a BackupSession", function
     const injectedAt = Date.now();
     await f.heal({ node });
     const healedAt = Date.now();
+    const sentAtHeal = await c().azurite.throttle(slowIp, 0);
 
     for (const n of f.releaseTo?.({ node }) ?? nodeNames()) await env.kubectl(["label", "node", n, `${RELEASE_LABEL}=${f.key}`, "--overwrite"]);
     const ended = await Promise.all(STAGES.map((s) => env.waitForPhase("backupsessions", name(s), ["Succeeded", "Failed"], 240_000).catch((e: Error) => e)));
@@ -240,7 +255,7 @@ describe("Fault matrix: every fault at every stage of a BackupSession", function
         outcome: `${phase}/${completed?.reason ?? "-"}${right ? "" : ` (want ${want.phase}/${want.reason ?? "any"}): ${end instanceof Error ? end.message.split("\n")[0] : completed?.message ?? ""}`}`,
       });
     });
-    notes.push(`${f.name}: fault held ${((healedAt - injectedAt) / 1000).toFixed(1)} s after injection; round done ${((Date.now() - injectedAt) / 1000).toFixed(1)} s after it`);
+    notes.push(`${f.name}: the running stage had sent ${(sent / 1e6).toFixed(1)} MB before the fault, ${(sentAtHeal / 1e6).toFixed(1)} MB when it healed (link slowed to ${SLOW_LINK_BPS / 1024} KiB/s until then); fault held ${((healedAt - injectedAt) / 1000).toFixed(1)} s after injection; round done ${((Date.now() - injectedAt) / 1000).toFixed(1)} s after it`);
   }
 
   /** Asserts this fault's rows: each session once, right, no duplicate Job, no leftover Secret, each stage really hit. */
@@ -339,6 +354,14 @@ describe("Fault matrix: every fault at every stage of a BackupSession", function
     it(`${f.name}: every session ends once, rightly, with no duplicate Job or leftover Secret`, async function () {
       await round(f);
       assertRows(f);
+      // No Job of the round left behind: a finished session's Job on a lost node goes too (NodeLost, or a verdict its node never posted).
+      await waitFor(`${f.key}: no Job of the round left unfinished`, async () => {
+        for (const s of STAGES) {
+          const job = (await env.batch.listNamespacedJob({ namespace: env.ns, fieldSelector: `metadata.name=${f.key}-${SUFFIX[s]}-backup` })).items[0];
+          if (job && !job.status?.conditions?.some((x) => (x.type === "Complete" || x.type === "Failed") && x.status === "True")) return false;
+        }
+        return true;
+      }, { timeoutMs: (NODE_LOST_LIMIT_S + 30) * 1000, intervalMs: 500 });
     });
   }
 
@@ -347,6 +370,11 @@ describe("Fault matrix: every fault at every stage of a BackupSession", function
     const node = killedNode;
     await c().restartNode(node);
     killedNode = undefined;
+    // Later test files count on two Ready nodes.
+    await waitFor("both nodes Ready again", async () => {
+      const list = await env.core.listNode();
+      return list.items.length === 2 && list.items.every((n) => n.status?.conditions?.some((x) => x.type === "Ready" && x.status === "True"));
+    }, { timeoutMs: 120_000, intervalMs: 500 });
     await env.backupConfiguration("after-node", { repository: { name: "node-c" }, backupHistoryLimit: 5, runtimeSettings: { pod: { nodeSelector: { "kubernetes.io/hostname": node } } } }, "small-x");
     await env.backupSession("after-node-1", "after-node");
     await env.waitForPhase("backupsessions", "after-node-1", ["Succeeded"], 120_000);

@@ -45,6 +45,8 @@ export interface Cluster {
     account: string; key: string; endpointSuffix: string; caFile: string; port: number; stop(): Promise<void>; start(): Promise<void>;
     /** Has the CONNECT proxy answer every request to Azurite with this 5xx (undefined: forward again); see azure-faults.ts. */
     fault(fault: AzureFault | undefined): Promise<void>;
+    /** Paces uploads from one source address (a pod's IP) to the emulator to `bytesPerSecond` (0 lifts it): a slow uplink. Returns the bytes that source sent so far. */
+    throttle(from: string, bytesPerSecond: number): Promise<number>;
   };
   /** Stops etcd (SIGTERM) and starts it again on its data, as a restarted control-plane host would. */
   restartEtcd(downMs?: number): Promise<void>;
@@ -154,6 +156,11 @@ function makeCluster(dir: string, state: ClusterState, dieWithParent: boolean | 
       fault: async (fault) => {
         const res = await fetch(`http://127.0.0.1:${state.ports.proxy}/fault`, { method: "PUT", body: JSON.stringify(fault ?? {}) });
         if (!res.ok) throw new Error(`proxy fault switch: HTTP ${res.status}: ${await res.text()}`);
+      },
+      throttle: async (from, bytesPerSecond) => {
+        const res = await fetch(`http://127.0.0.1:${state.ports.proxy}/throttle`, { method: "PUT", body: JSON.stringify({ from, bytesPerSecond }) });
+        if (!res.ok) throw new Error(`proxy throttle switch: HTTP ${res.status}: ${await res.text()}`);
+        return ((await res.json()) as { sent: number }).sent;
       },
     },
     restartEtcd: async (downMs = 0) => {

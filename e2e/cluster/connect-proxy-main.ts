@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import type http from "node:http";
 import { parseArgs } from "node:util";
 import { AzureFaultResponder } from "./azure-faults.ts";
+import { Throttles } from "./throttle.ts";
 import { createConnectProxy, type FaultMode } from "./connect-proxy.ts";
 
 // --fault-port with --fault-cert/--fault-key: tunnels to that port can be switched to answer 5xx (azure-faults.ts).
@@ -20,7 +21,7 @@ if (!Number.isInteger(port) || port <= 0) {
 }
 const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
 const faults: FaultMode | undefined = values["fault-port"] && values["fault-cert"] && values["fault-key"]
-  ? { port: Number(values["fault-port"]), responder: new AzureFaultResponder({ cert: readFileSync(values["fault-cert"]), key: readFileSync(values["fault-key"]) }) }
+  ? { port: Number(values["fault-port"]), responder: new AzureFaultResponder({ cert: readFileSync(values["fault-cert"]), key: readFileSync(values["fault-key"]) }), throttles: new Throttles() }
   : undefined;
 const servers: http.Server[] = [];
 for (const host of values.host ?? ["127.0.0.1"]) {

@@ -1,6 +1,7 @@
 import http from "node:http";
 import net from "node:net";
 import { parseFault, type AzureFaultResponder } from "./azure-faults.ts";
+import { parseThrottle, plainAddress, type Throttles } from "./throttle.ts";
 
 /**
  * Where a CONNECT request for `authority` (host:port) is tunnelled: any `<name>.localhost:<port>` (and
@@ -19,13 +20,14 @@ export function tunnelTarget(authority: string): { host: string; port: number } 
   return { host: "127.0.0.1", port };
 }
 
-/** Faults injected into tunnels to one port (the emulator's), switched by `PUT /fault` on a loopback listener. */
+/** Faults injected into tunnels to one port (the emulator's), switched by `PUT /fault` and `PUT /throttle` on a loopback listener. */
 export interface FaultMode {
   port: number;
   responder: AzureFaultResponder;
+  throttles: Throttles;
 }
 
-/** An HTTP proxy that only speaks CONNECT (plus GET /healthz for readiness checks, and PUT /fault from loopback when `faults` is given). */
+/** An HTTP proxy that only speaks CONNECT (plus GET /healthz for readiness checks, and PUT /fault and /throttle from loopback when `faults` is given). */
 export function createConnectProxy(log: (line: string) => void, faults?: FaultMode): http.Server {
   // Open tunnels to the fault port: a fault that starts ends them, so clients reconnect into it.
   const tunnels = new Set<net.Socket>();
@@ -35,6 +37,21 @@ export function createConnectProxy(log: (line: string) => void, faults?: FaultMo
       return;
     }
     // Only the host's loopback may switch faults (pods reach this proxy on the bridge address).
+    if (faults && req.method === "PUT" && req.url === "/throttle" && req.socket.localAddress === "127.0.0.1") {
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString()));
+      req.on("end", () => {
+        try {
+          const t = parseThrottle(body);
+          const sent = faults.throttles.set(t);
+          log(`throttle uploads from ${t.from} to port ${faults.port}: ${t.bytesPerSecond === 0 ? "lifted" : `${t.bytesPerSecond} B/s`} (${sent} B sent so far)`);
+          res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ...t, sent }));
+        } catch (err) {
+          res.writeHead(400, { "content-type": "text/plain" }).end(`${(err as Error).message}\n`);
+        }
+      });
+      return;
+    }
     if (faults && req.method === "PUT" && req.url === "/fault" && req.socket.localAddress === "127.0.0.1") {
       let body = "";
       req.on("data", (c: Buffer) => (body += c.toString()));
@@ -79,7 +96,9 @@ export function createConnectProxy(log: (line: string) => void, faults?: FaultMo
       client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
       if (head.length > 0) upstream.write(head);
       upstream.pipe(client);
-      client.pipe(upstream);
+      // Uploads to the emulator go through their source's pacing (no-op unless throttled).
+      if (faults && target.port === faults.port) client.pipe(faults.throttles.stream(plainAddress(client.remoteAddress))).pipe(upstream);
+      else client.pipe(upstream);
     });
     upstream.on("error", (err) => {
       log(`CONNECT ${authority}: ${err.message}`);
