@@ -43,8 +43,9 @@ export function createConnectProxy(log: (line: string) => void, faults?: FaultMo
       req.on("end", () => {
         try {
           const t = parseThrottle(body);
-          const sent = faults.throttles.set(t);
-          log(`throttle uploads from ${t.from} to port ${faults.port}: ${t.bytesPerSecond === 0 ? "lifted" : `${t.bytesPerSecond} B/s`} (${sent} B sent so far)`);
+          const { sent, changed } = faults.throttles.set(t);
+          // Callers poll with the same rate to see the upload go: only changes are worth a line.
+          if (changed) log(`throttle uploads from ${t.from} to port ${faults.port}: ${t.bytesPerSecond === 0 ? "lifted" : `${t.bytesPerSecond} B/s`} (${sent} B sent so far)`);
           res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ...t, sent }));
         } catch (err) {
           res.writeHead(400, { "content-type": "text/plain" }).end(`${(err as Error).message}\n`);

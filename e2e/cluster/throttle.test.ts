@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { pace, parseThrottle, plainAddress } from "./throttle.ts";
+import { pace, parseThrottle, plainAddress, Throttles } from "./throttle.ts";
 
 describe("throttle: the proxy's slow-link mode", function () {
   it("takes an address and a whole rate; 0 lifts it", function () {
@@ -22,5 +22,30 @@ describe("throttle: the proxy's slow-link mode", function () {
     // An idle link does not bank credit.
     assert.deepEqual(pace(20_000, 11_000, 1000, 1000), { waitMs: 0, nextFree: 21_000 });
     assert.deepEqual(pace(20_000, 25_000, 1000, 0), { waitMs: 0, nextFree: 20_000 });
+  });
+
+  it("counts what a source sent, slowed or not, and says when a rate changes", async function () {
+    const t = new Throttles();
+    const through = async (from: string, data: Buffer) => {
+      const s = t.stream(from);
+      const out: Buffer[] = [];
+      s.on("data", (c: Buffer) => out.push(c));
+      s.end(data);
+      await new Promise((resolve) => s.on("end", resolve));
+      return Buffer.concat(out);
+    };
+    assert.equal((await through("10.0.0.1", Buffer.alloc(100))).length, 100);
+    assert.deepEqual(t.set({ from: "10.0.0.1", bytesPerSecond: 1_000_000 }), { sent: 100, changed: true });
+    assert.deepEqual(t.set({ from: "10.0.0.1", bytesPerSecond: 1_000_000 }), { sent: 100, changed: false });
+    const started = Date.now();
+    const s = t.stream("10.0.0.1");
+    s.resume();
+    s.write(Buffer.alloc(50_000));
+    s.end(Buffer.alloc(50_000));
+    await new Promise((resolve) => s.on("end", resolve));
+    // The second 50 kB waits for the first to take its 50 ms of the link.
+    assert.ok(Date.now() - started >= 45, `took ${Date.now() - started} ms`);
+    assert.deepEqual(t.set({ from: "10.0.0.1", bytesPerSecond: 0 }), { sent: 100_100, changed: true });
+    assert.deepEqual(t.set({ from: "10.0.0.2", bytesPerSecond: 0 }), { sent: 0, changed: false });
   });
 });

@@ -43,12 +43,13 @@ export class Throttles {
   /** Bytes each source sent to the emulator since the proxy started: a caller can see an upload going. */
   private readonly sent = new Map<string, number>();
 
-  /** Sets (or keeps) the source's rate; returns the bytes it sent so far. */
-  set(t: Throttle): number {
-    if ((this.rates.get(t.from) ?? 0) !== t.bytesPerSecond) this.nextFree.delete(t.from);
+  /** Sets (or keeps) the source's rate; returns the bytes it sent so far, and whether the rate changed. */
+  set(t: Throttle): { sent: number; changed: boolean } {
+    const changed = (this.rates.get(t.from) ?? 0) !== t.bytesPerSecond;
+    if (changed) this.nextFree.delete(t.from);
     if (t.bytesPerSecond > 0) this.rates.set(t.from, t.bytesPerSecond);
     else this.rates.delete(t.from);
-    return this.sent.get(t.from) ?? 0;
+    return { sent: this.sent.get(t.from) ?? 0, changed };
   }
 
   /** A stream the source's bytes go through on their way to the emulator. */
