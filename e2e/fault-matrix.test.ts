@@ -55,6 +55,10 @@ interface Fault {
   expect(stage: Stage): Expectation;
   /** Nodes the Job-created session may be released to. */
   releaseTo?(ctx: { node: string }): string[];
+  /** Runs the exited stage's pod on the running stage's node (whose death then keeps that pod's end from being posted). */
+  sameNode?: boolean;
+  /** Called after the round's rows, for what only this fault measures. */
+  after?(): Promise<void>;
 }
 
 interface Row {
@@ -81,6 +85,8 @@ describe("Fault matrix: every fault at every stage of a BackupSession", function
   const rows: Row[] = [];
   const notes: string[] = [];
   let killedNode: string | undefined;
+  /** The node round's clock: when the node was killed and marked not Ready (ms), and the session's condition delay. */
+  const nodeTimes = { killed: 0, notReady: 0, delayMs: 0 };
 
   const c = () => cluster();
   const nodeNames = () => c().nodes.map((n) => n.name);
@@ -194,6 +200,7 @@ describe("Fault matrix: every fault at every stage of a BackupSession", function
     const slowPod = await waitFor(`${name("pod running")}'s pod running`, async () => (await podsOf(name("pod running"))).find((p) => running(p) && p.status?.podIP), { timeoutMs: 90_000, intervalMs: 100 });
     const slowIp = slowPod.status!.podIP!;
     await c().azurite.throttle(slowIp, SLOW_LINK_BPS);
+    if (f.sameNode) await env.patchBackupConfiguration(`${f.key}-x`, { runtimeSettings: { pod: { nodeSelector: { "kubernetes.io/hostname": slowPod.spec!.nodeName! } } } });
     await env.backupSession(name("Pending"), `${f.key}-p`);
     await env.backupSession(name("Job created"), `${f.key}-j`);
     await env.backupSession(name("pod exited, status not written"), `${f.key}-x`);
@@ -329,6 +336,7 @@ describe("Fault matrix: every fault at every stage of a BackupSession", function
       name: "node of the running Job killed",
       inject: async ({ node }) => {
         killedNode = node;
+        nodeTimes.killed = Date.now();
         await c().killNode(node);
       },
       heal: async ({ node }) => {
@@ -340,13 +348,30 @@ describe("Fault matrix: every fault at every stage of a BackupSession", function
         }, { timeoutMs: 120_000, intervalMs: 250 });
         const n = (await env.core.readNode({ name: node })) as V1Node;
         const notReadyAt = Date.parse(String(n.status?.conditions?.find((x) => x.type === "Ready")?.lastTransitionTime));
+        nodeTimes.notReady = notReadyAt;
         const delay = Date.parse(shown.lastTransitionTime) - notReadyAt;
+        nodeTimes.delayMs = delay;
         notes.push(`node ${node} Ready -> ${n.status?.conditions?.find((x) => x.type === "Ready")?.status} at ${new Date(notReadyAt).toISOString()}; session condition NodeReady=False ${shown.reason} ${(delay / 1000).toFixed(1)} s later: "${shown.message}"`);
         assert.ok(delay <= 10_000, `the lost node reached the session ${delay} ms after the node was marked not Ready`);
         assert.match(shown.message, new RegExp(`node ${node}`));
       },
       expect: (stage) => (stage === "pod running" ? { phase: "Failed", reason: "NodeLost" } : ok),
       releaseTo: ({ node }) => nodeNames().filter((n) => n !== node),
+      sameNode: true,
+      after: async () => {
+        // When the node was killed, marked not Ready, and the session failed NodeLost (timestamps of second resolution).
+        const r = await env.getSession("backupsessions", "node-r");
+        const lostAt = Date.parse(String(r?.status?.conditions?.find((x) => x.type === "Completed")?.lastTransitionTime));
+        const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+        notes.push(`node loss: node marked not Ready ${s(nodeTimes.notReady - nodeTimes.killed)} after the kill (--node-monitor-grace-period 16s); session NodeReady=False ${s(nodeTimes.delayMs)} after that; NodeLost ${s(lostAt - nodeTimes.notReady)} after it (--node-lost-limit ${NODE_LOST_LIMIT_S}s)`);
+        assert.ok(lostAt - nodeTimes.notReady >= NODE_LOST_LIMIT_S * 1000 - 1000, "NodeLost only after the node-lost limit");
+        // The exited stage's pod ran on the killed node: its Job either completed (the kubelet posted the pod's end in time) or was deleted by the operator.
+        const xJob = "node-x-backup";
+        const seen = jobs.events.filter((e) => e.object.metadata?.name === xJob);
+        const completed = seen.some((e) => e.object.status?.conditions?.some((x) => x.type === "Complete" && x.status === "True"));
+        const deleted = seen.some((e) => e.type === "DELETED");
+        notes.push(`node loss: the exited stage's Job on the killed node ${completed ? "completed (its end was posted before the kill)" : deleted ? "was deleted unfinished by the operator after the node-lost limit (its pod's end was never posted)" : "is still there, unfinished"}`);
+      },
     },
   ];
 
@@ -362,6 +387,7 @@ describe("Fault matrix: every fault at every stage of a BackupSession", function
         }
         return true;
       }, { timeoutMs: (NODE_LOST_LIMIT_S + 30) * 1000, intervalMs: 500 });
+      await f.after?.();
     });
   }
 
