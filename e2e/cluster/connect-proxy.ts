@@ -37,35 +37,33 @@ export function createConnectProxy(log: (line: string) => void, faults?: FaultMo
       return;
     }
     // Only the host's loopback may switch faults (pods reach this proxy on the bridge address).
-    if (faults && req.method === "PUT" && req.url === "/throttle" && req.socket.localAddress === "127.0.0.1") {
+    const switches: Record<string, (body: string) => unknown> = faults
+      ? {
+          "/throttle": (body) => {
+            const t = parseThrottle(body);
+            const { sent, changed } = faults.throttles.set(t);
+            // Callers poll with the same rate to see the upload go: only changes are worth a line.
+            if (changed) log(`throttle uploads from ${t.from} to port ${faults.port}: ${t.bytesPerSecond === 0 ? "lifted" : `${t.bytesPerSecond} B/s`} (${sent} B sent so far)`);
+            return { ...t, sent };
+          },
+          "/fault": (body) => {
+            faults.responder.fault = parseFault(body);
+            if (faults.responder.fault) for (const t of tunnels) t.destroy();
+            log(`fault on port ${faults.port}: ${JSON.stringify(faults.responder.fault ?? "none")} (${faults.responder.answered} answered so far)`);
+            return { fault: faults.responder.fault ?? null, answered: faults.responder.answered };
+          },
+        }
+      : {};
+    const apply = req.method === "PUT" && req.socket.localAddress === "127.0.0.1" ? switches[req.url ?? ""] : undefined;
+    if (apply) {
       let body = "";
       req.on("data", (c: Buffer) => (body += c.toString()));
       req.on("end", () => {
         try {
-          const t = parseThrottle(body);
-          const { sent, changed } = faults.throttles.set(t);
-          // Callers poll with the same rate to see the upload go: only changes are worth a line.
-          if (changed) log(`throttle uploads from ${t.from} to port ${faults.port}: ${t.bytesPerSecond === 0 ? "lifted" : `${t.bytesPerSecond} B/s`} (${sent} B sent so far)`);
-          res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ...t, sent }));
+          res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(apply(body)));
         } catch (err) {
           res.writeHead(400, { "content-type": "text/plain" }).end(`${(err as Error).message}\n`);
         }
-      });
-      return;
-    }
-    if (faults && req.method === "PUT" && req.url === "/fault" && req.socket.localAddress === "127.0.0.1") {
-      let body = "";
-      req.on("data", (c: Buffer) => (body += c.toString()));
-      req.on("end", () => {
-        try {
-          faults.responder.fault = parseFault(body);
-        } catch (err) {
-          res.writeHead(400, { "content-type": "text/plain" }).end(`${(err as Error).message}\n`);
-          return;
-        }
-        if (faults.responder.fault) for (const t of tunnels) t.destroy();
-        log(`fault on port ${faults.port}: ${JSON.stringify(faults.responder.fault ?? "none")} (${faults.responder.answered} answered so far)`);
-        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ fault: faults.responder.fault ?? null, answered: faults.responder.answered }));
       });
       return;
     }
