@@ -32,10 +32,14 @@ export async function record<T extends KubernetesObject>(kc: KubeConfig, path: s
         if (type === "ADDED" || type === "MODIFIED" || type === "DELETED") events.push({ type, object, at: Date.now() });
       },
       () => {
-        if (!stopped) setTimeout(() => void start().catch(() => undefined), 100);
+        if (!stopped) setTimeout(restart, 100);
       },
     );
   };
+  // A watch that cannot be started (the API server is down or restarting) is tried again until stop().
+  const restart = () => void start().catch(() => {
+    if (!stopped) setTimeout(restart, 500);
+  });
   await start();
   return {
     events,

@@ -5,6 +5,7 @@ import path from "node:path";
 import { execa } from "execa";
 import { startApiserver, waitForApiserver } from "./apiserver.ts";
 import { etcdShmName, SHM, sweepDeadClusters } from "./sweep.ts";
+import type { AzureFault } from "./azure-faults.ts";
 import { startAzurite, stopAzurite } from "./azurite.ts";
 import { createClusterCgroup, pidsIn, removeSubtree } from "./cgroups.ts";
 import { createPki, pkiPaths, type Pki } from "./certs.ts";
@@ -21,7 +22,7 @@ import { nodeLayout } from "./node-config.ts";
 import { freePort } from "./ports.ts";
 import { startScheduler } from "./scheduler.ts";
 import { readState, stateFile, writeState, type ClusterState } from "./state.ts";
-import { exitedWithLog, isRunning, killAllNow, readRecord, readRecords, startProcess, stopAll } from "./supervisor.ts";
+import { exitedWithLog, isRunning, killAllNow, readRecord, readRecords, startProcess, stopAll, stopProcess } from "./supervisor.ts";
 import { nodeBinary, pathPrefix, tool } from "./tools.ts";
 import { waitFor } from "./wait.ts";
 
@@ -41,7 +42,17 @@ export interface Cluster {
   apiServerUrl: string;
   /** Exactly what <dir>/env exports (PATH there is the tool prefix in front of the sourcing shell's PATH). */
   env: Record<string, string>;
-  azurite: { account: string; key: string; endpointSuffix: string; caFile: string; port: number; stop(): Promise<void>; start(): Promise<void> };
+  azurite: {
+    account: string; key: string; endpointSuffix: string; caFile: string; port: number; stop(): Promise<void>; start(): Promise<void>;
+    /** Has the CONNECT proxy answer every request to Azurite with this 5xx (undefined: forward again); see azure-faults.ts. */
+    fault(fault: AzureFault | undefined): Promise<void>;
+    /** Paces uploads from one source address (a pod's IP) to the emulator to `bytesPerSecond` (0 lifts it): a slow uplink. Returns the bytes that source sent so far. */
+    throttle(from: string, bytesPerSecond: number): Promise<number>;
+  };
+  /** Stops etcd (SIGTERM) and starts it again on its data, as a restarted control-plane host would. */
+  restartEtcd(downMs?: number): Promise<void>;
+  /** Stops kube-apiserver (SIGTERM) and starts it again with the same flags; resolves once /readyz passes. */
+  restartApiserver(downMs?: number): Promise<void>;
   /** The bridge, the host's address on it (where pods reach the API server and the proxy), Service and pod ranges. */
   network: NetworkPlan;
   /** The HTTPS proxy as pods reach it: http://<host address>:<port>. */
@@ -51,6 +62,8 @@ export interface Cluster {
   images: ClusterImages;
   /** Kills a node's kubelet, containerd, kube-proxy and every container at once, as a power cut would. */
   killNode(name: string): Promise<void>;
+  /** Starts a killed node again (its containerd keeps its images on disk); resolves once it is Ready. */
+  restartNode(name: string): Promise<void>;
   pids(): Record<string, number>;
   stop(): Promise<void>;
 }
@@ -98,8 +111,11 @@ function clusterEnv(dir: string, pki: Pki, state: ClusterState): Record<string, 
   };
 }
 
-function startProxy(dir: string, port: number, hosts: string[], dieWithParent: boolean | undefined) {
-  const args = [path.join(import.meta.dirname, "connect-proxy-main.ts"), "--port", String(port), ...hosts.flatMap((h) => ["--host", h])];
+function startProxy(dir: string, port: number, hosts: string[], azurite: { port: number; cert: string; key: string }, dieWithParent: boolean | undefined) {
+  const args = [
+    path.join(import.meta.dirname, "connect-proxy-main.ts"), "--port", String(port), ...hosts.flatMap((h) => ["--host", h]),
+    "--fault-port", String(azurite.port), "--fault-cert", azurite.cert, "--fault-key", azurite.key,
+  ];
   return startProcess(dir, "proxy", nodeBinary(), args, {
     env: { PATH: process.env.PATH, HOME: process.env.HOME },
     dieWithParent,
@@ -112,6 +128,8 @@ async function waitForProxy(dir: string, port: number): Promise<void> {
     timeoutMs: 20_000, abortIf: record ? exitedWithLog(dir, record) : undefined,
   });
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function makeCluster(dir: string, state: ClusterState, dieWithParent: boolean | undefined): Cluster {
   const pki = pkiPaths(dir);
@@ -136,12 +154,41 @@ function makeCluster(dir: string, state: ClusterState, dieWithParent: boolean | 
       start: async () => {
         await startAzurite(azuriteConfig);
       },
+      fault: async (fault) => {
+        const res = await fetch(`http://127.0.0.1:${state.ports.proxy}/fault`, { method: "PUT", body: JSON.stringify(fault ?? {}) });
+        if (!res.ok) throw new Error(`proxy fault switch: HTTP ${res.status}: ${await res.text()}`);
+      },
+      throttle: async (from, bytesPerSecond) => {
+        const res = await fetch(`http://127.0.0.1:${state.ports.proxy}/throttle`, { method: "PUT", body: JSON.stringify({ from, bytesPerSecond }) });
+        if (!res.ok) throw new Error(`proxy throttle switch: HTTP ${res.status}: ${await res.text()}`);
+        return ((await res.json()) as { sent: number }).sent;
+      },
+    },
+    restartEtcd: async (downMs = 0) => {
+      await stopProcess(dir, "etcd");
+      await sleep(downMs);
+      await startEtcd({ dir, dataDir: state.etcdDataDir, clientPort: state.ports.etcdClient, peerPort: state.ports.etcdPeer, dieWithParent });
+    },
+    restartApiserver: async (downMs = 0) => {
+      await stopProcess(dir, "kube-apiserver");
+      await sleep(downMs);
+      await startApiserver({
+        dir, pki, etcdUrl: `http://127.0.0.1:${state.ports.etcdClient}`, address: network.hostIp, port: state.ports.apiserver, serviceCidr: network.serviceCidr, dieWithParent,
+      });
     },
     network,
     podProxyUrl: `http://${network.hostIp}:${state.ports.proxy}`,
     nodes: state.nodes,
     images: state.images,
     killNode: (name) => killNode(dir, state.cgroup.root, name),
+    restartNode: async (name) => {
+      const node = state.nodes.find((n) => n.name === name);
+      if (!node) throw new Error(`no node ${name}`);
+      await startNode({
+        clusterDir: dir, pki, plan: network, node, allNodes: state.nodes, apiServerUrl: `https://${network.hostIp}:${state.ports.apiserver}`,
+        cgroupRoot: state.cgroup.root, sandboxImage: state.images.pause, images: state.images.archives, dieWithParent,
+      });
+    },
     pids: () => Object.fromEntries(readRecords(dir).map((r) => [r.name, r.pid])),
     stop: () => teardown(dir, state),
   };
@@ -229,7 +276,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     log(`network ${network.clusterCidr} on ${network.bridge}, certificates ready (${since(t)})`);
 
     const dieWithParent = opts.dieWithParent;
-    startProxy(dir, state.ports.proxy, ["127.0.0.1", network.hostIp], dieWithParent);
+    startProxy(dir, state.ports.proxy, ["127.0.0.1", network.hostIp], { port: state.ports.azurite, cert: pki.azuriteCert, key: pki.azuriteKey }, dieWithParent);
     const emulator = (async () => {
       const ta = Date.now();
       await cluster.azurite.start();

@@ -40,6 +40,7 @@ export interface OperatorOptions {
   minScheduleIntervalMs: number;
   /** A Job whose pod has not started this long after the Job was created is deleted and its session fails. */
   podStartLimitMs: number;
+  nodeLostLimitMs: number;
   /** How often each Repository's snapshots are listed from Azure to catch changes made outside the cluster; 0 turns Snapshot objects off. */
   snapshotSyncPeriodMs: number;
   /** Snapshot objects per namespace, shared among its Repositories (the newest snapshots get them). */
@@ -75,6 +76,7 @@ const FLAGS = {
   "repository-wait-limit": { type: "string", env: "BLOBSTASH_REPOSITORY_WAIT_LIMIT", default: "5m", help: "how long a session waits for its Repository to be validated before it fails" },
   "min-schedule-interval": { type: "string", env: "BLOBSTASH_MIN_SCHEDULE_INTERVAL", default: "1m", help: "schedules whose runs come closer than this are refused" },
   "pod-start-limit": { type: "string", env: "BLOBSTASH_POD_START_LIMIT", default: "10m", help: "a Job whose pod has not started this long after its creation is deleted and its session fails" },
+  "node-lost-limit": { type: "string", env: "BLOBSTASH_NODE_LOST_LIMIT", default: "1m", help: "a running Job whose node has not been Ready this long is deleted and its session fails with NodeLost" },
 } as const;
 
 export class OptionsError extends Error {}
@@ -149,6 +151,7 @@ export function parseOperatorOptions(argv: string[], env: NodeJS.ProcessEnv = pr
     repositoryWaitLimitMs: duration("repository-wait-limit"),
     minScheduleIntervalMs: duration("min-schedule-interval"),
     podStartLimitMs: duration("pod-start-limit"),
+    nodeLostLimitMs: duration("node-lost-limit"),
   };
 }
 

@@ -87,6 +87,7 @@ export function buildControllers(kube: KubeClient, opts: OperatorOptions, events
     credentialSlackMs: opts.jobCredentialSlackMs,
     repositoryWaitLimitMs: opts.repositoryWaitLimitMs,
     podStartLimitMs: opts.podStartLimitMs,
+    nodeLostLimitMs: opts.nodeLostLimitMs,
     jobs,
   });
   const configReconciler = new BackupConfigurationReconciler({

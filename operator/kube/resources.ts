@@ -15,6 +15,7 @@ const core = (plural: string): ResourceType => ({ group: "", version: "v1", plur
 export const NAMESPACES = core("namespaces");
 export const SECRETS = core("secrets");
 export const PODS = core("pods");
+export const NODES = core("nodes");
 export const EVENTS = core("events");
 export const PVCS = core("persistentvolumeclaims");
 export const JOBS: ResourceType = { group: "batch", version: "v1", plural: "jobs" };

@@ -10,6 +10,9 @@ import type { SessionRuntime } from "./runtime.ts";
 import { usageRefusal } from "./usage-policy.ts";
 import { statusCode } from "../../kube/client.ts";
 
+/** Repository Ready=False reasons that say Azure or the network failed, not the Repository's settings. */
+export const TRANSIENT_REASONS: ReadonlySet<string> = new Set(["EndpointUnreachable", "BackendError"]);
+
 export type Preflight =
   | { kind: "ok"; repository: Repository }
   /** `blocker`: the Repository's Ready reason when it has one (Unknown), which a session that gives up fails with. */
@@ -44,12 +47,15 @@ export async function checkRepository(
     if (refusal) return { kind: "fail", ...refusal };
   }
   const ready = findCondition(repository.status?.conditions, "Ready");
-  if (!ready || ready.status === "Unknown") {
+  // An outage of Azure or of the path to it (the fault matrix: Azurite down, 503/500 for a while) is
+  // waited out within the repository wait limit, as restic waits it out inside a running Job; a
+  // queued session failing on it would lose a backup to a blip.
+  if (!ready || ready.status === "Unknown" || (ready.status === "False" && TRANSIENT_REASONS.has(ready.reason))) {
     const why = ready ? ` (${ready.reason}: ${ready.message})` : "";
     return {
       kind: "wait",
       reason: "WaitingForRepository",
-      message: `Repository ${repoNs}/${ref.name} has not been validated yet${why}`,
+      message: `Repository ${repoNs}/${ref.name} ${ready?.status === "False" ? "is unreachable for now" : "has not been validated yet"}${why}`,
       repositoryName: ref.name,
       ...(ready ? { blocker: { reason: ready.reason, message: ready.message } } : {}),
     };

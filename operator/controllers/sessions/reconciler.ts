@@ -19,10 +19,11 @@ import type { Refusal } from "../jobs/unsupported.ts";
 import { jobOutcome, type JobOutcome } from "./outcome.ts";
 import { phaseOf, sessionState } from "./status.ts";
 import { notStartedProblem, podStart, POD_STARTED_CONDITION } from "./pod-start.ts";
+import { NODE_READY_CONDITION, leftoverJob, nodeHealth, nodeLostProblem, podReady, runningPod } from "./node-loss.ts";
 import { checkRepository } from "./preflight.ts";
 import { nameTaken, ownedBy } from "./ownership.ts";
 import { usageRefusal } from "./usage-policy.ts";
-import { DEFAULT_JOB_LIFETIME_MS, refusedByApiServer, type Problem, type SessionRuntime } from "./runtime.ts";
+import { DEFAULT_JOB_LIFETIME_MS, jobFinished, refusedByApiServer, type Problem, type SessionRuntime } from "./runtime.ts";
 
 /** How often a session waiting for its Repository or a queue slot looks again. */
 export const WAIT_POLL_MS = 2_000;
@@ -32,6 +33,9 @@ export const DEFAULT_REPOSITORY_WAIT_LIMIT_MS = 5 * 60_000;
 
 /** Default for how long a Job's pod may take to start before the Job is deleted and its session fails. */
 export const DEFAULT_POD_START_LIMIT_MS = 10 * 60_000;
+
+/** Default for how long the node of a running Job's pod may stay not Ready before the session fails with NodeLost. */
+export const DEFAULT_NODE_LOST_LIMIT_MS = 60_000;
 
 /** How often a session whose pod has not started looks again (events, which change no pod, say why a mount fails). */
 export const POD_START_POLL_MS = 3_000;
@@ -98,11 +102,12 @@ export class SessionReconciler<S extends SessionObject> {
     const phase = session.status?.phase;
     const uid = session.metadata?.uid;
     if (isFinishedPhase(phase)) {
-      // A session failed because its pod never started owns a Job that would otherwise wait on (the
-      // operator may have stopped between the status write and the deletion).
-      if (phase === "Failed" && findCondition(session.status?.conditions, POD_STARTED_CONDITION)?.status === "False") await this.rt.deleteJob(namespace, jobName, session.metadata?.uid);
+      // A session failed because its pod never started, or its node was lost, owns a Job that would
+      // otherwise wait on (the operator may have stopped between the status write and the deletion).
+      const abandoned = [POD_STARTED_CONDITION, NODE_READY_CONDITION].some((t) => findCondition(session.status?.conditions, t)?.status === "False");
+      if (phase === "Failed" && abandoned) await this.rt.deleteJob(namespace, jobName, session.metadata?.uid);
       await this.rt.deleteJobCredentials(namespace, jobName, uid);
-      return {};
+      return this.settleLeftoverJob(session, jobName);
     }
     // A Job already made (by us, maybe before a restart) is observed whatever else changed since;
     // one of that name that is not this session's is never adopted (ownership.ts).
@@ -271,7 +276,7 @@ export class SessionReconciler<S extends SessionObject> {
         const node = pods.find((p) => p.spec?.nodeName)?.spec?.nodeName;
         await this.note(session, { type: POD_STARTED_CONDITION, status: "True", reason: "Started", message: `the Job's pod started${node ? ` on node ${node}` : ""}` }, "Normal");
       }
-      return {};
+      return this.watchNode(session, job, pods, repo);
     }
     const now = deps.clock().getTime();
     const created = job.metadata?.creationTimestamp ? new Date(job.metadata.creationTimestamp).getTime() : now;
@@ -280,6 +285,59 @@ export class SessionReconciler<S extends SessionObject> {
     if (now - created < limit) return { requeueAfterMs: Math.max(50, Math.min(POD_START_POLL_MS, created + limit - now)) };
     const problem = notStartedProblem(formatDuration(limit), start.problem);
     if (!start.problem) await this.note(session, { type: POD_STARTED_CONDITION, status: "False", reason: problem.reason, message: "no scheduler or kubelet message said why" }, "Warning");
+    return this.abandon(session, jobName, problem, repo);
+  }
+
+  /**
+   * A started pod whose node stopped answering: the node lifecycle controller's verdict on the
+   * session (condition NodeReady False) within seconds of it, and after the admin's bound the
+   * session fails with NodeLost and the Job and its credentials go, instead of waiting minutes for
+   * the pod's eviction. The Node is read only when the pod is not Ready (the controller marks the
+   * pods of a lost node so) or the session already shows the node lost.
+   */
+  private async watchNode(session: S, job: V1Job, pods: V1Pod[], repo: { namespace: string; name: string }): Promise<ReconcileResult> {
+    const pod = runningPod(pods);
+    const shown = findCondition(session.status?.conditions, NODE_READY_CONDITION);
+    if (!pod || (podReady(pod) && shown?.status !== "False")) return {};
+    const nodeName = pod.spec?.nodeName ?? "";
+    const node = await this.rt.getNode(nodeName);
+    if (node === "forbidden") return {};
+    const now = this.rt.deps.clock().getTime();
+    const health = nodeHealth(pod, node, now);
+    if (health.state === "ready") {
+      if (shown?.status === "False") await this.note(session, { type: NODE_READY_CONDITION, status: "True", reason: "NodeReady", message: `node ${nodeName} is Ready again` }, "Normal");
+      return {};
+    }
+    await this.note(session, { type: NODE_READY_CONDITION, status: "False", ...health.problem }, "Warning");
+    const limit = this.rt.deps.nodeLostLimitMs ?? DEFAULT_NODE_LOST_LIMIT_MS;
+    if (now - health.since < limit) return { requeueAfterMs: Math.max(50, Math.min(POD_START_POLL_MS, health.since + limit - now)) };
+    return this.abandon(session, job.metadata?.name ?? "", nodeLostProblem(formatDuration(limit), health.problem), repo);
+  }
+
+  /**
+   * A session with its verdict whose Job is not finished (its pod exited, and its node died before
+   * posting the pod's phase): the Job holds its Repository's slot until deleted (node-loss.ts).
+   */
+  private async settleLeftoverJob(session: S, jobName: string): Promise<ReconcileResult> {
+    const namespace = session.metadata?.namespace ?? "";
+    const uid = session.metadata?.uid;
+    const job = await this.rt.readJob(namespace, jobName);
+    if (!job || !ownedBy(job, uid) || jobFinished(job) || job.metadata?.deletionTimestamp) return {};
+    const pod = runningPod(await this.rt.podsOf(job));
+    const node = pod ? await this.rt.getNode(pod.spec?.nodeName ?? "") : undefined;
+    const limit = this.rt.deps.nodeLostLimitMs ?? DEFAULT_NODE_LOST_LIMIT_MS;
+    const next = leftoverJob(pod, node, this.rt.deps.clock().getTime(), limit, formatDuration(limit));
+    if (next.action === "recheck") return { requeueAfterMs: next.afterMs };
+    if (next.action === "delete") {
+      await this.rt.deleteJob(namespace, jobName, uid);
+      this.rt.deps.events.record(this.involved(session), "Warning", "JobDeleted", next.message);
+    }
+    return {};
+  }
+
+  /** Fails a session whose Job cannot finish, and deletes the Job and its credentials, freeing the Repository's slot. */
+  private async abandon(session: S, jobName: string, problem: Problem, repo: { namespace: string; name: string }): Promise<ReconcileResult> {
+    const namespace = session.metadata?.namespace ?? "";
     await this.fail(session, problem);
     await this.rt.deleteJob(namespace, jobName, session.metadata?.uid);
     await this.rt.deleteJobCredentials(namespace, jobName, session.metadata?.uid);

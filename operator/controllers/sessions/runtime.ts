@@ -2,10 +2,10 @@
 // target, minting the per-Job credentials Secret, creating and observing the Job, and keeping at
 // most one Job per Repository running.
 
-import type { CoreV1Event, V1Job, V1Namespace, V1OwnerReference, V1PersistentVolumeClaim, V1Pod, V1Secret } from "@kubernetes/client-node";
+import type { CoreV1Event, V1Job, V1Namespace, V1Node, V1OwnerReference, V1PersistentVolumeClaim, V1Pod, V1Secret } from "@kubernetes/client-node";
 import type { KubeClient, KubeList } from "../../kube/api-client.ts";
 import { isConflict, isNotFound, statusCode } from "../../kube/client.ts";
-import { EVENTS, JOBS, NAMESPACES, PODS, PVCS, REPOSITORIES, SECRETS } from "../../kube/resources.ts";
+import { EVENTS, JOBS, NAMESPACES, NODES, PODS, PVCS, REPOSITORIES, SECRETS } from "../../kube/resources.ts";
 import type { InformerSet } from "../../kube/informer.ts";
 import type { EventRecorder } from "../../kube/events.ts";
 import type { Logger } from "../../observability/logger.ts";
@@ -42,6 +42,8 @@ export interface SessionRuntimeDeps {
   repositoryWaitLimitMs?: number;
   /** A Job whose pod has not started this long after its creation is deleted, its session Failed (default 10 min). */
   podStartLimitMs?: number;
+  /** The node of a running Job's pod may be not Ready this long before the session fails with NodeLost (default 1 min). */
+  nodeLostLimitMs?: number;
 }
 
 export interface JobTrust {
@@ -114,6 +116,19 @@ export class SessionRuntime {
 
   async pvcExists(namespace: string, name: string): Promise<boolean> {
     return (await this.kube.find(PVCS, namespace, name)) !== undefined;
+  }
+
+  /**
+   * A Node (undefined: deleted), or "forbidden" where the admin's RBAC does not let the operator read
+   * Nodes: then a lost node is only seen when Kubernetes evicts the pod, as before.
+   */
+  async getNode(name: string): Promise<V1Node | undefined | "forbidden"> {
+    try {
+      return await this.kube.find<V1Node>(NODES, undefined, name);
+    } catch (err) {
+      if (statusCode(err) === 403) return "forbidden";
+      throw err;
+    }
   }
 
   getPvc(namespace: string, name: string): Promise<V1PersistentVolumeClaim | undefined> {
