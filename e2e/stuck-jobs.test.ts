@@ -82,3 +82,48 @@ describe("Jobs whose pod cannot start (real scheduler, job controller, garbage c
     await env.waitForPhase("backupsessions", "here-1", ["Succeeded"], 90_000);
   });
 });
+
+describe("a Job image the nodes cannot pull (real kubelet and containerd)", function () {
+  this.timeout(120_000);
+  let env: BackupEnv;
+  // A registry on the node's own loopback that nothing listens on: the pull fails at once, and no
+  // name is looked up anywhere.
+  const MISSING = "127.0.0.1:1/blobstash/missing:0";
+
+  before(async function () {
+    env = new BackupEnv(cluster(), `e2e-pull-${id}`, `operator-pull-${id}`);
+    // The admission policy would refuse a Job with another image than the chart's before any pull.
+    await env.setUp([`--pod-start-limit=${LIMIT_S}s`, `--job-image=${MISSING}`], 1, {}, { admissionPolicy: { enabled: false } });
+    await env.storageSecret("azure-secret", PASSWORD);
+    await env.repository("main", "azure-secret", `/e2e/pull-${id}`);
+    await env.pvc("source");
+  });
+
+  after(async function () {
+    await env?.tearDown();
+  });
+
+  it("shows the kubelet's pull error within seconds, fails ImagePullFailed at the bound, and leaves nothing behind", async function () {
+    await env.backupConfiguration("pull", { repository: { name: "main" } }, "source");
+    await env.backupSession("pull-1", "pull");
+    let shown: { reason: string; message: string; lastTransitionTime: string } | undefined;
+    await waitFor("the session to show why its pod waits", async () => {
+      shown = (await env.getSession("backupsessions", "pull-1"))?.status?.conditions?.find((c) => c.type === "PodStarted");
+      return shown?.reason === "ImagePullFailed";
+    }, { timeoutMs: 30_000, intervalMs: 100 });
+    // The kubelet's own words: the image and why it could not be pulled.
+    assert.match(shown!.message, new RegExp(`(ErrImagePull|ImagePullBackOff): .*${MISSING.replace(/[.]/g, "\\.")}`), shown!.message);
+    assert.match(shown!.message, /connection refused/, shown!.message);
+
+    const failed = await env.waitForPhase("backupsessions", "pull-1", ["Failed"], (LIMIT_S + 30) * 1000);
+    const completed = failed.status?.conditions?.find((c) => c.type === "Completed");
+    assert.equal(completed?.reason, "ImagePullFailed");
+    assert.match(completed?.message ?? "", new RegExp(`did not start within ${LIMIT_S}s`), completed?.message);
+    await waitFor("the Job and its pod to be gone", async () => {
+      const pods = await env.core.listNamespacedPod({ namespace: env.ns, labelSelector: "blobstash.io/session=pull-1" });
+      return !(await env.jobExists("pull-1-backup")) && pods.items.length === 0;
+    }, { timeoutMs: 30_000, intervalMs: 200 });
+    const secrets = await env.core.listNamespacedSecret({ namespace: env.ns, labelSelector: "app.kubernetes.io/managed-by=blobstash" });
+    assert.deepEqual(secrets.items.map((s) => s.metadata?.name), []);
+  });
+});

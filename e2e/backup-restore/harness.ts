@@ -62,9 +62,10 @@ export class BackupEnv {
   /**
    * CRDs, the namespace, the container (as an admin would with `az storage container create`) and the
    * operator; `extraArgs` are more operator flags (the chart's operator.extraArgs), `operatorValues`
-   * more of the chart's operator values (nodeLostLimit, podStartLimit, ...).
+   * more of the chart's operator values (nodeLostLimit, podStartLimit, ...), `chartValues` other
+   * top-level values of the chart.
    */
-  async setUp(extraArgs: string[] = [], replicaCount = 1, operatorValues: Record<string, unknown> = {}): Promise<void> {
+  async setUp(extraArgs: string[] = [], replicaCount = 1, operatorValues: Record<string, unknown> = {}, chartValues: Record<string, unknown> = {}): Promise<void> {
     this.work = await mkdtemp(path.join(os.tmpdir(), "blobstash-backup-e2e-"));
     await applyCrds(this.cluster);
     await this.core.createNamespace({ body: { metadata: { name: this.ns } } });
@@ -73,7 +74,7 @@ export class BackupEnv {
       release: this.operatorName,
       namespace: this.operatorNamespace,
       // One replica watching only this namespace; a short revalidation lets Repositories recover quickly from the emulator outage test.
-      values: { replicaCount, watchNamespaces: [this.ns], operator: { revalidatePeriod: "2s", ...operatorValues, extraArgs } },
+      values: { ...chartValues, replicaCount, watchNamespaces: [this.ns], operator: { revalidatePeriod: "2s", ...operatorValues, extraArgs } },
     });
   }
 
