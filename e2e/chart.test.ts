@@ -197,10 +197,14 @@ describe("Helm chart (helm lint, values schema, render, server-side apply to the
     const operatorRoles = (objs: K8sObject[]) => ofKind(objs, "ClusterRole").filter((o) => !Object.keys(o.metadata.labels ?? {}).some((k) => k.startsWith("rbac.authorization.k8s.io/aggregate-to-")));
     assert.equal(operatorRoles(wide).length, 1);
     assert.equal(ofKind(wide, "ClusterRoleBinding").length, 1);
-    // Cluster-wide only: get the watched namespaces themselves (their Pod Security labels), by name;
-    // and the user-facing roles, which grant the operator nothing.
+    // Cluster-wide only: get the watched namespaces themselves (their Pod Security labels), by name,
+    // and get on Nodes (a Job pod's node when the pod is marked not Ready); and the user-facing
+    // roles, which grant the operator nothing.
     const narrowRules = operatorRoles(narrow).flatMap((r) => (r as unknown as { rules: Array<Rule & { resourceNames?: string[] }> }).rules);
-    assert.deepEqual(narrowRules, [{ apiGroups: [""], resources: ["namespaces"], resourceNames: watched, verbs: ["get"] }], "nothing else cluster-wide");
+    assert.deepEqual(narrowRules, [
+      { apiGroups: [""], resources: ["namespaces"], resourceNames: watched, verbs: ["get"] },
+      { apiGroups: [""], resources: ["nodes"], verbs: ["get"] },
+    ], "nothing else cluster-wide");
     assert.equal(ofKind(narrow, "ClusterRoleBinding").length, 1);
     assert.deepEqual(ofKind(narrow, "ClusterRole").map((o) => o.metadata.name).sort(), [`${release}-blobstash-edit`, `${release}-blobstash-namespaces`, `${release}-blobstash-view`].sort());
     const roles = ofKind(narrow, "Role").map((r) => r.metadata.namespace).sort();

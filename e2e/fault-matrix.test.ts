@@ -209,18 +209,21 @@ describe("Fault matrix: every fault at every stage of a BackupSession", function
       // The last stage's pod may still be starting: it is frozen out of sight next, whatever it does.
       return p!.startsWith("Pending (Queued") && j === "Job created" && r === "pod running" && (x === "pod running" || x === "Job created");
     }, { timeoutMs: 90_000, intervalMs: 200 });
-    const sent = await waitFor(`${name("pod running")}'s restic uploading`, async () => {
-      const n = await c().azurite.throttle(slowIp, SLOW_LINK_BPS);
-      return n >= UPLOADING_BYTES ? n : undefined;
-    }, { timeoutMs: 60_000, intervalMs: 250 });
     const node = slowPod.spec!.nodeName!;
 
-    // Freeze the operators, let the last stage's pod exit unobserved, then fault and thaw.
+    // Freeze the operators at once (the last stage's pod may exit any moment, and the operators
+    // must not see it), let that pod exit unobserved while the running stage's restic gets to
+    // uploading, then fault and thaw.
     const leader = await env.op.leader();
     const pids = await operatorPids();
     signal(pids.values(), "SIGSTOP");
     let seen: Record<Stage, string>;
+    let sent = 0;
     try {
+      sent = await waitFor(`${name("pod running")}'s restic uploading`, async () => {
+        const n = await c().azurite.throttle(slowIp, SLOW_LINK_BPS);
+        return n >= UPLOADING_BYTES ? n : undefined;
+      }, { timeoutMs: 60_000, intervalMs: 250 });
       await waitFor(`${name("pod exited, status not written")}'s pod to exit`, async () => (await podsOf(name("pod exited, status not written"))).some(exited), { timeoutMs: 60_000, intervalMs: 100 });
       seen = Object.fromEntries(await Promise.all(STAGES.map(async (s) => [s, await stageOf(name(s))] as const))) as Record<Stage, string>;
       await f.inject({ node, leaderPid: pids.get(leader) ?? 0 });

@@ -19,6 +19,9 @@ export interface ApiserverConfig {
 
 export const serviceAccountIssuer = "https://kubernetes.default.svc.cluster.local";
 
+/** The API server's audit policy (AUDIT_POLICY), removed with the cluster. */
+export const auditPolicyPath = (dir: string) => path.join(dir, "audit-policy.json");
+
 /** Where the API server writes the audit events of ServiceAccounts (e2e/audit/rbac.test.ts reads them). */
 export const auditLogPath = (dir: string) => path.join(dir, "logs", "kube-apiserver-audit.log");
 
@@ -76,7 +79,7 @@ export function apiserverArgs(cfg: Pick<ApiserverConfig, "dir" | "pki" | "etcdUr
     "--enable-priority-and-fairness=false",
     "--profiling=false",
     "--event-ttl", "1h",
-    "--audit-policy-file", path.join(cfg.dir, "audit-policy.json"),
+    "--audit-policy-file", auditPolicyPath(cfg.dir),
     "--audit-log-path", auditLogPath(cfg.dir),
     "--audit-log-format", "json",
     "--audit-log-maxbackup", "0",
@@ -86,7 +89,7 @@ export function apiserverArgs(cfg: Pick<ApiserverConfig, "dir" | "pki" | "etcdUr
 
 /** Starts kube-apiserver and waits until /readyz passes (its post-start hooks, RBAC bootstrap included). */
 export async function startApiserver(cfg: ApiserverConfig): Promise<{ url: string; record: ProcessRecord }> {
-  writeFileSync(path.join(cfg.dir, "audit-policy.json"), AUDIT_POLICY);
+  writeFileSync(auditPolicyPath(cfg.dir), AUDIT_POLICY);
   const record = startProcess(cfg.dir, "kube-apiserver", tool("kube-apiserver"), apiserverArgs(cfg), {
     env: { PATH: process.env.PATH, HOME: process.env.HOME },
     dieWithParent: cfg.dieWithParent,

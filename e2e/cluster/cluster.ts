@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { accessSync, constants, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
-import { startApiserver, waitForApiserver } from "./apiserver.ts";
+import { auditPolicyPath, startApiserver, waitForApiserver } from "./apiserver.ts";
 import { etcdShmName, SHM, sweepDeadClusters } from "./sweep.ts";
 import type { AzureFault } from "./azure-faults.ts";
 import { startAzurite, stopAzurite } from "./azurite.ts";
@@ -438,7 +438,7 @@ export async function downCluster(dir: string): Promise<Record<string, number>> 
   const p = paths(dir);
   const leftovers = [
     state?.etcdDataDir, path.join(dir, "etcd"), p.azuriteData, p.nodesDir, pkiPaths(dir).dir, p.kubeconfig,
-    p.controllerManagerKubeconfig, p.schedulerKubeconfig, p.envFile, stateFile(dir), path.join(dir, "pids"),
+    p.controllerManagerKubeconfig, p.schedulerKubeconfig, p.envFile, stateFile(dir), path.join(dir, "pids"), auditPolicyPath(dir),
   ];
   for (const f of leftovers) if (f) rmSync(f, { recursive: true, force: true });
   return Object.fromEntries(records.map((r) => [r.name, r.pid]));

@@ -7,6 +7,13 @@ export type Permission = string;
 
 export const permission = (group: string, resource: string, verb: string): Permission => `${group}/${resource}:${verb}`;
 
+/** What Kubernetes' own system:basic-user role grants every authenticated user (the operator says who it is at start). */
+export const GRANTED_TO_EVERYONE: readonly Permission[] = [
+  permission("authentication.k8s.io", "selfsubjectreviews", "create"),
+  permission("authorization.k8s.io", "selfsubjectaccessreviews", "create"),
+  permission("authorization.k8s.io", "selfsubjectrulesreviews", "create"),
+];
+
 interface AuditEvent {
   stage?: string;
   verb?: string;
