@@ -321,7 +321,10 @@ export class SessionReconciler<S extends SessionObject> {
   private async settleLeftoverJob(session: S, jobName: string): Promise<ReconcileResult> {
     const namespace = session.metadata?.namespace ?? "";
     const uid = session.metadata?.uid;
-    const job = await this.rt.readJob(namespace, jobName);
+    // From the informer only: every finished session is reconciled at each resync, and most have
+    // no Job left, so asking the API server would cost a GET each time for nothing. A leftover Job
+    // is an active one, which the cache holds.
+    const job = this.rt.deps.jobs.get(jobName, namespace);
     if (!job || !ownedBy(job, uid) || jobFinished(job) || job.metadata?.deletionTimestamp) return {};
     const pod = runningPod(await this.rt.podsOf(job));
     const node = pod ? await this.rt.getNode(pod.spec?.nodeName ?? "") : undefined;
