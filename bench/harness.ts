@@ -21,6 +21,8 @@ export const REPOSITORY = { group: "stash.appscode.com", version: "v1alpha1", pl
 export interface BenchOperator {
   /** The operator container's process, as the host sees it (for RSS and CPU). */
   pid: number;
+  /** Where it runs, and where its leader-election Lease is. */
+  namespace: string;
   /** What the container logged so far, read from its node's /var/log/pods. */
   log(): string;
   metrics(): Promise<string>;
@@ -93,6 +95,7 @@ async function benchOperator(cluster: Cluster, core: CoreV1Api, n: number, args:
   const logDir = path.join(nodeLayout(cluster.dir, pod.spec!.nodeName!).varLog, "pods", `${namespace}_${podName}_${pod.metadata!.uid}`, "operator");
   return {
     pid,
+    namespace,
     log: () => readdirSync(logDir).sort().map((f) => readFileSync(path.join(logDir, f), "utf8")).join(""),
     metrics: () => op.metrics(),
     stop: () => op.stop(),

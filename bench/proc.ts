@@ -50,6 +50,27 @@ export function parseCpuSeconds(stat: string): number | undefined {
   return Number.isFinite(utime) && Number.isFinite(stime) ? (utime + stime) / 100 : undefined;
 }
 
+/**
+ * When the process started, on performance.now()'s clock (ms): starttime (field 22 of
+ * /proc/<pid>/stat, ticks since boot) against /proc/uptime. Undefined when it is gone.
+ */
+export function processStartedAt(pid: number): number | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
+  }
+  const uptimeS = Number(readFileSync("/proc/uptime", "utf8").split(" ")[0]);
+  const ticks = parseStartTicks(stat);
+  return ticks === undefined ? undefined : performance.now() - (uptimeS - ticks / 100) * 1000;
+}
+
+export function parseStartTicks(stat: string): number | undefined {
+  const ticks = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+  return Number.isFinite(ticks) ? ticks : undefined;
+}
+
 /** CPU seconds per named process between two readings. */
 export function cpuDelta(before: Record<string, number | undefined>, after: Record<string, number | undefined>): Record<string, number> {
   const out: Record<string, number> = {};

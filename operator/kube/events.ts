@@ -3,6 +3,14 @@ import type { KubeClient } from "./api-client.ts";
 import { EVENTS } from "./resources.ts";
 import { redact, secretsFor } from "../observability/redact.ts";
 import type { Logger } from "../observability/logger.ts";
+import { eventsDropped } from "../observability/metrics.ts";
+
+/**
+ * Events waiting for the API server or in flight, at most. Beyond it new ones are dropped and
+ * counted, as client-go's broadcaster drops beyond its queue of 1,000: an API server that falls
+ * behind (ten thousand Repositories turning Ready at once) must not grow the operator's memory.
+ */
+export const MAX_PENDING_EVENTS = 1000;
 
 export interface InvolvedObject {
   apiVersion: string;
@@ -20,10 +28,19 @@ export interface EventRecorder {
  * Core v1 Events, fire-and-forget: an event that cannot be written is logged, never fails a
  * reconcile. Messages are redacted like log lines.
  */
-export function makeEventRecorder(kube: KubeClient, component: string, log: Logger): EventRecorder {
+export function makeEventRecorder(kube: Pick<KubeClient, "create">, component: string, log: Logger, maxPending = MAX_PENDING_EVENTS): EventRecorder {
   const host = process.env.HOSTNAME ?? "blobstash";
+  let pending = 0;
+  let dropping = false;
   return {
     record(obj, type, reason, message) {
+      if (pending >= maxPending) {
+        eventsDropped.inc();
+        if (!dropping) log.warn("events dropped: the API server is behind", { pending });
+        dropping = true;
+        return;
+      }
+      dropping = false;
       const namespace = obj.metadata.namespace ?? "default";
       const now = new Date().toISOString();
       const body = {
@@ -46,9 +63,13 @@ export function makeEventRecorder(kube: KubeClient, component: string, log: Logg
         lastTimestamp: now,
         count: 1,
       };
-      kube.create(EVENTS, namespace, body).catch((err: unknown) => {
-        log.warn("could not record event", { reason, object: `${namespace}/${obj.metadata.name}`, error: String(err) });
-      });
+      pending++;
+      kube
+        .create(EVENTS, namespace, body)
+        .catch((err: unknown) => {
+          log.warn("could not record event", { reason, object: `${namespace}/${obj.metadata.name}`, error: String(err) });
+        })
+        .finally(() => pending--);
     },
   };
 }

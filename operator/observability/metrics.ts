@@ -17,6 +17,12 @@ export const azureRequests = new Counter({
   registers: [registry],
 });
 
+export const eventsDropped = new Counter({
+  name: "blobstash_events_dropped_total",
+  help: "Kubernetes Events not written because too many were already waiting for the API server.",
+  registers: [registry],
+});
+
 export const reconcileDuration = new Histogram({
   name: "blobstash_reconcile_duration_seconds",
   help: "Time spent in one reconcile, by kind.",

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { parseStorageSecret } from "../../azure/credentials.ts";
 import type { AzureFailure } from "../../azure/errors.ts";
 import { parseSas, sasValidity } from "../../azure/sas.ts";
-import { decideConditions, isValidSecretName, suggestSecretName, type RepositoryObservation } from "./decide.ts";
+import { decideConditions, figuresFor, isValidSecretName, suggestSecretName, type RepositoryObservation } from "./decide.ts";
 
 const KEY = Buffer.alloc(64, 3).toString("base64");
 const PASSWORD = "hunter2-very-secret";
@@ -159,6 +159,17 @@ describe("decideConditions", () => {
     assert.match(by.RepositoryInitialized!.message, /although a backup into it finished at 2026-01-01T02:00:00Z.*another Repository's wipeOut/);
     assert.equal(by.Ready!.status, "True", "the next backup can still run (and starts a new repository)");
     assert.equal(by.Ready!.reason, "DataLost");
+  });
+
+  it("where no restic repository is, the figures say no snapshots in the same write", () => {
+    const conditions = (o: Partial<RepositoryObservation>) => decide(o).conds.map((c) => ({ ...c, lastTransitionTime: "2026-01-01T00:00:00Z" }));
+    const fresh = conditions({ backend: { ok: true, initialized: false }, password: undefined });
+    assert.deepEqual(figuresFor({}, fresh), { snapshotCount: 0, totalSize: undefined }, "a new Repository gets its count with its first conditions");
+    assert.deepEqual(figuresFor({ snapshotCount: 0 }, fresh), {}, "nothing to write when the figures agree");
+    const lost = conditions({ backend: { ok: true, initialized: false }, password: undefined, lastBackupTime: "2026-01-01T02:00:00Z" });
+    assert.deepEqual(figuresFor({ snapshotCount: 7, totalSize: "1 GiB" }, lost), { snapshotCount: 0, totalSize: undefined }, "DataLost: the counted snapshots went with the data");
+    assert.deepEqual(figuresFor({ snapshotCount: 7, totalSize: "1 GiB" }, conditions({})), {}, "an initialized repository's figures are the snapshot controller's");
+    assert.deepEqual(figuresFor({}, conditions({ backend: { ok: false, step: "list", failure: failure("EndpointUnreachable") } })), {}, "not checked is not empty");
   });
 
   it("key files restic would stop at, a key from another repository, and too many keys are not Ready", () => {

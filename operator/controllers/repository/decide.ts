@@ -3,8 +3,8 @@
 // step, and that stays the same from one check to the next while nothing changes (relative times
 // would make every revalidation a status write).
 
-import { type ConditionInput, summarize } from "../../api/conditions.ts";
-import { type RepositoryConditionType, resticRepositoryUrl } from "../../api/repository.ts";
+import { type Condition, type ConditionInput, findCondition, summarize } from "../../api/conditions.ts";
+import { type RepositoryConditionType, type RepositoryStatus, resticRepositoryUrl } from "../../api/repository.ts";
 import { type AzureCredentials, SECRET_KEYS, type StorageSecret } from "../../azure/credentials.ts";
 import { blobServiceUrl } from "../../azure/endpoint.ts";
 import type { AzureFailure } from "../../azure/errors.ts";
@@ -130,6 +130,18 @@ export function decideConditions(o: RepositoryObservation): Input[] {
 }
 
 /** Kubernetes object names (DNS-1123 subdomain): what a Secret's name must be. */
+/**
+ * The snapshot figures the status must change along with `conditions`: where no restic repository
+ * is (NotInitialized, DataLost) there are no snapshots, and saying so in the same write spares the
+ * snapshot controller a listing and a second status write per new Repository. Empty when the
+ * figures already agree.
+ */
+export function figuresFor(status: RepositoryStatus, conditions: readonly Condition[]): Pick<RepositoryStatus, "snapshotCount" | "totalSize"> {
+  if (findCondition(conditions, "RepositoryInitialized")?.status !== "False") return {};
+  if (status.snapshotCount === 0 && status.totalSize === undefined) return {};
+  return { snapshotCount: 0, totalSize: undefined };
+}
+
 export function isValidSecretName(name: string): boolean {
   return name.length <= 253 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(name);
 }

@@ -32,7 +32,7 @@ import { NAMESPACES, REPOSITORIES, SECRETS } from "../../kube/resources.ts";
 import { mergePatchObject, patchStatusIfChanged } from "../../kube/status.ts";
 import { registerSecret, type Logger } from "../../observability/logger.ts";
 import { forgetRepository, setRepositoryReadiness } from "../../observability/metrics.ts";
-import { decideConditions, isValidSecretName, type RepositoryObservation, type SecretObservation } from "./decide.ts";
+import { decideConditions, figuresFor, isValidSecretName, type RepositoryObservation, type SecretObservation } from "./decide.ts";
 import { PasswordChecker } from "./password-check.ts";
 
 /** A wipe refused because another Repository shares the place is looked at again this often. */
@@ -220,9 +220,7 @@ export class RepositoryReconciler {
     const heartbeat = this.deps.statusHeartbeatMs ?? 0;
     const stale =
       heartbeat > 0 && (!status.lastValidationTime || now.getTime() - Date.parse(status.lastValidationTime) >= heartbeat);
-    // The snapshots a backup counted are gone with the data: the figures must not say otherwise.
-    const lost = findCondition(next, "RepositoryInitialized")?.reason === "DataLost";
-    const figures = lost && (status.snapshotCount !== 0 || status.totalSize !== undefined) ? { snapshotCount: 0, totalSize: undefined } : {};
+    const figures = figuresFor(status, next as Condition[]);
     const changed =
       !conditionsEqual(current as Condition[], next as Condition[]) || status.observedGeneration !== generation || stale || Object.keys(figures).length > 0;
 

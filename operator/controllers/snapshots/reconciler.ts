@@ -36,7 +36,7 @@ import type { Finished } from "../maintenance/reconciler.ts";
 import { checkDue, integrityCondition, integrityConditionCurrent } from "../maintenance/integrity.ts";
 import { shareBudget } from "./budget.ts";
 import { forgetAskedBy, planSnapshots } from "./plan.ts";
-import type { SnapshotSource } from "./source.ts";
+import type { SnapshotListing, SnapshotSource } from "./source.ts";
 
 export const SNAPSHOTS: ResourceType = { group: SNAPSHOT_GROUP, version: SNAPSHOT_VERSION, plural: SNAPSHOT_PLURAL };
 
@@ -256,25 +256,34 @@ export class SnapshotSyncReconciler {
     const name = repo.metadata?.name ?? "";
     // Until the Repository is Ready (secret, backend, password), there is nothing to read with.
     if (findCondition(repo.status?.conditions, "Ready")?.status !== "True") return period;
-    const secretName = repo.spec?.backend?.storageSecretName ?? "";
-    const secret = await this.d.getSecret(namespace, secretName);
-    const parsed = readStorageSecret(secret?.data, { secretName, policy: this.d.azurePolicy, register: registerSecret });
-    if (!parsed.ok) return period;
-    const azure = repo.spec!.backend!.azure!;
-    // The operator's own identity only where the admin lent it (as for probes and Job credentials).
-    if (operatorIdentityRefusal(this.d.azurePolicy, parsed.credentials, namespace, azure.container)) return period;
-    const target = { container: azure.container, ...(azure.prefix !== undefined ? { prefix: azure.prefix } : {}) };
     let limit = Infinity;
     let sharers = 0;
-    const listing = await this.d.source.list(key, this.d.azure.get(parsed.credentials), target, parsed.resticPassword, {
-      maxReads: READS_PER_LOOK,
-      files: (total) => {
-        this.files.set(key, total);
-        const need = new Map([...this.files].filter(([k]) => k.startsWith(`${namespace}/`)));
-        sharers = need.size;
-        return (limit = shareBudget(this.d.perNamespace, need).get(key) ?? 0);
-      },
-    });
+    let listing: SnapshotListing;
+    // No restic repository (no config blob, as the Repository's last probe found): no snapshot to
+    // read, and no listing to send; objects left from before (DataLost) go.
+    if (findCondition(repo.status?.conditions, "RepositoryInitialized")?.status === "False") {
+      this.files.delete(key);
+      this.d.source.forget(key);
+      listing = { ok: true, snapshots: [], skipped: [], files: 0, pending: 0 };
+    } else {
+      const secretName = repo.spec?.backend?.storageSecretName ?? "";
+      const secret = await this.d.getSecret(namespace, secretName);
+      const parsed = readStorageSecret(secret?.data, { secretName, policy: this.d.azurePolicy, register: registerSecret });
+      if (!parsed.ok) return period;
+      const azure = repo.spec!.backend!.azure!;
+      // The operator's own identity only where the admin lent it (as for probes and Job credentials).
+      if (operatorIdentityRefusal(this.d.azurePolicy, parsed.credentials, namespace, azure.container)) return period;
+      const target = { container: azure.container, ...(azure.prefix !== undefined ? { prefix: azure.prefix } : {}) };
+      listing = await this.d.source.list(key, this.d.azure.get(parsed.credentials), target, parsed.resticPassword, {
+        maxReads: READS_PER_LOOK,
+        files: (total) => {
+          this.files.set(key, total);
+          const need = new Map([...this.files].filter(([k]) => k.startsWith(`${namespace}/`)));
+          sharers = need.size;
+          return (limit = shareBudget(this.d.perNamespace, need).get(key) ?? 0);
+        },
+      });
+    }
     if (!listing.ok) {
       this.d.log.warn("cannot list the repository's snapshots", { repository: key, reason: listing.reason, message: listing.message });
       return listing.transient ? Math.min(period, 10_000) : period;
