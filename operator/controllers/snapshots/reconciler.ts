@@ -259,9 +259,10 @@ export class SnapshotSyncReconciler {
     let limit = Infinity;
     let sharers = 0;
     let listing: SnapshotListing;
-    // No restic repository (no config blob, as the Repository's last probe found): no snapshot to
-    // read, and no listing to send; objects left from before (DataLost) go.
-    if (findCondition(repo.status?.conditions, "RepositoryInitialized")?.status === "False") {
+    // Never backed up into, and no restic repository at the last probe (NotInitialized): no
+    // snapshot to read, no listing to send. A first backup sets lastBackupTime in the same write
+    // as its count, before the next probe says Initialized: from then on the files are read.
+    if (!repo.status?.lastBackupTime && findCondition(repo.status?.conditions, "RepositoryInitialized")?.status === "False") {
       this.files.delete(key);
       this.d.source.forget(key);
       listing = { ok: true, snapshots: [], skipped: [], files: 0, pending: 0 };
