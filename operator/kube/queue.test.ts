@@ -65,4 +65,24 @@ describe("WorkQueue", () => {
     assert.deepEqual(order, ["big/r0", "small/r0", "other/r0", "big/r1", "other/r1", "big/r2", "big/r3"]);
     assert.equal(q.length, 0);
   });
+
+  it("hands out keys added by a change before keys back from addAfter, and moves a routine key up when a change adds it", async () => {
+    const q = new WorkQueue();
+    q.addAfter("r1", 1);
+    q.addAfter("r2", 2);
+    while (q.length < 2) await new Promise((r) => setTimeout(r, 1));
+    q.add("new1");
+    q.add("new2");
+    q.add("r2");
+    assert.equal(q.length, 4, "r2 moved up, not added twice");
+    const order: string[] = [];
+    for (let i = 0; i < 4; i++) order.push((await q.get())!);
+    assert.deepEqual(order, ["new1", "new2", "r2", "r1"]);
+    assert.equal(q.length, 0);
+    q.add("r2");
+    assert.equal(q.length, 0, "in flight: held back");
+    for (const k of order) q.done(k);
+    assert.equal(await q.get(), "r2", "the stale routine entry of r2 is not handed out again");
+    assert.equal(q.length, 0);
+  });
 });

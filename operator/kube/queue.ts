@@ -4,6 +4,10 @@
 // With `groupOf` (e.g. the key's namespace), waiting keys are taken round-robin across groups: a
 // tenant with a thousand Repositories queued delays another tenant's one by at most one key per
 // group, not by a thousand.
+// Keys come back from `addAfter` (revalidations, periodic syncs, retries) behind keys added by a
+// change (`add`, from watch events): when an operator starts with ten thousand Repositories, every
+// one gets its first check before any gets its second (controller-runtime's priority queue does
+// the same for the same reason). A key waiting as routine that a change adds moves up.
 
 export interface QueueOptions {
   baseDelayMs?: number;
@@ -51,9 +55,12 @@ class FairQueue {
   }
 }
 
+type Priority = "change" | "routine";
+
 export class WorkQueue {
-  private readonly queue: FairQueue;
-  private readonly queued = new Set<string>();
+  private readonly queues: Record<Priority, FairQueue>;
+  /** Waiting keys and where; a key moved up leaves a stale entry behind in "routine", skipped when reached. */
+  private readonly queued = new Map<string, Priority>();
   private readonly inFlight = new Set<string>();
   private readonly dirty = new Set<string>();
   private readonly failures = new Map<string, number>();
@@ -66,24 +73,31 @@ export class WorkQueue {
   constructor(opts: QueueOptions = {}) {
     this.baseDelayMs = opts.baseDelayMs ?? 200;
     this.maxDelayMs = opts.maxDelayMs ?? 5 * 60_000;
-    this.queue = new FairQueue(opts.groupOf ?? (() => ""));
+    const groupOf = opts.groupOf ?? (() => "");
+    this.queues = { change: new FairQueue(groupOf), routine: new FairQueue(groupOf) };
   }
 
   add(key: string): void {
+    this.enqueue(key, "change");
+  }
+
+  private enqueue(key: string, priority: Priority): void {
     if (this.shuttingDown) return;
     if (this.inFlight.has(key)) {
       this.dirty.add(key);
       return;
     }
-    if (this.queued.has(key)) return;
+    const waiting = this.queued.get(key);
+    if (waiting === "change" || waiting === priority) return;
     const waiter = this.waiters.shift();
     if (waiter) {
+      this.queued.delete(key);
       this.inFlight.add(key);
       waiter(key);
       return;
     }
-    this.queued.add(key);
-    this.queue.push(key);
+    this.queued.set(key, priority);
+    this.queues[priority].push(key);
   }
 
   /** Adds the key after a delay; an earlier pending schedule for the same key wins. */
@@ -96,7 +110,7 @@ export class WorkQueue {
     if (existing) clearTimeout(existing.timer);
     const timer = setTimeout(() => {
       this.timers.delete(key);
-      this.add(key);
+      this.enqueue(key, "routine");
     }, delayMs);
     timer.unref();
     this.timers.set(key, { at, timer });
@@ -122,7 +136,7 @@ export class WorkQueue {
   /** Resolves with the next key, or undefined once the queue shuts down. */
   get(): Promise<string | undefined> {
     if (this.shuttingDown) return Promise.resolve(undefined);
-    const key = this.queue.shift();
+    const key = this.next();
     if (key !== undefined) {
       this.queued.delete(key);
       this.inFlight.add(key);
@@ -131,13 +145,22 @@ export class WorkQueue {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
+  private next(): string | undefined {
+    for (const priority of ["change", "routine"] as const) {
+      for (let key = this.queues[priority].shift(); key !== undefined; key = this.queues[priority].shift()) {
+        if (this.queued.get(key) === priority) return key;
+      }
+    }
+    return undefined;
+  }
+
   done(key: string): void {
     this.inFlight.delete(key);
     if (this.dirty.delete(key)) this.add(key);
   }
 
   get length(): number {
-    return this.queue.length;
+    return this.queued.size;
   }
 
   shutdown(): void {
