@@ -9,15 +9,24 @@ export interface Memory {
   peakMb: number;
 }
 
-/** Parses /proc/<pid>/status; undefined when the process is gone. */
-export function readMemory(pid: number): Memory | undefined {
-  let text: string;
+/** /proc/<pid>/<file>; undefined when the process is gone. */
+function readProc(pid: number, file: string): string | undefined {
   try {
-    text = readFileSync(`/proc/${pid}/status`, "utf8");
+    return readFileSync(`/proc/${pid}/${file}`, "utf8");
   } catch {
     return undefined;
   }
-  return parseStatus(text);
+}
+
+/** The fields of /proc/<pid>/stat from field 3 on (index = field - 3), whatever the command name holds. */
+function statFields(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
+/** Parses /proc/<pid>/status; undefined when the process is gone. */
+export function readMemory(pid: number): Memory | undefined {
+  const text = readProc(pid, "status");
+  return text === undefined ? undefined : parseStatus(text);
 }
 
 export function parseStatus(text: string): Memory | undefined {
@@ -33,18 +42,13 @@ export function parseStatus(text: string): Memory | undefined {
 
 /** CPU time (user + system) the process has used so far, in seconds; undefined when it is gone. */
 export function readCpuSeconds(pid: number): number | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  } catch {
-    return undefined;
-  }
-  return parseCpuSeconds(stat);
+  const stat = readProc(pid, "stat");
+  return stat === undefined ? undefined : parseCpuSeconds(stat);
 }
 
 /** utime + stime (fields 14 and 15) of /proc/<pid>/stat, at the usual 100 ticks per second. */
 export function parseCpuSeconds(stat: string): number | undefined {
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const fields = statFields(stat);
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
   return Number.isFinite(utime) && Number.isFinite(stime) ? (utime + stime) / 100 : undefined;
@@ -55,19 +59,15 @@ export function parseCpuSeconds(stat: string): number | undefined {
  * /proc/<pid>/stat, ticks since boot) against /proc/uptime. Undefined when it is gone.
  */
 export function processStartedAt(pid: number): number | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  } catch {
-    return undefined;
-  }
+  const stat = readProc(pid, "stat");
+  const ticks = stat === undefined ? undefined : parseStartTicks(stat);
+  if (ticks === undefined) return undefined;
   const uptimeS = Number(readFileSync("/proc/uptime", "utf8").split(" ")[0]);
-  const ticks = parseStartTicks(stat);
-  return ticks === undefined ? undefined : performance.now() - (uptimeS - ticks / 100) * 1000;
+  return performance.now() - (uptimeS - ticks / 100) * 1000;
 }
 
 export function parseStartTicks(stat: string): number | undefined {
-  const ticks = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+  const ticks = Number(statFields(stat)[19]);
   return Number.isFinite(ticks) ? ticks : undefined;
 }
 
