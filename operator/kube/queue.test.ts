@@ -85,4 +85,16 @@ describe("WorkQueue", () => {
     assert.equal(await q.get(), "r2", "the stale routine entry of r2 is not handed out again");
     assert.equal(q.length, 0);
   });
+
+  it("a key back from addAfter while in flight goes again as routine, not ahead of waiting keys", async () => {
+    const q = new WorkQueue();
+    q.add("busy");
+    assert.equal(await q.get(), "busy");
+    q.addAfter("busy", 1);
+    q.addAfter("other", 2);
+    // Timers fire in order: once "other" waits, "busy" has come back while in flight.
+    while (q.length < 1) await new Promise((r) => setTimeout(r, 1));
+    q.done("busy");
+    assert.deepEqual([await q.get(), await q.get()], ["other", "busy"]);
+  });
 });

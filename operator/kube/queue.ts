@@ -62,7 +62,8 @@ export class WorkQueue {
   /** Waiting keys and where; a key moved up leaves a stale entry behind in "routine", skipped when reached. */
   private readonly queued = new Map<string, Priority>();
   private readonly inFlight = new Set<string>();
-  private readonly dirty = new Set<string>();
+  /** Keys added while in flight, to go again once done, at the higher priority they were added with. */
+  private readonly dirty = new Map<string, Priority>();
   private readonly failures = new Map<string, number>();
   private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
   private readonly waiters: Array<(key: string | undefined) => void> = [];
@@ -84,7 +85,7 @@ export class WorkQueue {
   private enqueue(key: string, priority: Priority): void {
     if (this.shuttingDown) return;
     if (this.inFlight.has(key)) {
-      this.dirty.add(key);
+      if (this.dirty.get(key) !== "change") this.dirty.set(key, priority);
       return;
     }
     const waiting = this.queued.get(key);
@@ -156,7 +157,9 @@ export class WorkQueue {
 
   done(key: string): void {
     this.inFlight.delete(key);
-    if (this.dirty.delete(key)) this.add(key);
+    const again = this.dirty.get(key);
+    this.dirty.delete(key);
+    if (again) this.enqueue(key, again);
   }
 
   get length(): number {
